@@ -1,0 +1,112 @@
+"""DataCoop's one settings object.
+
+Values come, highest first, from keyword arguments, ``DATACOOP_*`` environment
+variables, and an optional TOML file (``DATACOOP_CONFIG``, else ``./datacoop.toml``).
+Everything has a default that runs the embedded stack in ``./.datacoop``;
+:meth:`Settings.refuse_unsafe_defaults` stops a production node from starting
+on a development-only default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings"]
+
+GiB = 1024**3
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+class Settings(BaseSettings):
+    """How one DataCoop node is put together."""
+
+    model_config = SettingsConfigDict(env_prefix="DATACOOP_", extra="forbid", validate_default=True)
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".datacoop")
+
+    # database
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file datacoop.db in the data directory"
+    )
+
+    # blob store
+    blob_store: Literal["local", "s3"] = "local"
+    blob_dir: Path | None = Field(default=None, description="local store folder; default: <data_dir>/blobs")
+    s3_bucket: str | None = None
+    s3_prefix: str = "blobs/"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    cid_profile: str = Field(default="kubo-cidv1", description="UnixFS import profile for new blobs")
+    max_blob_bytes: int = Field(default=4 * GiB, gt=0)
+    gc_grace_seconds: int = Field(default=24 * 3600, ge=0)
+
+    # API
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    public_url: str | None = Field(default=None, description="URL clients use; default http://<host>:<port>")
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # identity
+    siwe_domain: str | None = Field(default=None, description="EIP-4361 domain; default: public URL's host")
+    chain_id: int = Field(default=31337, gt=0)
+    verifying_contract: str = ZERO_ADDRESS
+    nonce_ttl_seconds: int = Field(default=600, gt=0)
+    session_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    dev_accounts: int = Field(default=4, ge=0, le=64, description="funded dev keys `up` creates")
+
+    # chain (lands with the contracts issue)
+    rpc_url: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("DATACOOP_CONFIG", "datacoop.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    @model_validator(mode="after")
+    def refuse_unsafe_defaults(self) -> Settings:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("s3_bucket is required when blob_store is 's3'")
+        if self.environment == "production":
+            if self.dev_accounts:
+                raise ValueError("dev_accounts must be 0 in production: dev keys are public")
+            if self.database_url is None:
+                raise ValueError("database_url must be set in production (the SQLite default is for one machine)")
+        return self
+
+    # Derived values: one place, so nobody rebuilds them differently.
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'datacoop.db').resolve()}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_siwe_domain(self) -> str:
+        if self.siwe_domain:
+            return self.siwe_domain
+        return self.resolved_public_url.split("://", 1)[-1].split("/", 1)[0]
