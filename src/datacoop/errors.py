@@ -46,6 +46,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedMediaType",
     "did_you_mean",
+    "error_from_body",
 ]
 
 
@@ -175,3 +176,13 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """A " Did you mean 'x'?" suffix for an unknown name, or an empty string."""
     close = difflib.get_close_matches(value, list(choices), n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def error_from_body(body: dict[str, Any]) -> DataCoopError:
+    """Rebuild the error an API answer describes (the SDK raises what the server raised)."""
+    by_code = {cls.code: cls for cls in ERROR_TABLE}
+    cls = by_code.get(str(body.get("code")), DataCoopError)
+    exc = cls.__new__(cls)
+    # Subclasses build messages from their own arguments; here the message is already built.
+    DataCoopError.__init__(exc, str(body.get("message", "")), field=body.get("field"), limit=body.get("limit"))
+    return exc

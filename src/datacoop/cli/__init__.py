@@ -1,1 +1,27 @@
+"""The ``datacoop`` command line: a thin door onto the same services as the API.
 
+Commands that act on a running node go through the SDK (``datacoop.client``);
+operator commands on a data directory (``up``, ``gc``) build the node locally.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from datacoop.cli import cid, gc, submit, tasks, up
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="datacoop",
+    help="DataCoop: community-sourced AI training data with verifiable provenance.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+for module in (up, cid, tasks, submit, gc):
+    module.register(app)
+
+
+def main() -> None:
+    app()

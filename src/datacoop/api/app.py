@@ -1,0 +1,33 @@
+"""The FastAPI application: routers under /v1 over one Node."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from datacoop import __version__
+from datacoop.api.errors import install_error_handlers
+from datacoop.api.routes import auth, blobs, meta, submissions, tasks
+from datacoop.app import Node
+
+__all__ = ["create_app"]
+
+
+def create_app(node: Node) -> FastAPI:
+    app = FastAPI(
+        title="DataCoop",
+        version=__version__,
+        summary="Community-sourced AI training data with verifiable provenance.",
+        openapi_url="/openapi.json",
+    )
+    app.state.node = node
+    v1 = APIRouter(prefix="/v1")
+    for module in (meta, auth, tasks, blobs, submissions):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    install_error_handlers(app)
+    if node.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=node.settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
+        )
+    return app

@@ -1,0 +1,52 @@
+"""Every error leaves the API as ``{"error": {"code", "message", "field"}}`` with its table status."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from datacoop.errors import ERROR_TABLE, DataCoopError, InvalidInput
+
+__all__ = ["install_error_handlers"]
+
+log = logging.getLogger("datacoop.api")
+
+
+def _respond(exc: DataCoopError) -> JSONResponse:
+    status, _exit = ERROR_TABLE.get(type(exc), (exc.http_status, exc.exit_code))
+    return JSONResponse(exc.to_dict(), status_code=status)
+
+
+def _validation_error(exc: RequestValidationError) -> DataCoopError:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or None
+    limit = (first.get("ctx") or {}).get("limit_value") or (first.get("ctx") or {}).get("max_length")
+    message = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg", "invalid input"))
+    return InvalidInput(message, field=field, limit=limit)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DataCoopError)
+    async def _datacoop(_: Request, exc: DataCoopError) -> JSONResponse:
+        return _respond(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _respond(_validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = {"error": {"code": code, "message": str(exc.detail), "field": None}}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        body = {"error": {"code": "internal", "message": "internal error; see the node's log", "field": None}}
+        return JSONResponse(body, status_code=500)

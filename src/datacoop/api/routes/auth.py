@@ -1,0 +1,33 @@
+"""Sign-in with Ethereum."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from datacoop.api.deps import BearerToken, CurrentParticipant, NodeDep
+from datacoop.domain.identity import did_pkh
+from datacoop.schemas import NoncePublic, SessionPublic, SignIn
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.get("/nonce", response_model=NoncePublic)
+def nonce(node: NodeDep) -> NoncePublic:
+    """A single-use nonce to put in the EIP-4361 message (with the domain and chain id to use)."""
+    return node.auth.issue_nonce()
+
+
+@router.post("/siwe", response_model=SessionPublic)
+def sign_in(node: NodeDep, body: SignIn) -> SessionPublic:
+    """Exchange a signed EIP-4361 message for a session token."""
+    return node.auth.sign_in(body)
+
+
+@router.get("/me")
+def me(node: NodeDep, who: CurrentParticipant) -> dict[str, str]:
+    return {"address": who.address, "did": did_pkh(node.settings.chain_id, who.address)}
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(node: NodeDep, token: BearerToken) -> None:
+    node.auth.sign_out(token)

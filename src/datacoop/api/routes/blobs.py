@@ -1,0 +1,42 @@
+"""Blob uploads: the request body is the blob, streamed to the store."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.errors import InvalidInput
+from datacoop.schemas import BlobPublic
+
+router = APIRouter(prefix="/blobs", tags=["blobs"])
+
+
+def _declared_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None  # chunked: the store counts the bytes as they come
+    if not raw.isdigit():
+        raise InvalidInput("Content-Length must be a non-negative integer", field="content-length")
+    return int(raw)
+
+
+@router.post(
+    "",
+    response_model=BlobPublic,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def upload_blob(request: Request, node: NodeDep, who: CurrentParticipant) -> BlobPublic:
+    """Store the raw request body; answers with its CIDv1 (what `ipfs add --cid-version=1` prints)."""
+    return await node.blobs.upload(request.stream(), who, declared_length=_declared_length(request))
+
+
+@router.get("/{cid}", response_model=BlobPublic)
+def get_blob(node: NodeDep, cid: str) -> BlobPublic:
+    """What the node knows about a blob (its bytes are served only through the exchange)."""
+    return node.blobs.get(cid)

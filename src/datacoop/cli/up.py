@@ -1,0 +1,64 @@
+"""`datacoop up`: the whole node on one machine, no setup: SQLite, local blobs, the API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from datacoop.api.app import create_app
+from datacoop.app import build_node
+from datacoop.cli._common import DataDirOpt, console, reports_errors
+from datacoop.client import write_dev_accounts
+from datacoop.settings import Settings
+
+__all__ = ["register"]
+
+
+@reports_errors
+def up(
+    data_dir: DataDirOpt = Path(".datacoop"),
+    host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on (default 8000)")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Start DataCoop on its embedded default and serve the API until Ctrl-C."""
+    overrides: dict[str, object] = {"data_dir": data_dir}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    node = build_node(settings)
+    try:
+        accounts = write_dev_accounts(settings.data_dir, settings.dev_accounts)
+        _announce(settings, node.health.check(), [a.address for a in accounts])
+        config = uvicorn.Config(
+            create_app(node), host=settings.host, port=settings.port, log_level=log_level, access_log=False
+        )
+        uvicorn.Server(config).run()  # returns on Ctrl-C / SIGTERM after in-flight requests finish
+    finally:
+        node.close()
+        console.print("DataCoop stopped; data kept in " + str(settings.data_dir.resolve()))
+
+
+def _announce(settings: Settings, health: dict[str, object], dev: list[str]) -> None:
+    logging.getLogger("datacoop").info("starting")
+    url = settings.resolved_public_url
+    console.print(f"[bold green]DataCoop[/] on {url}  (API docs: {url}/docs)")
+    console.print(f"  data directory: {settings.data_dir.resolve()}")
+    console.print(f"  database: {settings.resolved_database_url}")
+    chain = health.get("chain")
+    console.print(f"  chain: {chain}")
+    if dev:
+        console.print(f"  dev accounts (keys in {settings.data_dir / 'dev-accounts.json'}; use --key dev:N):")
+        for i, address in enumerate(dev):
+            console.print(f"    dev:{i}  {address}")
+    console.print("Press Ctrl-C to stop.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)

@@ -1,0 +1,219 @@
+"""DataCoop's Python SDK: the REST API with signing done locally.
+
+    >>> client = DataCoopClient("http://127.0.0.1:8000", account=load_account("dev:1"))
+    >>> client.login()
+    >>> blob = client.upload("mask.jpg")
+    >>> client.submit(task_id=1, cid=blob.cid, jurisdiction="KE")
+
+The network sits behind one ``httpx.Client``; pass your own (for example
+Starlette's ``TestClient``) to talk to an app in-process.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import httpx
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel
+
+from datacoop.domain.signing import Eip712Domain, SubmissionMessage, sign_typed
+from datacoop.domain.siwe import build_message
+from datacoop.errors import DataCoopError, NotAuthenticated, Unavailable, error_from_body
+from datacoop.schemas import (
+    BlobPublic,
+    NoncePublic,
+    SessionPublic,
+    SubmissionCreate,
+    SubmissionPublic,
+    TaskCreate,
+    TaskPublic,
+)
+
+__all__ = ["DataCoopClient"]
+
+M = TypeVar("M", bound=BaseModel)
+UPLOAD_CHUNK = 1 << 20
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        raise DataCoopError(f"HTTP {response.status_code}: {response.text[:200]}") from None
+    raise error_from_body(body)
+
+
+class DataCoopClient:
+    """A client of one DataCoop node, signing as ``account`` (optional for read-only use)."""
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        account: LocalAccount | None = None,
+        http: httpx.Client | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self.account = account
+        self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self._token: str | None = None
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            response = self._http.request(method, "/v1" + path, headers=headers, **kwargs)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the DataCoop node: {exc}", field="url") from exc
+        _raise_for(response)
+        return response
+
+    def _get(self, path: str, model: type[M], **kwargs: Any) -> M:
+        return model.model_validate(self._request("GET", path, **kwargs).json())
+
+    def _need_account(self) -> LocalAccount:
+        if self.account is None:
+            raise NotAuthenticated("this call signs: create the client with an account", field="key")
+        return self.account
+
+    # --- identity ---------------------------------------------------------------------------
+
+    def login(self) -> SessionPublic:
+        """Sign in with Ethereum (EIP-4361) and keep the session token for later calls."""
+        account = self._need_account()
+        nonce = self._get("/auth/nonce", NoncePublic)
+        now = datetime.now(UTC)
+        message = build_message(
+            domain=nonce.domain,
+            address=account.address,
+            uri=nonce.uri,
+            chain_id=nonce.chain_id,
+            nonce=nonce.nonce,
+            issued_at=now,
+            expiration_time=now + timedelta(minutes=10),
+        )
+        signature = account.sign_message(encode_defunct(text=message)).signature.hex()
+        body = {"message": message, "signature": "0x" + signature.removeprefix("0x")}
+        session = SessionPublic.model_validate(self._request("POST", "/auth/siwe", json=body).json())
+        self._token = session.token
+        return session
+
+    def health(self) -> dict[str, Any]:
+        response = self._http.get("/v1/health")
+        data: dict[str, Any] = response.json()
+        return data
+
+    def eip712_domain(self) -> Eip712Domain:
+        domain = self._request("GET", "/eip712").json()["domain"]
+        return Eip712Domain(
+            name=domain["name"],
+            version=domain["version"],
+            chain_id=domain["chainId"],
+            verifying_contract=domain["verifyingContract"],
+        )
+
+    # --- tasks ------------------------------------------------------------------------------
+
+    def create_task(self, task: TaskCreate) -> TaskPublic:
+        data = self._request("POST", "/tasks", json=task.model_dump(mode="json")).json()
+        return TaskPublic.model_validate(data)
+
+    def list_tasks(self, status: str | None = None) -> list[TaskPublic]:
+        params = {"status": status} if status else {}
+        return [TaskPublic.model_validate(t) for t in self._request("GET", "/tasks", params=params).json()]
+
+    def get_task(self, task_id: int) -> TaskPublic:
+        return self._get(f"/tasks/{task_id}", TaskPublic)
+
+    # --- blobs and submissions --------------------------------------------------------------
+
+    def upload(
+        self, source: str | Path | bytes | BinaryIO, *, progress: Callable[[int], None] | None = None
+    ) -> BlobPublic:
+        """Stream a file (or bytes) to the node; returns its CID. ``progress`` gets bytes sent so far."""
+        if isinstance(source, bytes):
+            body: Any = source
+        elif isinstance(source, str | Path):
+            body = _file_chunks(Path(source), progress)
+        else:
+            body = _stream_chunks(source, progress)
+        headers = {"Content-Type": "application/octet-stream"}
+        if isinstance(source, str | Path):
+            headers["Content-Length"] = str(Path(source).stat().st_size)
+        return BlobPublic.model_validate(self._request("POST", "/blobs", content=body, headers=headers).json())
+
+    def submit(
+        self,
+        task_id: int,
+        cid: str,
+        jurisdiction: str,
+        *,
+        consent_hash: str | None = None,
+        nonce: int | None = None,
+        valid_for: timedelta = timedelta(hours=1),
+    ) -> SubmissionPublic:
+        """Sign an EIP-712 ``Submission`` for an uploaded blob and commit it to a task.
+
+        The consent hash defaults to the task's own: signing it states the contributor
+        agreed to the consent text the task shows.
+        """
+        account = self._need_account()
+        if consent_hash is None:
+            consent_hash = self.get_task(task_id).consent_hash
+        message = SubmissionMessage(
+            contributor=account.address,
+            task_id=task_id,
+            cid=cid,
+            consent_hash=consent_hash,
+            jurisdiction=jurisdiction.upper(),
+            nonce=nonce if nonce is not None else secrets.randbits(64),
+            deadline=int(time.time() + valid_for.total_seconds()),
+        )
+        signature = sign_typed(account.key, message.to_typed_data(self.eip712_domain()))
+        body = SubmissionCreate(
+            cid=cid,
+            consent_hash=consent_hash,
+            jurisdiction=message.jurisdiction,
+            nonce=message.nonce,
+            deadline=message.deadline,
+            signature=signature,
+        )
+        data = self._request("POST", f"/tasks/{task_id}/submissions", json=body.model_dump(mode="json")).json()
+        return SubmissionPublic.model_validate(data)
+
+    def get_submission(self, submission_id: int) -> SubmissionPublic:
+        return self._get(f"/submissions/{submission_id}", SubmissionPublic)
+
+    def my_submissions(self, task_id: int | None = None) -> list[SubmissionPublic]:
+        params = {"task_id": task_id} if task_id is not None else {}
+        data = self._request("GET", "/submissions", params=params).json()
+        return [SubmissionPublic.model_validate(s) for s in data]
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _stream_chunks(f: BinaryIO, progress: Callable[[int], None] | None) -> Iterator[bytes]:
+    sent = 0
+    while chunk := f.read(UPLOAD_CHUNK):
+        sent += len(chunk)
+        if progress:
+            progress(sent)
+        yield chunk
+
+
+def _file_chunks(path: Path, progress: Callable[[int], None] | None) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        yield from _stream_chunks(f, progress)

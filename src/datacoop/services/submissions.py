@@ -1,0 +1,166 @@
+"""Submissions: a contributor's signed claim that a blob answers a task.
+
+``commit`` checks, in order of cost: the task is open and the blob is known,
+the consent and jurisdiction fit the task, the EIP-712 signature recovers the
+signed-in caller; then the nonce is consumed by the database's unique
+constraint in the same transaction that writes the row, so a replay loses
+even when it races.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session
+
+from datacoop.cid import parse_cid
+from datacoop.db import Database
+from datacoop.db.models import Blob, Participant, Submission, SubmissionEvent, Task
+from datacoop.domain.identity import did_pkh, normalize_jurisdiction
+from datacoop.domain.signing import Eip712Domain, SubmissionMessage, digest_typed, verify_submission
+from datacoop.domain.submissions import SubmissionState, check_transition
+from datacoop.domain.tasks import TaskStatus
+from datacoop.errors import Forbidden, Gone, InvalidInput, NotFound, ReplayedNonce
+from datacoop.schemas import StateChange, SubmissionCreate, SubmissionPublic
+from datacoop.services.clock import Clock, utc_now
+from datacoop.services.tasks import load_task
+
+__all__ = ["SubmissionService", "submission_public"]
+
+
+def submission_public(row: Submission, chain_id: int) -> SubmissionPublic:
+    return SubmissionPublic(
+        id=row.id,
+        task_id=row.task_id,
+        contributor=row.contributor.address,
+        contributor_did=did_pkh(chain_id, row.contributor.address),
+        cid=row.cid,
+        consent_hash=row.consent_hash,
+        jurisdiction=row.jurisdiction,
+        nonce=str(row.nonce),
+        deadline=row.deadline,
+        signature=row.signature,
+        digest=row.digest,
+        state=SubmissionState(row.state),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        history=[
+            StateChange(
+                from_state=SubmissionState(e.from_state) if e.from_state else None,
+                to_state=SubmissionState(e.to_state),
+                reason=e.reason,
+                at=e.at,
+            )
+            for e in row.events
+        ],
+    )
+
+
+class SubmissionService:
+    def __init__(self, db: Database, domain: Eip712Domain, *, clock: Clock = utc_now) -> None:
+        self._db, self.domain, self._clock = db, domain, clock
+
+    def commit(self, contributor: Participant, task_id: int, body: SubmissionCreate) -> SubmissionPublic:
+        """Record a signed submission in state ``received``."""
+        now = self._clock()
+        cid = parse_cid(body.cid, field="cid")
+        jurisdiction = normalize_jurisdiction(body.jurisdiction, field="jurisdiction")
+        message = SubmissionMessage(
+            contributor=contributor.address,
+            task_id=task_id,
+            cid=cid,
+            consent_hash=body.consent_hash.lower(),
+            jurisdiction=jurisdiction,
+            nonce=body.nonce,
+            deadline=body.deadline,
+        )
+        with self._db.transaction() as s:
+            task = load_task(s, task_id)
+            self._check_task(task, message, now)
+            if s.get(Blob, cid) is None:
+                raise NotFound(f"no blob {cid} was uploaded here; upload it first (POST /v1/blobs)", field="cid")
+            verify_submission(
+                self.domain, message, body.signature, expected_signer=contributor.address, now=int(now.timestamp())
+            )
+            digest = "0x" + digest_typed(message.to_typed_data(self.domain)).hex()
+            row = Submission(
+                task_id=task_id,
+                contributor_id=contributor.id,
+                cid=cid,
+                consent_hash=message.consent_hash,
+                jurisdiction=jurisdiction,
+                nonce=body.nonce,
+                deadline=body.deadline,
+                signature=body.signature,
+                digest=digest,
+                state=SubmissionState.RECEIVED.value,
+                created_at=now,
+                updated_at=now,
+            )
+            self._insert_once(s, row)
+            s.add(SubmissionEvent(submission=row, from_state=None, to_state=row.state, reason="signed", at=now))
+            s.flush()
+            s.refresh(row)
+            return submission_public(row, self.domain.chain_id)
+
+    @staticmethod
+    def _check_task(task: Task, message: SubmissionMessage, now: datetime) -> None:
+        if task.status != TaskStatus.OPEN.value:
+            raise Gone(f"task {task.id} is closed to submissions", field="task_id")
+        if task.deadline <= now:
+            raise Gone(f"task {task.id} passed its deadline {task.deadline.isoformat()}", field="task_id")
+        if message.consent_hash != task.consent_hash.lower():
+            raise InvalidInput(
+                f"consent_hash does not match task {task.id}'s consent text (expected {task.consent_hash})",
+                field="consent_hash",
+            )
+        if task.allowed_jurisdictions and message.jurisdiction not in task.allowed_jurisdictions:
+            raise Forbidden(
+                f"task {task.id} accepts contributions from {', '.join(task.allowed_jurisdictions)} only",
+                field="jurisdiction",
+                limit=task.allowed_jurisdictions,
+            )
+        if message.deadline < now.timestamp():
+            raise Gone("the signature's deadline has passed; sign again", field="deadline", limit=int(now.timestamp()))
+
+    @staticmethod
+    def _insert_once(s: Session, row: Submission) -> None:
+        try:
+            with s.begin_nested():
+                s.add(row)
+        except SAIntegrityError as exc:
+            raise ReplayedNonce(
+                f"nonce {row.nonce} was already used by this contributor; sign again with a fresh nonce",
+                field="nonce",
+            ) from exc
+
+    def get(self, submission_id: int, *, viewer: Participant | None = None) -> SubmissionPublic:
+        with self._db.transaction() as s:
+            row = s.get(Submission, submission_id)
+            if row is None:
+                raise NotFound(f"there is no submission {submission_id}", field="submission_id")
+            return submission_public(row, self.domain.chain_id)
+
+    def list_mine(self, contributor: Participant, *, task_id: int | None = None) -> list[SubmissionPublic]:
+        with self._db.transaction() as s:
+            query = select(Submission).where(Submission.contributor_id == contributor.id).order_by(Submission.id)
+            if task_id is not None:
+                query = query.where(Submission.task_id == task_id)
+            return [submission_public(r, self.domain.chain_id) for r in s.scalars(query)]
+
+    def transition(self, submission_id: int, to: SubmissionState, *, reason: str | None = None) -> SubmissionPublic:
+        """Move a submission along its state machine (used by pre-screening and review)."""
+        now = self._clock()
+        with self._db.transaction() as s:
+            row = s.get(Submission, submission_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"there is no submission {submission_id}", field="submission_id")
+            current = SubmissionState(row.state)
+            check_transition(current, to)
+            row.state, row.updated_at = to.value, now
+            s.add(SubmissionEvent(submission=row, from_state=current.value, to_state=to.value, reason=reason, at=now))
+            s.flush()
+            s.refresh(row)
+            return submission_public(row, self.domain.chain_id)
