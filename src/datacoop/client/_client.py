@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -140,15 +140,23 @@ class DataCoopClient:
     # --- blobs and submissions --------------------------------------------------------------
 
     def upload(
-        self, source: str | Path | bytes | BinaryIO, *, progress: Callable[[int], None] | None = None
+        self,
+        source: str | Path | bytes | BinaryIO | Iterable[bytes],
+        *,
+        progress: Callable[[int], None] | None = None,
     ) -> BlobPublic:
-        """Stream a file (or bytes) to the node; returns its CID. ``progress`` gets bytes sent so far."""
+        """Stream a file, bytes, a binary stream or an iterable of chunks to the node; returns its CID.
+
+        ``progress`` is called with the number of bytes sent so far.
+        """
         if isinstance(source, bytes):
             body: Any = source
         elif isinstance(source, str | Path):
             body = _file_chunks(Path(source), progress)
-        else:
+        elif hasattr(source, "read"):
             body = _stream_chunks(source, progress)
+        else:
+            body = source  # chunks as given: sent with chunked transfer encoding
         headers = {"Content-Type": "application/octet-stream"}
         if isinstance(source, str | Path):
             headers["Content-Length"] = str(Path(source).stat().st_size)

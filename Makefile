@@ -1,0 +1,37 @@
+# Every chore in one place. `make up` and `make test` are the two commands in the README.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: up test test-fast lint bench install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(PIP) install --quiet -e .
+
+install-test: $(BIN)/python
+	$(PIP) install --quiet -e '.[test]'
+
+up: install  ## install DataCoop and run it on its embedded default (Ctrl-C stops it)
+	$(BIN)/datacoop up $(ARGS)
+
+test: install-test  ## install the test extras and run every test (PostgreSQL too where one answers)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install-test  ## skip the slow tests (1 GiB upload, several-hundred-MiB CID)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install-test  ## ruff and mypy --strict
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+bench: install-test  ## benchmarks, JSON on stdout
+	$(BIN)/python benchmarks/cid.py --json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

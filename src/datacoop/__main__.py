@@ -1,0 +1,5 @@
+"""``python -m datacoop`` runs the CLI."""
+
+from datacoop.cli import main
+
+main()

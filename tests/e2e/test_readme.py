@@ -1,0 +1,60 @@
+"""The README's commands, executed as written against a real `datacoop up`."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+
+from datacoop.cid import cid_of_file
+from tests.conftest import REPO
+from tests.e2e.conftest import RunningNode
+
+
+def readme_block(marker: str) -> list[str]:
+    text = (REPO / "README.md").read_text()
+    match = re.search(rf"<!-- {marker}:.*?-->\s*```sh\n(.*?)```", text, re.S)
+    assert match, f"README has no '{marker}' block"
+    return [line for line in match.group(1).splitlines() if line.strip() and not line.startswith("#")]
+
+
+def run(line: str, node: RunningNode) -> subprocess.CompletedProcess[str]:
+    argv = shlex.split(line)
+    assert argv[0] == "datacoop"
+    return subprocess.run(
+        [sys.executable, "-m", "datacoop", *argv[1:]], cwd=REPO, env=node.env(), capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_readme_opens_with_the_two_newcomer_commands() -> None:
+    first_block = (REPO / "README.md").read_text().split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in first_block.splitlines()]
+    assert commands == ["make up", "make test"]
+
+
+def test_tour_runs_as_written(running_node: RunningNode) -> None:
+    # Execute
+    lines = readme_block("tour")
+    results = [run(line, running_node) for line in lines]
+    # Assert
+    for line, result in zip(lines, results, strict=True):
+        assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
+    created, cid, submitted, status, shown = (r.stdout for r in results)
+    expected_cid = cid_of_file(REPO / "examples" / "mask.jpg")
+    assert "task 1: Photos of N95 masks" in created
+    assert cid.split() == [expected_cid, "examples/mask.jpg"]
+    assert f"as submission 1 ({expected_cid}): received" in submitted
+    assert "submission 1: task 1  received" in status
+    assert "submissions: 1" in shown
+
+
+def test_cli_errors_are_one_line_with_the_field(running_node: RunningNode) -> None:
+    no_key = run("datacoop task create --title Masks --reward 1 --target 1 --consent ok", running_node)
+    missing = run("datacoop task show 404", running_node)
+    assert no_key.returncode == 2
+    assert no_key.stderr.startswith("error [key]: no signing key")
+    assert missing.returncode == 4
+    assert missing.stderr.strip() == "error [task_id]: there is no task 404"
+    assert "Traceback" not in no_key.stderr + missing.stderr
