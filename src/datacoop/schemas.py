@@ -49,7 +49,7 @@ class NoncePublic(_Model):
 
 
 class SignIn(_Model):
-    message: str = Field(min_length=1, max_length=4096, description="the EIP-4361 message text")
+    message: str = Field(min_length=1, max_length=1024, description="the EIP-4361 message text")
     signature: str = Field(min_length=2, max_length=300)
 
 

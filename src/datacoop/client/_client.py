@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-import httpx
+import httpx2 as httpx
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel
