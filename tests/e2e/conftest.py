@@ -54,15 +54,16 @@ def start_node(data_dir: Path, log: Path, *, timeout: float = 60) -> RunningNode
     with log.open("a") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
     url = f"http://127.0.0.1:{port}"
-    while time.monotonic() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"datacoop up exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
-                return RunningNode(proc, url, data_dir, time.monotonic() - t0, log)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    with httpx.Client(timeout=1) as http:
+        while time.monotonic() - t0 < timeout:
+            if proc.poll() is not None:
+                raise RuntimeError(f"datacoop up exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if http.get(url + "/v1/health").status_code == 200:
+                    return RunningNode(proc, url, data_dir, time.monotonic() - t0, log)
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"datacoop up did not answer within {timeout}s:\n{log.read_text()}")
 

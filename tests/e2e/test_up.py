@@ -17,7 +17,8 @@ from tests.e2e.conftest import RunningNode, start_node
 
 
 def test_up_answers_health_and_reports_each_part(running_node: RunningNode) -> None:
-    health = httpx.get(running_node.url + "/v1/health").json()
+    with httpx.Client() as http:
+        health = http.get(running_node.url + "/v1/health").json()
     assert running_node.started_in_s < 20
     assert health["status"] == "ok"
     assert health["database"]["dialect"] == "sqlite"
@@ -30,9 +31,9 @@ def test_up_answers_health_and_reports_each_part(running_node: RunningNode) -> N
 def test_ctrl_c_stops_cleanly_and_data_persists(tmp_path: Path) -> None:
     # Prepare
     first = start_node(tmp_path / "node", tmp_path / "up.log")
-    client = DataCoopClient(first.url, account=load_account("dev:1", data_dir=first.data_dir))
-    client.login()
-    cid = client.upload(b"kept across restarts").cid
+    with DataCoopClient(first.url, account=load_account("dev:1", data_dir=first.data_dir)) as client:
+        client.login()
+        cid = client.upload(b"kept across restarts").cid
     # Execute
     code = first.stop()
     second = start_node(tmp_path / "node", tmp_path / "up.log")
@@ -40,9 +41,9 @@ def test_ctrl_c_stops_cleanly_and_data_persists(tmp_path: Path) -> None:
         # Assert
         assert code == 0
         assert "DataCoop stopped" in first.log.read_text()
-        again = DataCoopClient(second.url, account=load_account("dev:1", data_dir=second.data_dir))
-        again.login()
-        assert httpx.get(f"{second.url}/v1/blobs/{cid}").json()["cid"] == cid
+        with DataCoopClient(second.url, account=load_account("dev:1", data_dir=second.data_dir)) as again:
+            again.login()  # the dev keys and their participant rows survived
+            assert again._request("GET", f"/blobs/{cid}").json()["cid"] == cid
     finally:
         second.stop()
 
@@ -86,7 +87,9 @@ def test_one_gib_upload_keeps_server_memory_under_200_mib(running_node: RunningN
     finally:
         done.set()
         sampler.join()
+        client.close()
     # Assert
     assert blob.size == total
     assert blob.cid == expected.finish()
+    print(f"server RSS peak during a 1 GiB upload: {peak[0] / 2**20:.0f} MiB")
     assert peak[0] < 200 * 2**20, f"server RSS peaked at {peak[0] / 2**20:.0f} MiB"

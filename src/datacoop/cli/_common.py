@@ -18,8 +18,8 @@ __all__ = ["DataDirOpt", "KeyOpt", "UrlOpt", "console", "err_console", "reports_
 P = ParamSpec("P")
 R = TypeVar("R")
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="DATACOOP_URL", help="the node's API address")]
 KeyOpt = Annotated[

@@ -39,7 +39,10 @@ def up(
         config = uvicorn.Config(
             create_app(node), host=settings.host, port=settings.port, log_level=log_level, access_log=False
         )
-        uvicorn.Server(config).run()  # returns on Ctrl-C / SIGTERM after in-flight requests finish
+        try:
+            uvicorn.Server(config).run()  # returns on Ctrl-C / SIGTERM after in-flight requests finish
+        except KeyboardInterrupt:
+            pass  # uvicorn re-raises Ctrl-C once it has shut down gracefully: this stop is the expected one
     finally:
         node.close()
         console.print("DataCoop stopped; data kept in " + str(settings.data_dir.resolve()))

@@ -212,6 +212,12 @@ class DataCoopClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> DataCoopClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _stream_chunks(f: BinaryIO, progress: Callable[[int], None] | None) -> Iterator[bytes]:
     sent = 0

@@ -81,7 +81,7 @@ class AuthSession(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
-    participant: Mapped[Participant] = relationship(lazy="joined")
+    participant: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)
 
 
 class Task(Base):
@@ -103,7 +103,7 @@ class Task(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime]
 
-    requester: Mapped[Participant] = relationship(lazy="joined")
+    requester: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)
 
 
 class Blob(Base):
@@ -140,8 +140,8 @@ class Submission(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    task: Mapped[Task] = relationship(lazy="joined")
-    contributor: Mapped[Participant] = relationship(lazy="joined")
+    task: Mapped[Task] = relationship(lazy="joined", innerjoin=True)
+    contributor: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)
     events: Mapped[list[SubmissionEvent]] = relationship(
         order_by="SubmissionEvent.id", lazy="selectin", back_populates="submission"
     )

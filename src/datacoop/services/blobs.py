@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio.to_thread
 from sqlalchemy import exists, select
@@ -103,8 +103,9 @@ class BlobService:
             if self._is_referenced(info.cid):
                 report.kept_referenced += 1
                 continue
-            if not dry_run:
-                self._delete(info.cid)
+            if not dry_run and not self._delete(info.cid, cutoff):
+                report.kept_young += 1
+                continue
             report.deleted.append(info.cid)
             report.freed_bytes += info.size
         return report
@@ -113,13 +114,17 @@ class BlobService:
         with self._db.transaction() as s:
             return bool(s.scalar(select(exists().where(Submission.cid == cid))))
 
-    def _delete(self, cid: str) -> None:
-        # Row first, inside a transaction that re-checks references, then the bytes:
+    def _delete(self, cid: str, cutoff: datetime) -> bool:
+        # Re-read the store's time: a re-upload since the listing renews it and saves the blob.
+        if self._store.stat(cid).stored_at > cutoff:
+            return False
+        # Row first, in a transaction that re-checks references, then the bytes:
         # a submission committed meanwhile makes the delete fail on its foreign key.
         with self._db.transaction() as s:
             if s.scalar(select(exists().where(Submission.cid == cid))):
-                return
+                return False
             row = s.get(Blob, cid)
             if row is not None:
                 s.delete(row)
         self._store.delete(cid)
+        return True

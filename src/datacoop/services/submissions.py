@@ -154,7 +154,7 @@ class SubmissionService:
         """Move a submission along its state machine (used by pre-screening and review)."""
         now = self._clock()
         with self._db.transaction() as s:
-            row = s.get(Submission, submission_id, with_for_update=True)
+            row = s.get(Submission, submission_id, with_for_update={"of": Submission})
             if row is None:
                 raise NotFound(f"there is no submission {submission_id}", field="submission_id")
             current = SubmissionState(row.state)

@@ -115,9 +115,13 @@ def test_closed_task_is_refused(
 
 
 def test_task_past_its_deadline_is_refused(
-    api: TestClient, contributor: DataCoopClient, bob: LocalAccount, task: TaskPublic, cid: str, clock: ManualClock
-) -> None:
-    clock.advance(days=31)
+    api: TestClient, contributor: DataCoopClient, requester: DataCoopClient, bob: LocalAccount, cid: str,
+    clock: ManualClock,
+) -> None:  # fmt: skip
+    from datetime import timedelta
+
+    task = requester.create_task(task_body(deadline=clock.now + timedelta(hours=1)))
+    clock.advance(hours=2)  # past the task's deadline, inside the session's lifetime
     body = signed_body(contributor, bob, task.id, cid, task.consent_hash, deadline=int(clock.now.timestamp()) + 60)
     r = _post(api, contributor, task.id, body)
     assert (r.status_code, r.json()["error"]["field"]) == (410, "task_id")
