@@ -61,7 +61,9 @@ def postgres_url() -> str:
     problem = _postgres_available()
     if problem:
         if os.environ.get("DATACOOP_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required (DATACOOP_REQUIRE_POSTGRES=1) but {PG_URL} failed: {problem}")
+            pytest.fail(
+                f"PostgreSQL is required (DATACOOP_REQUIRE_POSTGRES=1) but {PG_URL} failed: {problem}"
+            )
         pytest.skip(f"no PostgreSQL at {PG_URL}: {problem}")
     return PG_URL
 

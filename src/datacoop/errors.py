@@ -184,5 +184,7 @@ def error_from_body(body: dict[str, Any]) -> DataCoopError:
     cls = by_code.get(str(body.get("code")), DataCoopError)
     exc = cls.__new__(cls)
     # Subclasses build messages from their own arguments; here the message is already built.
-    DataCoopError.__init__(exc, str(body.get("message", "")), field=body.get("field"), limit=body.get("limit"))
+    DataCoopError.__init__(
+        exc, str(body.get("message", "")), field=body.get("field"), limit=body.get("limit")
+    )
     return exc

@@ -88,7 +88,9 @@ class Settings(BaseSettings):
             if self.dev_accounts:
                 raise ValueError("dev_accounts must be 0 in production: dev keys are public")
             if self.database_url is None:
-                raise ValueError("database_url must be set in production (the SQLite default is for one machine)")
+                raise ValueError(
+                    "database_url must be set in production (the SQLite default is for one machine)"
+                )
         return self
 
     # Derived values: one place, so nobody rebuilds them differently.

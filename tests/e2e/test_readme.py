@@ -7,9 +7,10 @@ import shlex
 import subprocess
 import sys
 
-from datacoop.cid import cid_of_file
 from tests.conftest import REPO
 from tests.e2e.conftest import RunningNode
+
+from datacoop.cid import cid_of_file
 
 
 def readme_block(marker: str) -> list[str]:
@@ -22,10 +23,8 @@ def readme_block(marker: str) -> list[str]:
 def run(line: str, node: RunningNode) -> subprocess.CompletedProcess[str]:
     argv = shlex.split(line)
     assert argv[0] == "datacoop"
-    return subprocess.run(
-        [sys.executable, "-m", "datacoop", *argv[1:]], cwd=REPO, env=node.env(), capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "datacoop", *argv[1:]]
+    return subprocess.run(command, cwd=REPO, env=node.env(), capture_output=True, text=True, timeout=120)
 
 
 def test_readme_opens_with_the_two_newcomer_commands() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx2 as httpx
 import psutil
 import pytest
+from tests.e2e.conftest import RunningNode, start_node
 
 from datacoop.cid import CidBuilder
 from datacoop.client import DataCoopClient, load_account
-from tests.e2e.conftest import RunningNode, start_node
 
 
 def test_up_answers_health_and_reports_each_part(running_node: RunningNode) -> None:

@@ -16,13 +16,19 @@ __all__ = ["register"]
 
 @reports_errors
 def gc(
-    grace_hours: Annotated[float | None, typer.Option(help="keep blobs younger than this (default: settings)")] = None,
+    grace_hours: Annotated[
+        float | None, typer.Option(help="keep blobs younger than this (default: settings)")
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="only report what would go")] = False,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
 ) -> None:
     """Garbage-collect unreferenced blobs of a node's data directory."""
     settings = Settings(data_dir=data_dir)
-    grace = timedelta(hours=grace_hours) if grace_hours is not None else timedelta(seconds=settings.gc_grace_seconds)
+    grace = (
+        timedelta(hours=grace_hours)
+        if grace_hours is not None
+        else timedelta(seconds=settings.gc_grace_seconds)
+    )
     node = build_node(settings)
     try:
         report = node.blobs.collect_garbage(grace, dry_run=dry_run)

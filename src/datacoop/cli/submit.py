@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TransferSpeedColumn
 
-from datacoop.cli._common import DEFAULT_DATA_DIR, DEFAULT_URL, DataDirOpt, KeyOpt, UrlOpt, console, reports_errors
+from datacoop.cli._common import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_URL,
+    DataDirOpt,
+    KeyOpt,
+    UrlOpt,
+    console,
+    reports_errors,
+)
 from datacoop.client import DataCoopClient, load_account
 from datacoop.errors import NotFound
 from datacoop.schemas import SubmissionPublic
@@ -20,7 +29,13 @@ def _print_submission(s: SubmissionPublic) -> None:
     console.print(f"submission {s.id}: task {s.task_id}  {s.state}  {s.cid}")
     for change in s.history:
         reason = f" — {change.reason}" if change.reason else ""
-        console.print(f"  {change.at:%Y-%m-%d %H:%M:%S}  {change.from_state or '·'} → {change.to_state}{reason}")
+        console.print(
+            f"  {change.at:%Y-%m-%d %H:%M:%S}  {change.from_state or '·'} → {change.to_state}{reason}"
+        )
+
+
+def _advance(progress: Progress, bar: TaskID, sent: int) -> None:
+    progress.update(bar, completed=sent)
 
 
 @reports_errors
@@ -40,11 +55,16 @@ def submit(
     client.login()
     consent = client.get_task(task_id).consent_hash
     with Progress(
-        "{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=console, transient=True
+        "{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         for path in files:
             bar = progress.add_task(path.name, total=path.stat().st_size)
-            blob = client.upload(path, progress=lambda sent, bar=bar: progress.update(bar, completed=sent))
+            blob = client.upload(path, progress=functools.partial(_advance, progress, bar))
             sub = client.submit(task_id, blob.cid, jurisdiction, consent_hash=consent)
             progress.console.print(f"submitted {path} as submission {sub.id} ({blob.cid}): {sub.state}")
 

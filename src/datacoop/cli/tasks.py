@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from datacoop.cli._common import DEFAULT_DATA_DIR, DEFAULT_URL, DataDirOpt, KeyOpt, UrlOpt, console, reports_errors
+from datacoop.cli._common import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_URL,
+    DataDirOpt,
+    KeyOpt,
+    UrlOpt,
+    console,
+    reports_errors,
+)
 from datacoop.client import DataCoopClient, load_account
 from datacoop.domain.tasks import Modality
 from datacoop.errors import InvalidInput
@@ -30,7 +38,9 @@ def parse_deadline(text: str, now: datetime | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"--deadline {text!r}: use 30d, 12h, 45m or an ISO 8601 time", field="deadline") from None
+        raise InvalidInput(
+            f"--deadline {text!r}: use 30d, 12h, 45m or an ISO 8601 time", field="deadline"
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -38,7 +48,8 @@ def _print_task(task: TaskPublic) -> None:
     console.print(f"[bold]task {task.id}[/bold]: {task.title} ({task.modality}, {task.status})")
     console.print(f"  reward per item: {task.reward_per_item}   target: {task.target_count}")
     console.print(f"  deadline: {task.deadline.isoformat()}   licence: {task.licence}")
-    console.print(f"  countries: {', '.join(task.allowed_jurisdictions) or 'any'}   submissions: {task.submission_count}")
+    countries = ", ".join(task.allowed_jurisdictions) or "any"
+    console.print(f"  countries: {countries}   submissions: {task.submission_count}")
     console.print(f"  consent ({task.consent_hash}): {task.consent_text}", markup=False)
 
 
@@ -53,7 +64,9 @@ def create(
     modality: Annotated[Modality, typer.Option()] = Modality.IMAGE,
     deadline: Annotated[str, typer.Option(help="30d, 12h or an ISO time")] = "30d",
     licence: Annotated[str, typer.Option()] = "CC-BY-4.0",
-    country: Annotated[list[str] | None, typer.Option(help="allowed contributor country (repeatable)")] = None,
+    country: Annotated[
+        list[str] | None, typer.Option(help="allowed contributor country (repeatable)")
+    ] = None,
     min_width: Annotated[int, typer.Option()] = 0,
     min_height: Annotated[int, typer.Option()] = 0,
     url: UrlOpt = DEFAULT_URL,
@@ -80,7 +93,9 @@ def create(
 
 @task_app.command("list")
 @reports_errors
-def list_(status: Annotated[str | None, typer.Option(help="open or closed")] = None, url: UrlOpt = DEFAULT_URL) -> None:
+def list_(
+    status: Annotated[str | None, typer.Option(help="open or closed")] = None, url: UrlOpt = DEFAULT_URL
+) -> None:
     """List tasks, newest first."""
     table = Table("id", "title", "modality", "reward", "target", "submissions", "deadline", "status")
     for t in DataCoopClient(url).list_tasks(status):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -39,10 +40,10 @@ def up(
         config = uvicorn.Config(
             create_app(node), host=settings.host, port=settings.port, log_level=log_level, access_log=False
         )
-        try:
-            uvicorn.Server(config).run()  # returns on Ctrl-C / SIGTERM after in-flight requests finish
-        except KeyboardInterrupt:
-            pass  # uvicorn re-raises Ctrl-C once it has shut down gracefully: this stop is the expected one
+        # uvicorn returns on Ctrl-C / SIGTERM after in-flight requests finish, then re-raises
+        # the Ctrl-C: that stop is the expected one, not an error.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run()
     finally:
         node.close()
         console.print("DataCoop stopped; data kept in " + str(settings.data_dir.resolve()))

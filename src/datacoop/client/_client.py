@@ -11,12 +11,13 @@ Starlette's ``TestClient``) to talk to an app in-process.
 
 from __future__ import annotations
 
+import io
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 import httpx2 as httpx
 from eth_account.messages import encode_defunct
@@ -153,14 +154,16 @@ class DataCoopClient:
             body: Any = source
         elif isinstance(source, str | Path):
             body = _file_chunks(Path(source), progress)
-        elif hasattr(source, "read"):
-            body = _stream_chunks(source, progress)
+        elif isinstance(source, io.IOBase) or hasattr(source, "read"):
+            body = _stream_chunks(cast(BinaryIO, source), progress)
         else:
             body = source  # chunks as given: sent with chunked transfer encoding
         headers = {"Content-Type": "application/octet-stream"}
         if isinstance(source, str | Path):
             headers["Content-Length"] = str(Path(source).stat().st_size)
-        return BlobPublic.model_validate(self._request("POST", "/blobs", content=body, headers=headers).json())
+        return BlobPublic.model_validate(
+            self._request("POST", "/blobs", content=body, headers=headers).json()
+        )
 
     def submit(
         self,
@@ -198,7 +201,9 @@ class DataCoopClient:
             deadline=message.deadline,
             signature=signature,
         )
-        data = self._request("POST", f"/tasks/{task_id}/submissions", json=body.model_dump(mode="json")).json()
+        data = self._request(
+            "POST", f"/tasks/{task_id}/submissions", json=body.model_dump(mode="json")
+        ).json()
         return SubmissionPublic.model_validate(data)
 
     def get_submission(self, submission_id: int) -> SubmissionPublic:

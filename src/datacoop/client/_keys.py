@@ -46,7 +46,9 @@ def _dev_account(spec: str, data_dir: Path) -> LocalAccount:
     accounts = json.loads(path.read_text())["accounts"]
     index = int(index_text)
     if index >= len(accounts):
-        raise InvalidInput(f"--key {spec}: there are {len(accounts)} dev accounts", field="key", limit=len(accounts))
+        raise InvalidInput(
+            f"--key {spec}: there are {len(accounts)} dev accounts", field="key", limit=len(accounts)
+        )
     acct: LocalAccount = Account.from_key(accounts[index]["private_key"])
     return acct
 

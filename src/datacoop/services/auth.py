@@ -53,14 +53,22 @@ class AuthService:
         with self._db.transaction() as s:
             s.add(AuthNonce(nonce=nonce, issued_at=now, expires_at=now + self._nonce_ttl))
         return NoncePublic(
-            nonce=nonce, expires_at=now + self._nonce_ttl, domain=self.domain, chain_id=self.chain_id, uri=self.uri
+            nonce=nonce,
+            expires_at=now + self._nonce_ttl,
+            domain=self.domain,
+            chain_id=self.chain_id,
+            uri=self.uri,
         )
 
     def sign_in(self, body: SignIn) -> SessionPublic:
         """Verify a signed SIWE message, consume its nonce and open a session."""
         now = self._clock()
         claims = verify_siwe(
-            body.message, body.signature, expected_domain=self.domain, expected_chain_id=self.chain_id, now=now
+            body.message,
+            body.signature,
+            expected_domain=self.domain,
+            expected_chain_id=self.chain_id,
+            now=now,
         )
         token = secrets.token_urlsafe(32)
         with self._db.transaction() as s:
@@ -77,7 +85,10 @@ class AuthService:
                 )
             )
         return SessionPublic(
-            token=token, address=claims.address, did=did_pkh(claims.chain_id, claims.address), expires_at=expires
+            token=token,
+            address=claims.address,
+            did=did_pkh(claims.chain_id, claims.address),
+            expires_at=expires,
         )
 
     @staticmethod
@@ -102,7 +113,9 @@ class AuthService:
         with self._db.transaction() as s:
             row = s.scalar(select(AuthSession).where(AuthSession.token_hash == _token_hash(token)))
             if row is None or row.revoked_at is not None:
-                raise NotAuthenticated("unknown or revoked session token; sign in again", field="authorization")
+                raise NotAuthenticated(
+                    "unknown or revoked session token; sign in again", field="authorization"
+                )
             if row.expires_at <= now:
                 raise NotAuthenticated("the session has expired; sign in again", field="authorization")
             return row.participant

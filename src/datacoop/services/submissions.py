@@ -80,9 +80,15 @@ class SubmissionService:
             task = load_task(s, task_id)
             self._check_task(task, message, now)
             if s.get(Blob, cid) is None:
-                raise NotFound(f"no blob {cid} was uploaded here; upload it first (POST /v1/blobs)", field="cid")
+                raise NotFound(
+                    f"no blob {cid} was uploaded here; upload it first (POST /v1/blobs)", field="cid"
+                )
             verify_submission(
-                self.domain, message, body.signature, expected_signer=contributor.address, now=int(now.timestamp())
+                self.domain,
+                message,
+                body.signature,
+                expected_signer=contributor.address,
+                now=int(now.timestamp()),
             )
             digest = "0x" + digest_typed(message.to_typed_data(self.domain)).hex()
             row = Submission(
@@ -100,7 +106,9 @@ class SubmissionService:
                 updated_at=now,
             )
             self._insert_once(s, row)
-            s.add(SubmissionEvent(submission=row, from_state=None, to_state=row.state, reason="signed", at=now))
+            s.add(
+                SubmissionEvent(submission=row, from_state=None, to_state=row.state, reason="signed", at=now)
+            )
             s.flush()
             s.refresh(row)
             return submission_public(row, self.domain.chain_id)
@@ -123,7 +131,11 @@ class SubmissionService:
                 limit=task.allowed_jurisdictions,
             )
         if message.deadline < now.timestamp():
-            raise Gone("the signature's deadline has passed; sign again", field="deadline", limit=int(now.timestamp()))
+            raise Gone(
+                "the signature's deadline has passed; sign again",
+                field="deadline",
+                limit=int(now.timestamp()),
+            )
 
     @staticmethod
     def _insert_once(s: Session, row: Submission) -> None:
@@ -145,12 +157,16 @@ class SubmissionService:
 
     def list_mine(self, contributor: Participant, *, task_id: int | None = None) -> list[SubmissionPublic]:
         with self._db.transaction() as s:
-            query = select(Submission).where(Submission.contributor_id == contributor.id).order_by(Submission.id)
+            query = (
+                select(Submission).where(Submission.contributor_id == contributor.id).order_by(Submission.id)
+            )
             if task_id is not None:
                 query = query.where(Submission.task_id == task_id)
             return [submission_public(r, self.domain.chain_id) for r in s.scalars(query)]
 
-    def transition(self, submission_id: int, to: SubmissionState, *, reason: str | None = None) -> SubmissionPublic:
+    def transition(
+        self, submission_id: int, to: SubmissionState, *, reason: str | None = None
+    ) -> SubmissionPublic:
         """Move a submission along its state machine (used by pre-screening and review)."""
         now = self._clock()
         with self._db.transaction() as s:
@@ -160,7 +176,11 @@ class SubmissionService:
             current = SubmissionState(row.state)
             check_transition(current, to)
             row.state, row.updated_at = to.value, now
-            s.add(SubmissionEvent(submission=row, from_state=current.value, to_state=to.value, reason=reason, at=now))
+            s.add(
+                SubmissionEvent(
+                    submission=row, from_state=current.value, to_state=to.value, reason=reason, at=now
+                )
+            )
             s.flush()
             s.refresh(row)
             return submission_public(row, self.domain.chain_id)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from datacoop.db import Database
 from datacoop.db.models import Participant, Submission, Task
 from datacoop.domain.identity import consent_hash, normalize_jurisdiction
-from datacoop.domain.tasks import TaskStatus
+from datacoop.domain.tasks import Modality, TaskStatus
 from datacoop.errors import Forbidden, InvalidInput, NotFound
 from datacoop.schemas import AcceptanceRules, TaskCreate, TaskPublic
 from datacoop.services.clock import Clock, utc_now
@@ -22,7 +22,7 @@ def task_public(task: Task, submission_count: int = 0) -> TaskPublic:
         requester=task.requester.address,
         title=task.title,
         description=task.description,
-        modality=task.modality,  # type: ignore[arg-type]  # validated into the enum
+        modality=Modality(task.modality),
         rules=AcceptanceRules.model_validate(task.rules),
         reward_per_item=str(task.reward_per_item),
         target_count=task.target_count,
@@ -31,7 +31,7 @@ def task_public(task: Task, submission_count: int = 0) -> TaskPublic:
         consent_hash=task.consent_hash,
         licence=task.licence,
         allowed_jurisdictions=task.allowed_jurisdictions,
-        status=task.status,  # type: ignore[arg-type]
+        status=TaskStatus(task.status),
         created_at=task.created_at,
         submission_count=submission_count,
     )
@@ -54,7 +54,10 @@ class TaskService:
         if body.deadline <= now:
             raise InvalidInput("deadline must be in the future", field="deadline", limit=now.isoformat())
         countries = sorted(
-            {normalize_jurisdiction(c, field=f"allowed_jurisdictions.{i}") for i, c in enumerate(body.allowed_jurisdictions)}
+            {
+                normalize_jurisdiction(c, field=f"allowed_jurisdictions.{i}")
+                for i, c in enumerate(body.allowed_jurisdictions)
+            }
         )
         with self._db.transaction() as s:
             task = Task(
@@ -81,10 +84,14 @@ class TaskService:
     def get(self, task_id: int) -> TaskPublic:
         with self._db.transaction() as s:
             task = load_task(s, task_id)
-            count = s.scalar(select(func.count()).select_from(Submission).where(Submission.task_id == task_id))
+            count = s.scalar(
+                select(func.count()).select_from(Submission).where(Submission.task_id == task_id)
+            )
             return task_public(task, count or 0)
 
-    def list(self, *, status: TaskStatus | None = None, limit: int = 100, offset: int = 0) -> list[TaskPublic]:
+    def list(
+        self, *, status: TaskStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> list[TaskPublic]:
         with self._db.transaction() as s:
             counts = (
                 select(Submission.task_id, func.count().label("n")).group_by(Submission.task_id).subquery()

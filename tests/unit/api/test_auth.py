@@ -7,9 +7,9 @@ from datetime import timedelta
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from tests.conftest import ManualClock
 
 from datacoop.domain.siwe import build_message
-from tests.conftest import ManualClock
 
 
 def _signed(api: TestClient, account: LocalAccount, clock: ManualClock, **override: object) -> dict[str, str]:
@@ -29,7 +29,9 @@ def _signed(api: TestClient, account: LocalAccount, clock: ManualClock, **overri
     return {"message": message, "signature": "0x" + sig.removeprefix("0x")}
 
 
-def test_sign_in_returns_a_session_for_the_signer(api: TestClient, alice: LocalAccount, clock: ManualClock) -> None:
+def test_sign_in_returns_a_session_for_the_signer(
+    api: TestClient, alice: LocalAccount, clock: ManualClock
+) -> None:
     # Execute
     r = api.post("/v1/auth/siwe", json=_signed(api, alice, clock))
     # Assert
@@ -46,7 +48,11 @@ def test_a_nonce_signs_in_once(api: TestClient, alice: LocalAccount, clock: Manu
     assert api.post("/v1/auth/siwe", json=body).status_code == 200
     again = api.post("/v1/auth/siwe", json=body)
     assert again.status_code == 409
-    assert again.json()["error"] == {"code": "replayed_nonce", "message": again.json()["error"]["message"], "field": "nonce"}
+    assert again.json()["error"] == {
+        "code": "replayed_nonce",
+        "message": again.json()["error"]["message"],
+        "field": "nonce",
+    }
 
 
 def test_unknown_nonce_is_refused(api: TestClient, alice: LocalAccount, clock: ManualClock) -> None:
@@ -82,7 +88,9 @@ def test_message_signed_by_another_key_is_refused(
     assert r.json()["error"]["code"] == "bad_signature"
 
 
-def test_missing_expired_and_revoked_tokens_are_401(api: TestClient, alice: LocalAccount, clock: ManualClock) -> None:
+def test_missing_expired_and_revoked_tokens_are_401(
+    api: TestClient, alice: LocalAccount, clock: ManualClock
+) -> None:
     assert api.get("/v1/auth/me").json()["error"]["field"] == "authorization"
     token = api.post("/v1/auth/siwe", json=_signed(api, alice, clock)).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}

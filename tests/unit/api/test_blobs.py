@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from tests.conftest import ManualClock
 
 from datacoop.app import Node
 from datacoop.cid import cid_of_bytes
 from datacoop.client import DataCoopClient
 from datacoop.schemas import TaskPublic
-from tests.conftest import ManualClock
 
 
 def _auth(client: DataCoopClient) -> dict[str, str]:
@@ -31,14 +31,18 @@ def test_upload_needs_a_session(api: TestClient) -> None:
     assert api.post("/v1/blobs", content=b"x").status_code == 401
 
 
-def test_declared_length_over_the_limit_is_413_before_reading(api: TestClient, contributor: DataCoopClient, node: Node) -> None:
+def test_declared_length_over_the_limit_is_413_before_reading(
+    api: TestClient, contributor: DataCoopClient, node: Node
+) -> None:
     node.blobs.max_bytes = 1000
     r = api.post("/v1/blobs", content=b"x" * 10, headers={**_auth(contributor), "Content-Length": "5000"})
     assert r.status_code in (400, 413)
     assert list(node.store.list()) == []
 
 
-def test_chunked_body_over_the_limit_is_cut_off(api: TestClient, contributor: DataCoopClient, node: Node) -> None:
+def test_chunked_body_over_the_limit_is_cut_off(
+    api: TestClient, contributor: DataCoopClient, node: Node
+) -> None:
     node.blobs.max_bytes = 100_000
 
     def body() -> Iterator[bytes]:  # no Content-Length: the server must count

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from tests.conftest import ManualClock
+from tests.unit.api.conftest import signed_body, task_body
 
 from datacoop.client import DataCoopClient
 from datacoop.schemas import TaskPublic
-from tests.conftest import ManualClock
-from tests.unit.api.conftest import signed_body, task_body
 
 
 def _auth(client: DataCoopClient) -> dict[str, str]:
@@ -65,7 +65,12 @@ def test_nonce_replay_is_refused(
     assert _post(api, contributor, task.id, body).status_code == 201
     replay = _post(api, contributor, task.id, body)
     other_cid = contributor.upload(b"another photo").cid
-    same_nonce = _post(api, contributor, task.id, signed_body(contributor, bob, task.id, other_cid, task.consent_hash, nonce=42))
+    same_nonce = _post(
+        api,
+        contributor,
+        task.id,
+        signed_body(contributor, bob, task.id, other_cid, task.consent_hash, nonce=42),
+    )
     for r in (replay, same_nonce):
         assert r.status_code == 409, r.text
         assert r.json()["error"]["code"] == "replayed_nonce"
@@ -73,18 +78,29 @@ def test_nonce_replay_is_refused(
 
 
 def test_expired_signature_deadline_is_refused(
-    api: TestClient, contributor: DataCoopClient, bob: LocalAccount, task: TaskPublic, cid: str, clock: ManualClock
+    api: TestClient,
+    contributor: DataCoopClient,
+    bob: LocalAccount,
+    task: TaskPublic,
+    cid: str,
+    clock: ManualClock,
 ) -> None:
-    body = signed_body(contributor, bob, task.id, cid, task.consent_hash, deadline=int(clock.now.timestamp()) - 1)
+    body = signed_body(
+        contributor, bob, task.id, cid, task.consent_hash, deadline=int(clock.now.timestamp()) - 1
+    )
     r = _post(api, contributor, task.id, body)
     assert (r.status_code, r.json()["error"]["field"]) == (410, "deadline")
 
 
-def test_unknown_cid_is_refused(api: TestClient, contributor: DataCoopClient, bob: LocalAccount, task: TaskPublic) -> None:
+def test_unknown_cid_is_refused(
+    api: TestClient, contributor: DataCoopClient, bob: LocalAccount, task: TaskPublic
+) -> None:
     from datacoop.cid import cid_of_bytes
 
     never_uploaded = cid_of_bytes(b"never uploaded")
-    r = _post(api, contributor, task.id, signed_body(contributor, bob, task.id, never_uploaded, task.consent_hash))
+    r = _post(
+        api, contributor, task.id, signed_body(contributor, bob, task.id, never_uploaded, task.consent_hash)
+    )
     assert (r.status_code, r.json()["error"]["field"]) == (404, "cid")
     bad = signed_body(contributor, bob, task.id, never_uploaded, task.consent_hash)
     bad["cid"] = "../../etc/passwd"
@@ -122,7 +138,9 @@ def test_task_past_its_deadline_is_refused(
 
     task = requester.create_task(task_body(deadline=clock.now + timedelta(hours=1)))
     clock.advance(hours=2)  # past the task's deadline, inside the session's lifetime
-    body = signed_body(contributor, bob, task.id, cid, task.consent_hash, deadline=int(clock.now.timestamp()) + 60)
+    body = signed_body(
+        contributor, bob, task.id, cid, task.consent_hash, deadline=int(clock.now.timestamp()) + 60
+    )
     r = _post(api, contributor, task.id, body)
     assert (r.status_code, r.json()["error"]["field"]) == (410, "task_id")
 
@@ -153,7 +171,9 @@ def test_tampered_field_breaks_the_signature(
     assert (r.status_code, r.json()["error"]["code"]) == (401, "bad_signature")
 
 
-def test_state_moves_only_along_the_table(node: Any, contributor: DataCoopClient, task: TaskPublic, cid: str) -> None:
+def test_state_moves_only_along_the_table(
+    node: Any, contributor: DataCoopClient, task: TaskPublic, cid: str
+) -> None:
     from datacoop.domain.submissions import SubmissionState
     from datacoop.errors import InvalidTransition
 

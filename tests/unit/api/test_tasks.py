@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from tests.unit.api.conftest import CONSENT, task_body
 
 from datacoop.client import DataCoopClient
 from datacoop.domain.identity import consent_hash
 from datacoop.schemas import TaskPublic
-from tests.unit.api.conftest import CONSENT, task_body
 
 
 def _auth(client: DataCoopClient) -> dict[str, str]:
@@ -55,9 +55,13 @@ def test_unknown_task_is_404_json(api: TestClient) -> None:
     assert r.json() == {"error": {"code": "not_found", "message": "there is no task 999", "field": "task_id"}}
 
 
-def test_unknown_route_and_malformed_json_keep_the_error_shape(api: TestClient, requester: DataCoopClient) -> None:
+def test_unknown_route_and_malformed_json_keep_the_error_shape(
+    api: TestClient, requester: DataCoopClient
+) -> None:
     assert api.get("/v1/nope").json()["error"]["code"] == "not_found"
-    r = api.post("/v1/tasks", content=b"{not json", headers={**_auth(requester), "Content-Type": "application/json"})
+    r = api.post(
+        "/v1/tasks", content=b"{not json", headers={**_auth(requester), "Content-Type": "application/json"}
+    )
     assert r.status_code == 400
     assert set(r.json()["error"]) >= {"code", "message", "field"}
 

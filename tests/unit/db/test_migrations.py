@@ -43,9 +43,19 @@ def test_uint256_round_trips_every_digit(db: Database) -> None:
         s.flush()
         s.add(
             Submission(
-                task_id=t.id, contributor_id=p.id, cid="bafkx", consent_hash="0x", jurisdiction="KE", nonce=big,
-                deadline=1, signature="0x", digest="0x1", state="received", created_at=now, updated_at=now,
-            )  # fmt: skip
+                task_id=t.id,
+                contributor_id=p.id,
+                cid="bafkx",
+                consent_hash="0x",
+                jurisdiction="KE",
+                nonce=big,
+                deadline=1,
+                signature="0x",
+                digest="0x1",
+                state="received",
+                created_at=now,
+                updated_at=now,
+            )
         )
     with db.transaction() as s:
         task = s.query(Task).one()

@@ -21,7 +21,9 @@ def commit_submission(
 
 
 @router.get("/submissions", response_model=list[SubmissionPublic])
-def my_submissions(node: NodeDep, who: CurrentParticipant, task_id: int | None = None) -> list[SubmissionPublic]:
+def my_submissions(
+    node: NodeDep, who: CurrentParticipant, task_id: int | None = None
+) -> list[SubmissionPublic]:
     return node.submissions.list_mine(who, task_id=task_id)
 
 
