@@ -10,10 +10,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-install: $(BIN)/python
+# anvil (the embedded chain) and OpenZeppelin's merkle-tree come from npm, pinned by package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed (apt-get install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+install: $(BIN)/python node_modules/.package-lock.json
 	$(PIP) install --quiet -e .
 
-install-test: $(BIN)/python
+install-test: $(BIN)/python node_modules/.package-lock.json
 	$(PIP) install --quiet -e '.[test]'
 
 up: install  ## install DataCoop and run it on its embedded default (Ctrl-C stops it)
@@ -32,6 +37,7 @@ lint: install-test  ## ruff and mypy --strict
 
 bench: install-test  ## benchmarks, JSON on stdout
 	$(BIN)/python benchmarks/cid.py --json
+	$(BIN)/python benchmarks/merkle.py --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
