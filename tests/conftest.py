@@ -100,12 +100,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "node", _env_file=None)  # type: ignore[call-arg]
+    return Settings(data_dir=tmp_path / "node", chain="off")
 
 
 @pytest.fixture
 def node(settings: Settings, db: Database, clock: ManualClock) -> Iterator[Node]:
-    built = build_node(settings, db=db, clock=clock, migrate=False)
+    built = build_node(settings, db=db, clock=clock, migrate=False, with_chain=False)
     yield built
 
 

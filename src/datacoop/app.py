@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
+
+from datacoop.chain.setup import ChainHandle, connect_chain
+from datacoop.client import write_dev_accounts
 from datacoop.db import Database
 from datacoop.domain.signing import Eip712Domain
 from datacoop.services.auth import AuthService
@@ -37,28 +41,59 @@ class Node:
     blobs: BlobService
     submissions: SubmissionService
     health: HealthService
+    chain: ChainHandle | None = None
+    dev_accounts: tuple[LocalAccount, ...] = ()
 
     def close(self) -> None:
+        if self.chain is not None:
+            self.chain.close()
         self.db.dispose()
 
 
-def _chain_probe(settings: Settings) -> dict[str, Any]:
-    # The chain lands with the contracts issue; until then the node says plainly it has none.
-    if settings.rpc_url is None:
-        return {"status": "not_configured", "chain_id": settings.chain_id}
-    return {"status": "not_configured", "rpc_url": settings.rpc_url, "note": "chain client not built yet"}
+def _chain_probe(chain: ChainHandle | None) -> dict[str, Any]:
+    if chain is None:
+        return {"status": "not_configured"}  # chain = "off": said plainly, never pretended
+    return chain.health()
 
 
 def build_node(
-    settings: Settings, *, db: Database | None = None, clock: Clock = utc_now, migrate: bool = True
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Clock = utc_now,
+    migrate: bool = True,
+    with_chain: bool = True,
 ) -> Node:
-    """Build a node. Pass ``db`` to share one (tests use a PostgreSQL schema of their own)."""
+    """Build a node: database, store, chain (unless ``with_chain`` is False or settings say off), services.
+
+    Pass ``db`` to share one (tests use a PostgreSQL schema of their own).
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = db or Database(settings.resolved_database_url)
     if migrate:
         db.migrate()
     store = open_store(settings)
-    domain = Eip712Domain(chain_id=settings.chain_id, verifying_contract=settings.verifying_contract)
+    dev = write_dev_accounts(settings.data_dir, settings.dev_accounts) if settings.dev_accounts else []
+    chain = connect_chain(settings, db, dev_keys=dev, clock=clock) if with_chain else None
+    try:
+        return _assemble(settings, db, store, chain, dev, clock)
+    except BaseException:
+        if chain is not None:
+            chain.close()
+        raise
+
+
+def _assemble(
+    settings: Settings,
+    db: Database,
+    store: BlobStore,
+    chain: ChainHandle | None,
+    dev: list[LocalAccount],
+    clock: Clock,
+) -> Node:
+    contract = chain.deployment.escrow if chain else settings.verifying_contract
+    chain_id = chain.client.chain_id if chain else settings.chain_id
+    domain = Eip712Domain(chain_id=chain_id, verifying_contract=contract)
     auth = AuthService(
         db,
         domain=settings.resolved_siwe_domain,
@@ -68,9 +103,7 @@ def build_node(
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         clock=clock,
     )
-    health = HealthService(
-        {"database": db.ping, "store": store.health, "chain": lambda: _chain_probe(settings)}
-    )
+    health = HealthService({"database": db.ping, "store": store.health, "chain": lambda: _chain_probe(chain)})
     return Node(
         settings=settings,
         db=db,
@@ -81,4 +114,6 @@ def build_node(
         blobs=BlobService(db, store, max_bytes=settings.max_blob_bytes, clock=clock),
         submissions=SubmissionService(db, domain, clock=clock),
         health=health,
+        chain=chain,
+        dev_accounts=tuple(dev),
     )

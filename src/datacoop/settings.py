@@ -65,8 +65,16 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     dev_accounts: int = Field(default=4, ge=0, le=64, description="funded dev keys `up` creates")
 
-    # chain (lands with the contracts issue)
+    # chain
+    chain: Literal["embedded", "rpc", "off"] = Field(
+        default="embedded",
+        description="embedded: DataCoop runs anvil itself; rpc: use rpc_url; off: no chain",
+    )
     rpc_url: str | None = None
+    operator_key: str | None = Field(default=None, description="hex key that posts roots and deploys")
+    confirmations: int = Field(default=1, ge=1, le=1000, description="blocks a transaction needs to count")
+    anvil_path: str | None = None
+    anvil_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
 
     @classmethod
     def settings_customise_sources(
@@ -87,6 +95,8 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if self.dev_accounts:
                 raise ValueError("dev_accounts must be 0 in production: dev keys are public")
+            if self.chain == "embedded":
+                raise ValueError("chain must be 'rpc' in production (the embedded chain is a local dev node)")
             if self.database_url is None:
                 raise ValueError(
                     "database_url must be set in production (the SQLite default is for one machine)"

@@ -19,11 +19,16 @@ from datacoop.client import DataCoopClient, load_account
 def test_up_answers_health_and_reports_each_part(running_node: RunningNode) -> None:
     with httpx.Client() as http:
         health = http.get(running_node.url + "/v1/health").json()
+        eip712 = http.get(running_node.url + "/v1/eip712").json()
     assert running_node.started_in_s < 20
     assert health["status"] == "ok"
     assert health["database"]["dialect"] == "sqlite"
     assert health["store"]["status"] == "ok"
-    assert health["chain"]["status"] == "not_configured"  # no pretending before the chain layer exists
+    chain = health["chain"]
+    assert (chain["status"], chain["chain_id"], chain["embedded"]) == ("ok", 31337, True)
+    for name in ("token", "escrow", "registry", "market", "staking"):
+        assert chain[name].startswith("0x") and len(chain[name]) == 42
+    assert eip712["domain"]["verifyingContract"] == chain["escrow"]  # submissions are bound to the escrow
     accounts = json.loads((running_node.data_dir / "dev-accounts.json").read_text())["accounts"]
     assert accounts[0]["address"] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # anvil's first dev account
 
@@ -34,6 +39,7 @@ def test_ctrl_c_stops_cleanly_and_data_persists(tmp_path: Path) -> None:
     with DataCoopClient(first.url, account=load_account("dev:1", data_dir=first.data_dir)) as client:
         client.login()
         cid = client.upload(b"kept across restarts").cid
+        chain_before = client.health()["chain"]
     # Execute
     code = first.stop()
     second = start_node(tmp_path / "node", tmp_path / "up.log")
@@ -44,6 +50,11 @@ def test_ctrl_c_stops_cleanly_and_data_persists(tmp_path: Path) -> None:
         with DataCoopClient(second.url, account=load_account("dev:1", data_dir=second.data_dir)) as again:
             again.login()  # the dev keys and their participant rows survived
             assert again._request("GET", f"/blobs/{cid}").json()["cid"] == cid
+            chain_after = again.health()["chain"]
+        # the same contracts at the same addresses, and the blocks mined before the restart are still there
+        addresses = ("token", "escrow", "registry", "market", "staking")
+        assert {k: chain_after[k] for k in addresses} == {k: chain_before[k] for k in addresses}
+        assert chain_after["block"] >= chain_before["block"] > 0
     finally:
         second.stop()
 

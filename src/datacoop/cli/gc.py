@@ -29,7 +29,7 @@ def gc(
         if grace_hours is not None
         else timedelta(seconds=settings.gc_grace_seconds)
     )
-    node = build_node(settings)
+    node = build_node(settings, with_chain=False)
     try:
         report = node.blobs.collect_garbage(grace, dry_run=dry_run)
     finally:

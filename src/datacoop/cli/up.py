@@ -13,7 +13,6 @@ import uvicorn
 from datacoop.api.app import create_app
 from datacoop.app import build_node
 from datacoop.cli._common import DataDirOpt, console, reports_errors
-from datacoop.client import write_dev_accounts
 from datacoop.settings import Settings
 
 __all__ = ["register"]
@@ -33,10 +32,10 @@ def up(
     if port is not None:
         overrides["port"] = port
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    console.print("starting DataCoop (the first start compiles and deploys the contracts) …")
     node = build_node(settings)
     try:
-        accounts = write_dev_accounts(settings.data_dir, settings.dev_accounts)
-        _announce(settings, node.health.check(), [a.address for a in accounts])
+        _announce(settings, node.health.check(), [a.address for a in node.dev_accounts])
         config = uvicorn.Config(
             create_app(node), host=settings.host, port=settings.port, log_level=log_level, access_log=False
         )
@@ -56,7 +55,12 @@ def _announce(settings: Settings, health: dict[str, object], dev: list[str]) -> 
     console.print(f"  data directory: {settings.data_dir.resolve()}")
     console.print(f"  database: {settings.resolved_database_url}")
     chain = health.get("chain")
-    console.print(f"  chain: {chain}")
+    if isinstance(chain, dict) and chain.get("status") == "ok":
+        console.print(f"  chain {chain['chain_id']} at {chain['rpc_url']} (block {chain['block']})")
+        for name in ("token", "escrow", "registry", "market", "staking"):
+            console.print(f"    {name:9} {chain[name]}")
+    else:
+        console.print(f"  chain: {chain}")
     if dev:
         console.print(f"  dev accounts (keys in {settings.data_dir / 'dev-accounts.json'}; use --key dev:N):")
         for i, address in enumerate(dev):

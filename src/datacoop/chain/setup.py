@@ -1,0 +1,97 @@
+"""Connecting a node to its chain: the embedded anvil, or any JSON-RPC endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from datacoop.chain.anvil import AnvilNode
+from datacoop.chain.client import ChainClient
+from datacoop.chain.deploy import Deployment, ensure_deployed
+from datacoop.chain.outbox import Relay
+from datacoop.db import Database
+from datacoop.errors import InvalidInput
+from datacoop.services.clock import Clock, utc_now
+from datacoop.settings import Settings
+
+__all__ = ["ChainHandle", "connect_chain"]
+
+DEV_FAUCET = 1_000_000 * 10**18  # test tokens minted to each dev account on a fresh embedded chain
+
+
+@dataclass
+class ChainHandle:
+    """A node's chain: client, operator relay, contract addresses, and the anvil it owns (if any)."""
+
+    client: ChainClient
+    relay: Relay
+    operator: LocalAccount
+    deployment: Deployment
+    anvil: AnvilNode | None = None
+
+    def health(self) -> dict[str, Any]:
+        report = self.client.health(self.deployment.addresses())
+        report["embedded"] = self.anvil is not None
+        return report
+
+    def close(self) -> None:
+        if self.anvil is not None:
+            self.anvil.stop()
+
+
+def _operator(settings: Settings, dev_keys: list[LocalAccount]) -> LocalAccount:
+    if settings.operator_key:
+        acct: LocalAccount = Account.from_key(settings.operator_key)
+        return acct
+    if settings.chain == "embedded" and dev_keys:
+        return dev_keys[0]
+    raise InvalidInput("operator_key must be set to send the operator's transactions", field="operator_key")
+
+
+def _fund_dev_accounts(handle: ChainHandle, dev_keys: list[LocalAccount]) -> None:
+    token = handle.client.contract("TestToken", handle.deployment.token)
+    for acct in dev_keys:
+        data = token.encode_abi("mint", args=[acct.address, DEV_FAUCET])
+        key = f"faucet:{handle.client.chain_id}:{handle.deployment.token}:{acct.address}"
+        handle.relay.drive(handle.relay.submit(key, to=handle.deployment.token, data=data).key)
+
+
+def connect_chain(
+    settings: Settings, db: Database, *, dev_keys: list[LocalAccount], clock: Clock = utc_now
+) -> ChainHandle | None:
+    """Start or reach the configured chain and make sure DataCoop's contracts are on it."""
+    if settings.chain == "off":
+        return None
+    chain_dir = settings.data_dir / "chain"
+    anvil: AnvilNode | None = None
+    if settings.chain == "embedded":
+        anvil = AnvilNode(
+            chain_dir, chain_id=settings.chain_id, port=settings.anvil_port, binary=_path(settings)
+        )
+        anvil.start()
+        rpc_url = anvil.url
+    else:
+        if not settings.rpc_url:
+            raise InvalidInput("rpc_url must be set when chain is 'rpc'", field="rpc_url")
+        rpc_url = settings.rpc_url
+    try:
+        client = ChainClient(rpc_url)
+        operator = _operator(settings, dev_keys)
+        relay = Relay(db, client, operator, confirmations=settings.confirmations, clock=clock)
+        deployment = ensure_deployed(client, relay, operator, chain_dir / "deployment.json")
+        handle = ChainHandle(client, relay, operator, deployment, anvil)
+        if anvil is not None:
+            _fund_dev_accounts(handle, dev_keys)
+        return handle
+    except BaseException:
+        if anvil is not None:
+            anvil.stop()
+        raise
+
+
+def _path(settings: Settings) -> Path | None:
+    return Path(settings.anvil_path) if settings.anvil_path else None

@@ -1,0 +1,145 @@
+"""Fixtures for the contract tests: titanoboa deployers, accounts, tokens and deployed contracts.
+
+Contracts are compiled once per session from the same sources ``datacoop.chain.artifacts``
+compiles (``contracts/src``; mocks from ``contracts/tests/mocks``). titanoboa's pytest
+plugin snapshots the in-process chain around every fixture and test, so each test starts
+from the state its fixtures built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boa
+import pytest
+
+from tests.contracts.tree import Tree, build_tree
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCES = REPO / "contracts" / "src"
+MOCKS = REPO / "contracts" / "tests" / "mocks"
+
+DAY = 86_400
+UNIT = 10**18
+TERMS = b"\x11" * 32
+
+
+@pytest.fixture(scope="session")
+def deployers() -> dict[str, Any]:
+    """Every contract and mock, compiled once: name -> boa deployer."""
+    found = {path.stem: path for path in [*SOURCES.glob("*.vy"), *MOCKS.glob("*.vy")] if path.stem[0].isupper()}
+    return {name: boa.load_partial(str(path)) for name, path in sorted(found.items())}
+
+
+@pytest.fixture(scope="session")
+def admin() -> str:
+    return boa.env.generate_address("admin")
+
+
+@pytest.fixture(scope="session")
+def operator() -> str:
+    return boa.env.generate_address("operator")
+
+
+@pytest.fixture(scope="session")
+def requester() -> str:
+    return boa.env.generate_address("requester")
+
+
+@pytest.fixture(scope="session")
+def stranger() -> str:
+    return boa.env.generate_address("stranger")
+
+
+@pytest.fixture(scope="session")
+def contributors() -> list[str]:
+    return [boa.env.generate_address(f"contributor{i}") for i in range(8)]
+
+
+@pytest.fixture
+def token(deployers: dict[str, Any], admin: str) -> Any:
+    with boa.env.prank(admin):
+        return deployers["TestToken"].deploy("DataCoop Test", "DCT", 18)
+
+
+@pytest.fixture
+def escrow(deployers: dict[str, Any], admin: str, operator: str) -> Any:
+    with boa.env.prank(admin):
+        return deployers["TaskEscrow"].deploy(operator)
+
+
+@pytest.fixture
+def funded_requester(token: Any, escrow: Any, requester: str) -> str:
+    """The requester holding 1,000,000 tokens, all approved to the escrow."""
+    token.mint(requester, 1_000_000 * UNIT)
+    token.approve(escrow.address, 2**256 - 1, sender=requester)
+    return requester
+
+
+OpenTask = Callable[..., int]
+
+
+@pytest.fixture
+def open_task(escrow: Any, token: Any, funded_requester: str) -> OpenTask:
+    """Open a task of `amount` tokens (deadline in 10 days, claim window 2 days); returns its id."""
+
+    def open_(amount: int = 1000 * UNIT, deadline_in: int = 10 * DAY, window: int = 2 * DAY, tok: Any = None) -> int:
+        deadline = boa.env.timestamp + deadline_in
+        return int(
+            escrow.openTask((tok or token).address, amount, deadline, window, sender=funded_requester)
+        )
+
+    return open_
+
+
+PostTree = Callable[..., Tree]
+
+
+@pytest.fixture
+def post_tree(escrow: Any, operator: str) -> PostTree:
+    """Build the tree of `values` and post it as the task's next epoch; returns the tree."""
+
+    def post(task_id: int, values: list[tuple[str, int]], total: int | None = None) -> Tree:
+        tree = build_tree(values)
+        epoch = escrow.tasks(task_id).epoch + 1
+        amount = sum(v for _, v in values) if total is None else total
+        escrow.postRoot(task_id, epoch, tree.root, amount, sender=operator)
+        return tree
+
+    return post
+
+
+@pytest.fixture
+def registry(deployers: dict[str, Any], admin: str) -> Any:
+    with boa.env.prank(admin):
+        return deployers["DatasetRegistry"].deploy()
+
+
+@pytest.fixture
+def market(deployers: dict[str, Any], registry: Any, admin: str, operator: str) -> Any:
+    fee_recipient = boa.env.generate_address("fee-recipient")
+    with boa.env.prank(admin):
+        return deployers["LicenseMarket"].deploy(registry.address, operator, fee_recipient, 500)
+
+
+@pytest.fixture
+def publisher() -> str:
+    return boa.env.generate_address("publisher")
+
+
+@pytest.fixture
+def dataset(registry: Any, publisher: str) -> int:
+    """A dataset owned by `publisher` with one version."""
+    token_id = int(registry.createDataset(publisher, sender=publisher))
+    registry.publishVersion(token_id, "bafy" + "a" * 55, b"\x22" * 32, 100, sender=publisher)
+    return token_id
+
+
+@pytest.fixture
+def buyer(token: Any, market: Any) -> str:
+    account = boa.env.generate_address("buyer")
+    token.mint(account, 1_000_000 * UNIT)
+    token.approve(market.address, 2**256 - 1, sender=account)
+    return account
