@@ -1,0 +1,203 @@
+"""One typed wrapper per DataCoop contract.
+
+Reads return plain values or dataclasses. Writes return a :class:`TxRequest`
+(``to`` + calldata) that the caller sends the way its key demands: a user's
+own key through :meth:`ChainClient.send`, the operator's through the outbox
+(:meth:`Relay.submit`) so it is sent exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from web3.contract import Contract
+
+from datacoop.chain.client import ChainClient
+
+__all__ = [
+    "DatasetRegistry",
+    "EscrowTask",
+    "LicenseMarket",
+    "TaskEscrow",
+    "TestToken",
+    "TxRequest",
+    "ValidatorStaking",
+]
+
+
+@dataclass(frozen=True)
+class TxRequest:
+    to: str
+    data: str
+
+    def as_tx(self) -> dict[str, Any]:
+        return {"to": self.to, "data": self.data}
+
+
+def _b32(hex_or_bytes: str | bytes) -> bytes:
+    return bytes.fromhex(hex_or_bytes.removeprefix("0x")) if isinstance(hex_or_bytes, str) else hex_or_bytes
+
+
+class _Wrapper:
+    NAME = ""
+
+    def __init__(self, client: ChainClient, address: str) -> None:
+        self.client = client
+        self.contract: Contract = client.contract(self.NAME, address)
+        self.address: str = self.contract.address
+
+    def _tx(self, fn: str, *args: Any) -> TxRequest:
+        return TxRequest(self.address, self.contract.encode_abi(fn, args=list(args)))
+
+    def _read(self, fn: str, *args: Any) -> Any:
+        return self.contract.functions[fn](*args).call()
+
+
+class TestToken(_Wrapper):
+    """The mintable ERC-20 of local chains (any ERC-20's reads and approve work the same)."""
+
+    NAME = "TestToken"
+    __test__ = False  # a contract, not a pytest test class
+
+    def balance_of(self, account: str) -> int:
+        return int(self._read("balanceOf", account))
+
+    def approve(self, spender: str, amount: int) -> TxRequest:
+        return self._tx("approve", spender, amount)
+
+    def transfer(self, to: str, amount: int) -> TxRequest:
+        return self._tx("transfer", to, amount)
+
+    def mint(self, to: str, amount: int) -> TxRequest:
+        return self._tx("mint", to, amount)
+
+
+@dataclass(frozen=True)
+class EscrowTask:
+    requester: str
+    token: str
+    funded: int
+    paid: int
+    total: int
+    epoch: int
+    root: str
+    deadline: int
+    claim_window: int
+    refunded: bool
+
+
+class TaskEscrow(_Wrapper):
+    """Task budgets and cumulative Merkle payouts."""
+
+    NAME = "TaskEscrow"
+
+    def open_task(self, token: str, amount: int, deadline: int, claim_window: int) -> TxRequest:
+        return self._tx("openTask", token, amount, deadline, claim_window)
+
+    def top_up(self, task_id: int, amount: int) -> TxRequest:
+        return self._tx("topUp", task_id, amount)
+
+    def post_root(self, task_id: int, epoch: int, root: str, total: int) -> TxRequest:
+        return self._tx("postRoot", task_id, epoch, _b32(root), total)
+
+    def claim(self, task_id: int, account: str, cumulative: int, proof: list[str]) -> TxRequest:
+        return self._tx("claim", task_id, account, cumulative, [_b32(p) for p in proof])
+
+    def refund(self, task_id: int) -> TxRequest:
+        return self._tx("refund", task_id)
+
+    def task(self, task_id: int) -> EscrowTask:
+        t = self._read("tasks", task_id)
+        return EscrowTask(
+            requester=t[0], token=t[1], funded=t[2], paid=t[3], total=t[4], epoch=t[5],
+            root="0x" + bytes(t[6]).hex(), deadline=t[7], claim_window=t[8], refunded=t[9],
+        )  # fmt: skip
+
+    def claimed(self, task_id: int, account: str) -> int:
+        return int(self._read("claimed", task_id, account))
+
+    def task_count(self) -> int:
+        return int(self._read("taskCount"))
+
+
+class DatasetRegistry(_Wrapper):
+    """One ERC-721 per dataset; immutable versions."""
+
+    NAME = "DatasetRegistry"
+
+    def create_dataset(self, publisher: str) -> TxRequest:
+        return self._tx("createDataset", publisher)
+
+    def publish_version(
+        self, token_id: int, manifest_cid: str, items_root: str, item_count: int
+    ) -> TxRequest:
+        return self._tx("publishVersion", token_id, manifest_cid, _b32(items_root), item_count)
+
+    def version_count(self, token_id: int) -> int:
+        return int(self._read("versionCount", token_id))
+
+    def version(self, token_id: int, number: int) -> dict[str, Any]:
+        v = self._read("version", token_id, number)
+        return {
+            "manifest_cid": v[0],
+            "items_root": "0x" + bytes(v[1]).hex(),
+            "item_count": v[2],
+            "published_at": v[3],
+        }
+
+
+class LicenseMarket(_Wrapper):
+    """Listings, licence tokens with expiry, and royalty pools."""
+
+    NAME = "LicenseMarket"
+
+    def list_version(
+        self,
+        dataset_id: int,
+        version: int,
+        token: str,
+        price: int,
+        terms_hash: str,
+        duration: int,
+        royalty_bps: int,
+    ) -> TxRequest:
+        return self._tx("list", dataset_id, version, token, price, _b32(terms_hash), duration, royalty_bps)
+
+    def buy(self, listing_id: int) -> TxRequest:
+        return self._tx("buy", listing_id)
+
+    def post_royalty_root(self, listing_id: int, epoch: int, root: str, total: int) -> TxRequest:
+        return self._tx("postRoyaltyRoot", listing_id, epoch, _b32(root), total)
+
+    def claim_royalty(self, listing_id: int, account: str, cumulative: int, proof: list[str]) -> TxRequest:
+        return self._tx("claimRoyalty", listing_id, account, cumulative, [_b32(p) for p in proof])
+
+    def is_licence_valid(self, licence_id: int, holder: str) -> bool:
+        return bool(self._read("isLicenceValid", licence_id, holder))
+
+    def royalty_pool(self, listing_id: int) -> dict[str, Any]:
+        p = self._read("royaltyPool", listing_id)
+        return {"token": p[0], "credited": p[1], "total": p[2], "paid": p[3], "epoch": p[4],
+                "root": "0x" + bytes(p[5]).hex()}  # fmt: skip
+
+
+class ValidatorStaking(_Wrapper):
+    """Validator stakes, unbonding and slashing."""
+
+    NAME = "ValidatorStaking"
+
+    def stake(self, amount: int) -> TxRequest:
+        return self._tx("stake", amount)
+
+    def request_unbond(self, amount: int) -> TxRequest:
+        return self._tx("requestUnbond", amount)
+
+    def withdraw(self) -> TxRequest:
+        return self._tx("withdraw")
+
+    def slash(self, validator: str, amount: int, reason_hash: str) -> TxRequest:
+        return self._tx("slash", validator, amount, _b32(reason_hash))
+
+    def slashable(self, validator: str) -> int:
+        return int(self._read("slashable", validator))

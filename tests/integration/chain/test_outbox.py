@@ -1,0 +1,109 @@
+"""The outbox under the faults RELIABILITY.md lists: crash before send, drop, stuck mempool, reorg."""
+
+from __future__ import annotations
+
+from eth_account.signers.local import LocalAccount
+
+from datacoop.chain.client import ChainClient
+from datacoop.chain.contracts import TestToken
+from datacoop.chain.outbox import Relay
+from datacoop.db import Database
+from datacoop.db.models import ChainTx
+
+
+def _mint(relay: Relay, token: TestToken, to: str, amount: int, key: str) -> ChainTx:
+    req = token.mint(to, amount)
+    return relay.submit(key, to=req.to, data=req.data)
+
+
+def test_same_key_is_one_transaction(relay: Relay, token: TestToken, accounts: list[LocalAccount]) -> None:
+    first = _mint(relay, token, accounts[3].address, 5, "mint-once")
+    again = _mint(relay, token, accounts[3].address, 5, "mint-once")
+    assert first.id == again.id
+    assert relay.drive("mint-once").status == "confirmed"
+    relay.drive(_mint(relay, token, accounts[3].address, 5, "mint-once").key)
+    assert token.balance_of(accounts[3].address) == 5
+
+
+def test_crash_after_signing_resends_the_same_bytes(
+    db: Database, chain: ChainClient, relay: Relay, token: TestToken, accounts: list[LocalAccount]
+) -> None:
+    # Prepare: sign (nonce and bytes committed) and "crash" before the broadcast
+    row = _mint(relay, token, accounts[4].address, 7, "crash-before-send")
+    relay._advance(row.id)
+    signed = relay.get("crash-before-send")
+    assert signed.status == "signed" and signed.tx_hash
+    # Execute: a new process's relay resumes
+    fresh = Relay(db, chain, accounts[0])
+    done = fresh.drive("crash-before-send")
+    # Assert
+    assert done.status == "confirmed"
+    assert done.tx_hash == signed.tx_hash and done.nonce == signed.nonce
+    assert token.balance_of(accounts[4].address) == 7
+
+
+def test_dropped_transaction_is_rebroadcast(
+    chain: ChainClient, relay: Relay, token: TestToken, accounts: list[LocalAccount]
+) -> None:
+    chain.rpc("evm_setAutomine", [False])
+    row = _mint(relay, token, accounts[5].address, 3, "dropped")
+    relay._advance(row.id)  # signed
+    relay._advance(row.id)  # sent
+    sent = relay.get("dropped")
+    chain.rpc("anvil_dropTransaction", [sent.tx_hash])
+    assert not chain.knows(sent.tx_hash or "")
+    relay._advance(row.id)  # sees it gone: the same bytes again
+    assert chain.knows(sent.tx_hash or "")
+    chain.rpc("evm_mine", [])
+    chain.rpc("evm_setAutomine", [True])
+    done = relay.drive("dropped")
+    assert (done.status, done.tx_hash, len(done.hashes)) == ("confirmed", sent.tx_hash, 1)
+    assert token.balance_of(accounts[5].address) == 3
+
+
+def test_stuck_transaction_is_replaced_under_the_same_nonce(
+    db: Database, chain: ChainClient, token: TestToken, accounts: list[LocalAccount]
+) -> None:
+    # Prepare: no mining, and a relay that calls a transaction stuck at once
+    from datetime import timedelta
+
+    relay = Relay(db, chain, accounts[0], stuck_after=timedelta(seconds=-1))
+    chain.rpc("evm_setAutomine", [False])
+    row = _mint(relay, token, accounts[2].address, 11, "stuck")
+    relay._advance(row.id)
+    relay._advance(row.id)
+    relay._advance(row.id)  # still pending in the pool: bump
+    bumped = relay.get("stuck")
+    # Execute
+    chain.rpc("evm_mine", [])
+    chain.rpc("evm_setAutomine", [True])
+    done = relay.drive("stuck")
+    # Assert: two hashes under one nonce, exactly one mined, paid once
+    assert len(bumped.hashes) == 2 and bumped.max_fee is not None
+    assert done.status == "confirmed" and done.tx_hash in bumped.hashes
+    assert token.balance_of(accounts[2].address) == 11
+
+
+def test_reorg_after_mining_goes_back_and_confirms_again(
+    db: Database, chain: ChainClient, token: TestToken, accounts: list[LocalAccount]
+) -> None:
+    relay = Relay(db, chain, accounts[0], confirmations=3)
+    for _ in range(3):  # bury the deployment deeper than the reorg reaches
+        chain.rpc("evm_mine", [])
+    row = _mint(relay, token, accounts[1].address, 13, "reorged")
+    for _ in range(3):
+        relay._advance(row.id)
+    mined = relay.get("reorged")
+    assert mined.status == "mined" and mined.block_number is not None
+    # Execute: a depth-2 reorg drops the block with our transaction
+    chain.rpc("anvil_reorg", [2, []])
+    relay._advance(row.id)
+    assert relay.get("reorged").status == "sent"
+    relay._advance(row.id)  # gone from the node: the same bytes again, mined anew (automine)
+    for _ in range(2):
+        chain.rpc("evm_mine", [])
+    done = relay.drive("reorged", timeout=30)
+    # Assert
+    assert done.status == "confirmed"
+    assert done.tx_hash == mined.tx_hash and done.block_hash != mined.block_hash
+    assert token.balance_of(accounts[1].address) == 13  # minted exactly once
