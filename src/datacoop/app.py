@@ -16,10 +16,14 @@ from datacoop.chain.setup import ChainHandle, connect_chain
 from datacoop.client import write_dev_accounts
 from datacoop.db import Database
 from datacoop.domain.signing import Eip712Domain
+from datacoop.pipeline.base import StageDeps
+from datacoop.pipeline.workers import WorkerPool
 from datacoop.services.auth import AuthService
 from datacoop.services.blobs import BlobService
 from datacoop.services.clock import Clock, utc_now
+from datacoop.services.duplicates import DatabaseDuplicates
 from datacoop.services.health import HealthService
+from datacoop.services.screening import ScreeningService
 from datacoop.services.submissions import SubmissionService
 from datacoop.services.tasks import TaskService
 from datacoop.settings import Settings
@@ -41,10 +45,24 @@ class Node:
     blobs: BlobService
     submissions: SubmissionService
     health: HealthService
+    screening: ScreeningService
     chain: ChainHandle | None = None
     dev_accounts: tuple[LocalAccount, ...] = ()
+    workers: WorkerPool | None = None
+
+    def start_workers(self, threads: int = 1) -> WorkerPool:
+        """Run pre-screening in this process (the embedded default); stopped by close()."""
+        if self.workers is None:
+            self.workers = WorkerPool(self.screening.work_once, threads=threads).start()
+        return self.workers
+
+    def wake_workers(self, _submission_id: int) -> None:
+        if self.workers is not None:
+            self.workers.notify()
 
     def close(self) -> None:
+        if self.workers is not None:
+            self.workers.stop()
         if self.chain is not None:
             self.chain.close()
         self.db.dispose()
@@ -104,7 +122,8 @@ def _assemble(
         clock=clock,
     )
     health = HealthService({"database": db.ping, "store": store.health, "chain": lambda: _chain_probe(chain)})
-    return Node(
+    screening = ScreeningService(db, store, deps=StageDeps(duplicates=DatabaseDuplicates(db)), clock=clock)
+    node = Node(
         settings=settings,
         db=db,
         store=store,
@@ -112,8 +131,11 @@ def _assemble(
         auth=auth,
         tasks=TaskService(db, clock=clock),
         blobs=BlobService(db, store, max_bytes=settings.max_blob_bytes, clock=clock),
-        submissions=SubmissionService(db, domain, clock=clock),
+        submissions=SubmissionService(db, domain, clock=clock, screening_report=screening.report),
         health=health,
+        screening=screening,
         chain=chain,
         dev_accounts=tuple(dev),
     )
+    node.submissions.on_committed = node.wake_workers
+    return node

@@ -35,6 +35,7 @@ def up(
     console.print("starting DataCoop (the first start compiles and deploys the contracts) …")
     node = build_node(settings)
     try:
+        node.start_workers(threads=1)  # pre-screening in this process: the embedded default
         _announce(settings, node.health.check(), [a.address for a in node.dev_accounts])
         config = uvicorn.Config(
             create_app(node), host=settings.host, port=settings.port, log_level=log_level, access_log=False

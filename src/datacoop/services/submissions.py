@@ -9,7 +9,9 @@ even when it races.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
@@ -24,6 +26,7 @@ from datacoop.domain.submissions import SubmissionState, check_transition
 from datacoop.domain.tasks import TaskStatus
 from datacoop.errors import Forbidden, Gone, InvalidInput, NotFound, ReplayedNonce
 from datacoop.schemas import StateChange, SubmissionCreate, SubmissionPublic
+from datacoop.services import screening
 from datacoop.services.clock import Clock, utc_now
 from datacoop.services.tasks import load_task
 
@@ -59,8 +62,18 @@ def submission_public(row: Submission, chain_id: int) -> SubmissionPublic:
 
 
 class SubmissionService:
-    def __init__(self, db: Database, domain: Eip712Domain, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        db: Database,
+        domain: Eip712Domain,
+        *,
+        clock: Clock = utc_now,
+        on_committed: Callable[[int], None] | None = None,
+        screening_report: Callable[[int], dict[str, Any]] | None = None,
+    ) -> None:
         self._db, self.domain, self._clock = db, domain, clock
+        self.on_committed = on_committed  # e.g. wake the in-process workers
+        self._screening_report = screening_report
 
     def commit(self, contributor: Participant, task_id: int, body: SubmissionCreate) -> SubmissionPublic:
         """Record a signed submission in state ``received``."""
@@ -110,8 +123,12 @@ class SubmissionService:
                 SubmissionEvent(submission=row, from_state=None, to_state=row.state, reason="signed", at=now)
             )
             s.flush()
+            screening.enqueue(s, row.id, now)  # same transaction: no submission without its job
             s.refresh(row)
-            return submission_public(row, self.domain.chain_id)
+            public = submission_public(row, self.domain.chain_id)
+        if self.on_committed is not None:
+            self.on_committed(public.id)
+        return public
 
     @staticmethod
     def _check_task(task: Task, message: SubmissionMessage, now: datetime) -> None:
@@ -153,7 +170,10 @@ class SubmissionService:
             row = s.get(Submission, submission_id)
             if row is None:
                 raise NotFound(f"there is no submission {submission_id}", field="submission_id")
-            return submission_public(row, self.domain.chain_id)
+            public = submission_public(row, self.domain.chain_id)
+        if self._screening_report is None:
+            return public
+        return public.model_copy(update={"details": {"prescreen": self._screening_report(submission_id)}})
 
     def list_mine(self, contributor: Participant, *, task_id: int | None = None) -> list[SubmissionPublic]:
         with self._db.transaction() as s:

@@ -1,0 +1,1 @@
+"""Automatic pre-screening: stages, the verdict policy, and the workers that run them."""

@@ -1,0 +1,36 @@
+"""Finding stages: the ``datacoop.stages`` entry-point group, built-ins included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+
+from datacoop.domain.tasks import Modality
+from datacoop.errors import InvalidInput, did_you_mean
+from datacoop.pipeline.base import Stage
+
+__all__ = ["ENTRY_POINT_GROUP", "discover", "stages_for"]
+
+ENTRY_POINT_GROUP = "datacoop.stages"
+
+
+def discover() -> dict[str, type[Stage]]:
+    """Every installed stage class by name (DataCoop's own are registered the same way)."""
+    found: dict[str, type[Stage]] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        cls = ep.load()
+        found[cls.name] = cls
+    return found
+
+
+def stages_for(modality: Modality, *, only: Iterable[str] | None = None) -> list[type[Stage]]:
+    """The stages that apply to a modality, cheapest first; ``only`` restricts them by name."""
+    available = discover()
+    if only is not None:
+        names = list(only)
+        for name in names:
+            if name not in available:
+                raise InvalidInput(f"unknown stage {name!r}.{did_you_mean(name, available)}", field="stages")
+        available = {n: available[n] for n in names}
+    chosen = [cls for cls in available.values() if modality in cls.modalities]
+    return sorted(chosen, key=lambda cls: (cls.cost, cls.name))

@@ -1,0 +1,1 @@
+"""DataCoop's built-in stages, registered under the datacoop.stages entry point."""
