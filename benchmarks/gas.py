@@ -55,7 +55,7 @@ def _send_many(chain: ChainClient, who: LocalAccount, reqs: list[TxRequest], gas
 
 
 def _sibling_proof_root(account: str, amount: int, depth: int) -> tuple[str, list[str]]:
-    """A proof of ``depth`` random siblings and the root it proves: costs a claim what a 2**depth tree would."""
+    """A proof of ``depth`` random siblings and its root: a claim costs what a 2**depth tree's would."""
     node = merkle.leaf_hash(account, amount)
     proof = [secrets.token_bytes(32) for _ in range(depth)]
     for sibling in proof:
