@@ -106,7 +106,8 @@ def epoch_comparison(
     tree = merkle.build([(a, c * reward) for a, c in zip(accounts, counts, strict=True)])
     root_gas = _send(chain, op, escrow.post_root(task_id, 1, tree.root, items * reward))
     claims = [
-        escrow.claim(task_id, a, c * reward, tree.proof(i)) for i, (a, c) in enumerate(zip(accounts, counts))
+        escrow.claim(task_id, a, c * reward, tree.proof(i))
+        for i, (a, c) in enumerate(zip(accounts, counts, strict=True))
     ]
     claim_gas = _send_many(chain, payer, claims, gas=200_000)
     # the naive way: one transfer per item, to a second set of fresh holders
