@@ -33,6 +33,8 @@ def write_file(path: Path, size_mb: int) -> None:
         for index in range(size_mb):
             shift = (index * 4099) % 4096
             out.write(seed[shift : shift + MiB])
+        out.flush()
+        os.fsync(out.fileno())  # write back now, not while the contenders are timed
 
 
 def sha256_file(path: Path) -> str:
