@@ -38,6 +38,7 @@ lint: install-test  ## ruff and mypy --strict
 bench: install-test  ## benchmarks, JSON on stdout
 	$(BIN)/python benchmarks/cid.py --json
 	$(BIN)/python benchmarks/merkle.py --json
+	$(BIN)/python benchmarks/gas.py --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
