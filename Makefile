@@ -13,7 +13,7 @@ $(BIN)/python:
 # anvil (the embedded chain) and OpenZeppelin's merkle-tree come from npm, pinned by package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is needed (apt-get install nodejs npm)"; exit 1; }
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error  # not `npm ci`: the lock lists anvil's other-platform builds incompletely
 
 install: $(BIN)/python node_modules/.package-lock.json
 	$(PIP) install --quiet -e .
