@@ -29,8 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import keccak
+from eth_abi.abi import encode
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
@@ -90,7 +90,8 @@ class Chain:
         artifact = compile_contract(name, source_dir=source_dir)
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         receipt = self._wait(factory.constructor(*args).transact({"from": self.accounts[sender]}))
-        return self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+        contract: Contract = self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+        return contract
 
     def send(self, call: Any, sender: int | str = 0) -> Any:
         frm = self.accounts[sender] if isinstance(sender, int) else sender
@@ -123,75 +124,151 @@ def random_proof(account: str, amount: int, depth: int) -> tuple[bytes, list[byt
     return node, proof
 
 
-def fresh_account(chain: Chain) -> str:
+def fresh_account() -> str:
     """A brand-new address (never seen by the token or the escrow)."""
-    return Web3.to_checksum_address(secrets.token_bytes(20))
+    return str(Web3.to_checksum_address(secrets.token_bytes(20)))
 
 
-def measure() -> dict[str, int]:
+def gas_of(receipt: Any) -> int:
+    return int(receipt["gasUsed"])
+
+
+def measure_escrow(chain: Chain, token: Contract, gas: dict[str, int]) -> None:
+    """Open, top up, roots, claims at depth 10 and 20 (fresh, holder, repeat), refund."""
+    admin, requester, holder = chain.accounts[0], chain.accounts[1], chain.accounts[2]
+    escrow = chain.deploy("TaskEscrow", admin)
+    chain.send(token.functions.mint(holder, UNIT))
+    chain.send(token.functions.approve(escrow.address, 2**256 - 1), requester)
+    deadline = chain.now() + 30 * DAY
+    gas["open_task_gas"] = gas_of(
+        chain.send(escrow.functions.openTask(token.address, 10**6 * UNIT, deadline, 7 * DAY), requester)
+    )
+    gas["top_up_gas"] = gas_of(chain.send(escrow.functions.topUp(1, 1000 * UNIT), requester))
+    state = {"epoch": 0, "total": 0}
+
+    def post(root: bytes, added: int) -> int:
+        state["epoch"] += 1
+        state["total"] += added
+        return gas_of(chain.send(escrow.functions.postRoot(1, state["epoch"], root, state["total"])))
+
+    def claim(account: str, amount: int, proof: list[bytes]) -> int:
+        return gas_of(chain.send(escrow.functions.claim(1, account, amount, proof), requester))
+
+    for depth in (10, 20):
+        account = fresh_account()  # holds no token yet: its balance slot is new too
+        root, proof = random_proof(account, 5 * UNIT, depth)
+        gas["post_root_gas" if depth == 20 else "post_first_root_gas"] = post(root, 5 * UNIT)
+        gas[f"claim_gas_depth{depth}"] = claim(account, 5 * UNIT, proof)
+    # A first claim by an account that already holds the token.
+    root, proof = random_proof(holder, 5 * UNIT, 20)
+    post(root, 5 * UNIT)
+    gas["claim_gas_depth20_token_holder"] = claim(holder, 5 * UNIT, proof)
+    # The same account again after a later epoch raised its cumulative entitlement.
+    root, proof = random_proof(holder, 8 * UNIT, 20)
+    post(root, 3 * UNIT)
+    gas["claim_gas_repeat_depth20"] = claim(holder, 8 * UNIT, proof)
+    chain.warp(40 * DAY)
+    gas["refund_gas"] = gas_of(chain.send(escrow.functions.refund(1), requester))
+
+
+def measure_settlement(
+    chain: Chain, token: Contract, gas: dict[str, int], items: int, contributors: int
+) -> None:
+    """One epoch of `items` accepted items by `contributors` fresh accounts: root + every claim.
+
+    Beside it, paying each item with its own ERC-20 transfer: the first to each contributor
+    creates its balance, the others add to it (both measured, then weighted).
+    """
+    from datacoop.merkle import build
+
+    admin, requester = chain.accounts[0], chain.accounts[1]
+    escrow = chain.deploy("TaskEscrow", admin)
+    chain.send(token.functions.approve(escrow.address, 2**256 - 1), requester)
+    per_item = 10**17
+    counts = [items // contributors + (1 if i < items % contributors else 0) for i in range(contributors)]
+    values = [(fresh_account(), n * per_item) for n in counts]
+    budget = items * per_item
+    chain.send(escrow.functions.openTask(token.address, budget, chain.now() + 30 * DAY, 7 * DAY), requester)
+    tree = build(values)
+    used = gas_of(chain.send(escrow.functions.postRoot(1, 1, bytes.fromhex(tree.root[2:]), budget)))
+    for (account, amount), proof in zip(values, tree.proofs(), strict=True):
+        call = escrow.functions.claim(1, account, amount, [bytes.fromhex(p[2:]) for p in proof])
+        used += gas_of(chain.send(call, requester))
+    gas["settlement_epoch_gas"] = used
+    gas["amortized_gas_per_item"] = round(used / items)
+    first = gas["erc20_transfer_gas_new_holder"]
+    later = gas["erc20_transfer_gas"]
+    gas["transfer_per_item_gas"] = round((contributors * first + (items - contributors) * later) / items)
+
+
+def measure_registry_and_market(chain: Chain, token: Contract, gas: dict[str, int]) -> None:
+    admin, publisher, buyer = chain.accounts[0], chain.accounts[3], chain.accounts[4]
+    registry = chain.deploy("DatasetRegistry")
+    market = chain.deploy("LicenseMarket", registry.address, admin, chain.accounts[5], 500)
+    gas["create_dataset_gas"] = gas_of(chain.send(registry.functions.createDataset(publisher), publisher))
+    cid = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+    gas["publish_version_gas"] = gas_of(
+        chain.send(registry.functions.publishVersion(1, cid, b"\x11" * 32, 10_000), publisher)
+    )
+    gas["list_gas"] = gas_of(
+        chain.send(
+            market.functions.list(1, 1, token.address, 100 * UNIT, b"\x22" * 32, 30 * DAY, 3000), publisher
+        )
+    )
+    chain.send(token.functions.mint(buyer, 10**6 * UNIT))
+    chain.send(token.functions.approve(market.address, 2**256 - 1), buyer)
+    gas["buy_licence_gas_first"] = gas_of(chain.send(market.functions.buy(1), buyer))
+    gas["buy_licence_gas"] = gas_of(chain.send(market.functions.buy(1), buyer))
+    contributor = fresh_account()
+    root, proof = random_proof(contributor, 30 * UNIT, 10)
+    gas["post_royalty_root_gas"] = gas_of(chain.send(market.functions.postRoyaltyRoot(1, 1, root, 60 * UNIT)))
+    gas["claim_royalty_gas_depth10"] = gas_of(
+        chain.send(market.functions.claimRoyalty(1, contributor, 30 * UNIT, proof), buyer)
+    )
+
+
+def measure_staking(chain: Chain, token: Contract, gas: dict[str, int]) -> None:
+    admin, validator = chain.accounts[0], chain.accounts[6]
+    staking = chain.deploy("ValidatorStaking", token.address, chain.accounts[7], DAY, admin)
+    chain.send(token.functions.mint(validator, 1000 * UNIT))
+    chain.send(token.functions.approve(staking.address, 2**256 - 1), validator)
+    gas["stake_gas"] = gas_of(chain.send(staking.functions.stake(100 * UNIT), validator))
+    gas["request_unbond_gas"] = gas_of(chain.send(staking.functions.requestUnbond(40 * UNIT), validator))
+    gas["slash_gas"] = gas_of(chain.send(staking.functions.slash(validator, 10 * UNIT, b"\x33" * 32)))
+    chain.warp(DAY)
+    gas["withdraw_gas"] = gas_of(chain.send(staking.functions.withdraw(), validator))
+
+
+def measure(items: int = 10_000, contributors: int = 1_000) -> dict[str, int]:
     """Every figure, in one fresh anvil."""
     gas: dict[str, int] = {}
     with anvil() as w3:
         chain = Chain(w3)
-        admin, requester, holder = chain.accounts[0], chain.accounts[1], chain.accounts[2]
+        requester = chain.accounts[1]
         token = chain.deploy("TestToken", "DataCoop Test", "DCT", 18)
-        escrow = chain.deploy("TaskEscrow", admin)
-
         chain.send(token.functions.mint(requester, 10**9 * UNIT))
-        chain.send(token.functions.mint(holder, UNIT))
-        gas["erc20_transfer_gas_new_holder"] = chain.send(
-            token.functions.transfer(fresh_account(chain), UNIT), requester
-        )["gasUsed"]
-        gas["erc20_transfer_gas"] = chain.send(token.functions.transfer(holder, UNIT), requester)["gasUsed"]
-        chain.send(token.functions.approve(escrow.address, 2**256 - 1), requester)
-
-        deadline = chain.now() + 30 * DAY
-        gas["open_task_gas"] = chain.send(
-            escrow.functions.openTask(token.address, 10**6 * UNIT, deadline, 7 * DAY), requester
-        )["gasUsed"]
-        gas["top_up_gas"] = chain.send(escrow.functions.topUp(1, 1000 * UNIT), requester)["gasUsed"]
-
-        epoch = 0
-
-        def post(root: bytes, total: int) -> int:
-            nonlocal epoch
-            epoch += 1
-            return int(chain.send(escrow.functions.postRoot(1, epoch, root, total))["gasUsed"])
-
-        def claim(account: str, amount: int, proof: list[bytes]) -> int:
-            return int(chain.send(escrow.functions.claim(1, account, amount, proof), requester)["gasUsed"])
-
-        total = 0
-        for depth, key in ((10, "claim_gas_depth10"), (20, "claim_gas_depth20")):
-            account = fresh_account(chain)
-            total += 5 * UNIT
-            root, proof = random_proof(account, 5 * UNIT, depth)
-            gas[f"post_root_gas_epoch{epoch + 1}"] = post(root, total)
-            gas[key] = claim(account, 5 * UNIT, proof)
-        gas["post_root_gas"] = gas.pop("post_root_gas_epoch2")
-
-        # A fresh claimer that already holds the token (its balance slot is not new).
-        total += 5 * UNIT
-        root, proof = random_proof(holder, 5 * UNIT, 20)
-        post(root, total)
-        gas["claim_gas_depth20_holder"] = claim(holder, 5 * UNIT, proof)
-
-        # The same account again after a later epoch raised its cumulative entitlement.
-        total += 3 * UNIT
-        root, proof = random_proof(holder, 8 * UNIT, 20)
-        post(root, total)
-        gas["claim_gas_repeat_depth20"] = claim(holder, 8 * UNIT, proof)
-
-        chain.warp(40 * DAY)
-        gas["refund_gas"] = chain.send(escrow.functions.refund(1), requester)["gasUsed"]
+        chain.send(token.functions.mint(chain.accounts[2], UNIT))
+        gas["erc20_transfer_gas_new_holder"] = gas_of(
+            chain.send(token.functions.transfer(fresh_account(), UNIT), requester)
+        )
+        gas["erc20_transfer_gas"] = gas_of(
+            chain.send(token.functions.transfer(chain.accounts[2], UNIT), requester)
+        )
+        measure_escrow(chain, token, gas)
+        measure_registry_and_market(chain, token, gas)
+        measure_staking(chain, token, gas)
+        if items:
+            measure_settlement(chain, token, gas, items, contributors)
     return gas
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--items", type=int, default=10_000, help="items in the settled epoch (0: skip it)")
+    parser.add_argument("--contributors", type=int, default=1_000, help="contributors in the settled epoch")
     args = parser.parse_args(argv)
-    gas = measure()
+    gas = measure(args.items, args.contributors)
     if args.json:
         print(json.dumps(gas, indent=2, sort_keys=True))
     else:

@@ -91,12 +91,6 @@ struct Listing:
     royaltyBps: uint256
     operatorFeeBps: uint256
     active: bool
-    sold: uint256
-
-
-struct Licence:
-    listing_id: uint256
-    expires: uint256
 
 
 # @dev What `licenceOf` returns: all the off-chain gate checks.
@@ -175,7 +169,10 @@ listingCount: public(uint256)
 licenceCount: public(uint256)
 listings: public(HashMap[uint256, Listing])
 
-_licences: HashMap[uint256, Licence]
+# @dev Per licence, one word: listing id (bits 64-255) | expiry (bits 0-63).
+_licences: HashMap[uint256, uint256]
+
+_LOW_64: constant(uint256) = 2**64 - 1
 
 
 @deploy
@@ -230,7 +227,6 @@ def list(
         royaltyBps=royaltyBps,
         operatorFeeBps=fee_bps,
         active=True,
-        sold=0,
     )
     # Also rejects the zero token.
     cumulative_merkle._open(listing_id, token, _NEVER)
@@ -269,22 +265,24 @@ def buy(listingId: uint256) -> uint256:
          beforehand) and returns the licence id. The licence token is
          minted to the caller last, after every payment.
     """
-    listing: Listing = self.listings[listingId]
-    assert listing.active, "LicenseMarket: listing not active"
+    # Field by field: a whole-struct read would load the two fields a sale never needs.
+    assert self.listings[listingId].active, "LicenseMarket: listing not active"
+    token: address = self.listings[listingId].token
+    royalty_bps: uint256 = self.listings[listingId].royaltyBps
+    fee_bps: uint256 = self.listings[listingId].operatorFeeBps
 
-    received: uint256 = safe_erc20._pull(listing.token, msg.sender, listing.price)
+    received: uint256 = safe_erc20._pull(token, msg.sender, self.listings[listingId].price)
     assert received != 0, "LicenseMarket: nothing received"
-    royalty: uint256 = received * listing.royaltyBps // BPS
-    fee: uint256 = received * listing.operatorFeeBps // BPS
+    royalty: uint256 = received * royalty_bps // BPS
+    fee: uint256 = received * fee_bps // BPS
     # royaltyBps + operatorFeeBps <= BPS, so royalty + fee <= received.
     publisher_share: uint256 = received - royalty - fee
-    publisher: address = staticcall registry.ownerOf(listing.datasetTokenId)
+    publisher: address = staticcall registry.ownerOf(self.listings[listingId].datasetTokenId)
 
     licence_id: uint256 = self.licenceCount + 1
     self.licenceCount = licence_id
-    expires: uint256 = block.timestamp + listing.duration
-    self._licences[licence_id] = Licence(listing_id=listingId, expires=expires)
-    self.listings[listingId].sold = listing.sold + 1
+    expires: uint256 = block.timestamp + self.listings[listingId].duration
+    self._licences[licence_id] = (listingId << 64) | expires
     if royalty != 0:
         cumulative_merkle._fund(listingId, royalty)
     log LicenceSold(
@@ -299,9 +297,9 @@ def buy(listingId: uint256) -> uint256:
     )
 
     if publisher_share != 0:
-        safe_erc20._transfer(listing.token, publisher, publisher_share)
+        safe_erc20._transfer(token, publisher, publisher_share)
     if fee != 0:
-        safe_erc20._transfer(listing.token, self.feeRecipient, fee)
+        safe_erc20._transfer(token, self.feeRecipient, fee)
     erc721._safe_mint(msg.sender, licence_id, b"")
     return licence_id
 
@@ -361,7 +359,7 @@ def licenceExpires(licenceId: uint256) -> uint256:
     @dev When licence `licenceId` expires (unix seconds; 0 if unknown). The
          licence grants access while block time < expires.
     """
-    return self._licences[licenceId].expires
+    return self._licences[licenceId] & _LOW_64
 
 
 @external
@@ -371,15 +369,15 @@ def licenceOf(licenceId: uint256) -> LicenceView:
     @dev Holder, listing, dataset version, terms and expiry of a licence
          (all zero if unknown). Read it at request time; never cache it.
     """
-    licence: Licence = self._licences[licenceId]
-    listing: Listing = self.listings[licence.listing_id]
+    packed: uint256 = self._licences[licenceId]
+    listing: Listing = self.listings[packed >> 64]
     return LicenceView(
         holder=erc721._owners[licenceId],
-        listingId=licence.listing_id,
+        listingId=packed >> 64,
         datasetTokenId=listing.datasetTokenId,
         version=listing.version,
         termsHash=listing.termsHash,
-        expires=licence.expires,
+        expires=packed & _LOW_64,
     )
 
 
@@ -389,7 +387,7 @@ def isLicenceValid(licenceId: uint256, holder: address) -> bool:
     """
     @dev Whether `holder` owns licence `licenceId` and it has not expired.
     """
-    return erc721._owners[licenceId] == holder and block.timestamp < self._licences[licenceId].expires
+    return erc721._owners[licenceId] == holder and block.timestamp < self._licences[licenceId] & _LOW_64
 
 
 @external

@@ -184,6 +184,7 @@ def postRoot(taskId: uint256, epoch: uint256, root: bytes32, total: uint256):
          not decrease and may not exceed the budget.
     """
     access_control._check_role(OPERATOR_ROLE, msg.sender)
+    assert cumulative_merkle._exists(taskId), "TaskEscrow: unknown task"
     assert not self._info[taskId].refunded, "TaskEscrow: task refunded"
     assert block.timestamp <= cumulative_merkle._closes_at(taskId), "TaskEscrow: claims closed"
     cumulative_merkle._post_root(taskId, epoch, root, total)

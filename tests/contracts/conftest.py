@@ -14,7 +14,6 @@ from typing import Any
 
 import boa
 import pytest
-
 from tests.contracts.tree import Tree, build_tree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,10 +25,24 @@ UNIT = 10**18
 TERMS = b"\x11" * 32
 
 
+@pytest.fixture(autouse=True)
+def _forget_traced_storage_keys() -> None:
+    """Start each test with titanoboa's storage-key trace empty.
+
+    When a call reverts, titanoboa prints the contract's storage by decoding every key it saw
+    written at that address. Snapshots reuse addresses across tests, so without this a key
+    written by another contract type in an earlier test breaks that printout (AttributeError
+    instead of the revert).
+    """
+    boa.env.sstore_trace.clear()
+
+
 @pytest.fixture(scope="session")
 def deployers() -> dict[str, Any]:
     """Every contract and mock, compiled once: name -> boa deployer."""
-    found = {path.stem: path for path in [*SOURCES.glob("*.vy"), *MOCKS.glob("*.vy")] if path.stem[0].isupper()}
+    found = {
+        path.stem: path for path in [*SOURCES.glob("*.vy"), *MOCKS.glob("*.vy")] if path.stem[0].isupper()
+    }
     return {name: boa.load_partial(str(path)) for name, path in sorted(found.items())}
 
 
@@ -85,11 +98,11 @@ OpenTask = Callable[..., int]
 def open_task(escrow: Any, token: Any, funded_requester: str) -> OpenTask:
     """Open a task of `amount` tokens (deadline in 10 days, claim window 2 days); returns its id."""
 
-    def open_(amount: int = 1000 * UNIT, deadline_in: int = 10 * DAY, window: int = 2 * DAY, tok: Any = None) -> int:
+    def open_(
+        amount: int = 1000 * UNIT, deadline_in: int = 10 * DAY, window: int = 2 * DAY, tok: Any = None
+    ) -> int:
         deadline = boa.env.timestamp + deadline_in
-        return int(
-            escrow.openTask((tok or token).address, amount, deadline, window, sender=funded_requester)
-        )
+        return int(escrow.openTask((tok or token).address, amount, deadline, window, sender=funded_requester))
 
     return open_
 

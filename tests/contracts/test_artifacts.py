@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import vyper
+from tests.contracts.conftest import SOURCES
 from vyper.compiler.output import build_abi_output
 
 from datacoop.chain.artifacts import compile_contract, contract_names, contracts_dir
 from datacoop.errors import InvalidInput, NotFound
-from tests.contracts.conftest import SOURCES
 
 CONTRACTS = ["DatasetRegistry", "LicenseMarket", "TaskEscrow", "TestToken", "ValidatorStaking"]
 
@@ -30,7 +30,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("name", CONTRACTS)
-def test_the_artifact_is_the_bytecode_the_tests_run(name: str, deployers: dict[str, Any], cache: Path) -> None:
+def test_the_artifact_is_the_bytecode_the_tests_run(
+    name: str, deployers: dict[str, Any], cache: Path
+) -> None:
     """RELIABILITY A4: the tests exercise exactly the bytecode the node deploys."""
     artifact = compile_contract(name, cache_dir=cache)
     assert artifact.bytecode == deployers[name].compiler_data.bytecode
@@ -57,7 +59,11 @@ def test_editing_a_module_invalidates_its_importers(tmp_path: Path) -> None:
     before = compile_contract("TaskEscrow", cache_dir=cache, source_dir=sources)
     # Execute: change a constant inside the shared module only
     module = sources / "modules" / "cumulative_merkle.vy"
-    module.write_text(module.read_text().replace("MAX_PROOF_DEPTH: constant(uint256) = 32", "MAX_PROOF_DEPTH: constant(uint256) = 31"))
+    module.write_text(
+        module.read_text().replace(
+            "MAX_PROOF_DEPTH: constant(uint256) = 32", "MAX_PROOF_DEPTH: constant(uint256) = 31"
+        )
+    )
     after = compile_contract("TaskEscrow", cache_dir=cache, source_dir=sources)
     # Assert
     assert before.bytecode != after.bytecode

@@ -7,8 +7,7 @@ from typing import Any
 import boa
 import pytest
 from boa.contracts.base_evm_contract import BoaError
-
-from tests.contracts.conftest import DAY, UNIT
+from tests.contracts.conftest import DAY
 from tests.contracts.tree import Tree, build_tree
 
 
@@ -20,7 +19,9 @@ def _open(escrow: Any, token: Any, requester: str, amount: int) -> int:
 
 def _post(escrow: Any, operator: str, task_id: int, values: list[tuple[str, int]]) -> Tree:
     tree = build_tree(values)
-    escrow.postRoot(task_id, escrow.tasks(task_id).epoch + 1, tree.root, sum(v for _, v in values), sender=operator)
+    escrow.postRoot(
+        task_id, escrow.tasks(task_id).epoch + 1, tree.root, sum(v for _, v in values), sender=operator
+    )
     return tree
 
 
@@ -172,9 +173,7 @@ def test_a_refund_reentered_from_the_token_pays_once(
     assert hostile.balanceOf(escrow.address) == 0
 
 
-def test_a_deposit_reentered_from_the_token_is_refused(
-    hostile: Any, escrow: Any, requester: str
-) -> None:
+def test_a_deposit_reentered_from_the_token_is_refused(hostile: Any, escrow: Any, requester: str) -> None:
     hostile.mint(requester, 1000)
     hostile.approve(escrow.address, 2**256 - 1, sender=requester)
     inner = escrow.openTask.prepare_calldata(hostile.address, 1, boa.env.timestamp + DAY, DAY)

@@ -8,10 +8,10 @@ import boa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from datacoop.errors import InvalidInput
 from tests.contracts.conftest import DAY
 from tests.contracts.tree import build_tree
+
+from datacoop.errors import InvalidInput
 
 ACCOUNTS = [boa.env.generate_address(f"roundtrip{i}") for i in range(40)]
 

@@ -13,6 +13,7 @@ Random tasks, top-ups, epochs (some with a faulty total below the sum of their l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import boa
@@ -20,8 +21,13 @@ import pytest
 from boa.contracts.base_evm_contract import BoaError
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from tests.contracts.conftest import DAY
 from tests.contracts.tree import Tree, build_tree
 
@@ -128,7 +134,7 @@ class EscrowMachine(RuleBasedStateMachine):
         tree = build_tree(list(values.items()))
         total = max(model.total, sum(values.values()) - shortfall)
         ok = total <= model.funded and boa.env.timestamp <= model.closes and not model.refunded
-        call = lambda: self.escrow.postRoot(task_id, model.epoch + 1, tree.root, total, sender=self.operator)  # noqa: E731
+        call = partial(self.escrow.postRoot, task_id, model.epoch + 1, tree.root, total, sender=self.operator)
         if self._expect(ok, call):
             model.epoch += 1
             model.total = total
@@ -151,7 +157,9 @@ class EscrowMachine(RuleBasedStateMachine):
             model.claimed[account] = cumulative
             model.paid += owed
         assert self.token.balanceOf(account) - before == (owed if ok else 0)
-        assert self.escrow.claimed(task_id, account) == model.claimed.get(account, 0) <= model.entitled[account]
+        assert (
+            self.escrow.claimed(task_id, account) == model.claimed.get(account, 0) <= model.entitled[account]
+        )
         self._check(task_id)
 
     @precondition(_has_trees)
@@ -167,7 +175,9 @@ class EscrowMachine(RuleBasedStateMachine):
         self._check(task_id)
 
     @precondition(_has_trees)
-    @rule(data=st.data(), kind=st.sampled_from(["more", "less", "account", "proof"]), delta=st.integers(1, 100))
+    @rule(
+        data=st.data(), kind=st.sampled_from(["more", "less", "account", "proof"]), delta=st.integers(1, 100)
+    )
     def claim_forged(self, data: Any, kind: str, delta: int) -> None:
         task_id, model = self._pick(data, with_tree=True)
         tree, values = model.trees[-1]
@@ -218,9 +228,11 @@ class EscrowMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
-def test_the_escrow_keeps_its_invariants(escrow: Any, token: Any, funded_requester: str, operator: str) -> None:
+def test_the_escrow_keeps_its_invariants(
+    escrow: Any, token: Any, funded_requester: str, operator: str
+) -> None:
     EscrowMachine.escrow, EscrowMachine.token = escrow, token
     EscrowMachine.requester, EscrowMachine.operator = funded_requester, operator
     run_state_machine_as_test(
-        EscrowMachine, settings=settings(max_examples=1000, stateful_step_count=20, deadline=None)
+        EscrowMachine, settings=settings(max_examples=1000, stateful_step_count=16, deadline=None)
     )

@@ -17,7 +17,6 @@ from boa.contracts.base_evm_contract import BoaError
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-
 from tests.contracts.conftest import DAY
 
 VALIDATORS = [boa.env.generate_address(f"staking-sm-{i}") for i in range(3)]
@@ -52,7 +51,11 @@ class StakingMachine(RuleBasedStateMachine):
     def _check(self, validator: str) -> None:
         """After a change: the validator, the totals and the balances agree with the model."""
         model, chain = self.validators[validator], self.staking.validators(validator)
-        assert (chain.staked, chain.unbonding, chain.slashed) == (model.staked, model.unbonding, model.slashed)
+        assert (chain.staked, chain.unbonding, chain.slashed) == (
+            model.staked,
+            model.unbonding,
+            model.slashed,
+        )
         if model.unbonding:
             assert chain.unbondingReleaseAt == model.release_at
         staked = sum(v.staked for v in self.validators.values())

@@ -1,4 +1,4 @@
-"""TaskEscrow: opening, topping up, roots, claims and refunds, and every revert (RELIABILITY A2, A5, B7-B12)."""
+"""TaskEscrow: open, top up, post roots, claim, refund, and every revert (RELIABILITY A2, A5, B7-B12)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 import boa
 import pytest
 from eth.exceptions import Revert
-
 from tests.contracts.conftest import DAY, UNIT, OpenTask, PostTree
 from tests.contracts.tree import build_tree, hash_pair, leaf, walk
 
@@ -52,8 +51,18 @@ def test_open_task_pulls_the_budget_and_numbers_tasks_from_one(
         0,
         0,
     )
-    assert (task.root, task.deadline, task.claimWindow, task.refunded) == (b"\0" * 32, deadline, 3 * DAY, False)
-    assert (opened.taskId, opened.requester, opened.token, opened.funded) == (1, funded_requester, token.address, 100 * UNIT)
+    assert (task.root, task.deadline, task.claimWindow, task.refunded) == (
+        b"\0" * 32,
+        deadline,
+        3 * DAY,
+        False,
+    )
+    assert (opened.taskId, opened.requester, opened.token, opened.funded) == (
+        1,
+        funded_requester,
+        token.address,
+        100 * UNIT,
+    )
     assert (opened.deadline, opened.claimWindow) == (deadline, 3 * DAY)
     assert token.balanceOf(escrow.address) == 105 * UNIT
     assert token.balanceOf(funded_requester) == before - 105 * UNIT
@@ -69,12 +78,16 @@ def test_open_task_rejects_a_zero_amount(escrow: Any, token: Any, funded_request
         escrow.openTask(token.address, 0, boa.env.timestamp + DAY, DAY, sender=funded_requester)
 
 
-def test_open_task_rejects_a_deadline_not_in_the_future(escrow: Any, token: Any, funded_requester: str) -> None:
+def test_open_task_rejects_a_deadline_not_in_the_future(
+    escrow: Any, token: Any, funded_requester: str
+) -> None:
     with boa.reverts("TaskEscrow: deadline passed"):
         escrow.openTask(token.address, UNIT, boa.env.timestamp, DAY, sender=funded_requester)
 
 
-def test_open_task_rejects_a_claim_window_below_one_day(escrow: Any, token: Any, funded_requester: str) -> None:
+def test_open_task_rejects_a_claim_window_below_one_day(
+    escrow: Any, token: Any, funded_requester: str
+) -> None:
     assert escrow.MIN_CLAIM_WINDOW() == DAY
     with boa.reverts("TaskEscrow: claim window too short"):
         escrow.openTask(token.address, UNIT, boa.env.timestamp + DAY, DAY - 1, sender=funded_requester)
@@ -107,7 +120,9 @@ def test_open_task_rejects_an_address_without_code_as_token(escrow: Any, funded_
 # ---- topUp ---------------------------------------------------------------------------------
 
 
-def test_top_up_adds_to_the_budget(escrow: Any, token: Any, open_task: OpenTask, funded_requester: str) -> None:
+def test_top_up_adds_to_the_budget(
+    escrow: Any, token: Any, open_task: OpenTask, funded_requester: str
+) -> None:
     task_id = open_task(100 * UNIT)
     escrow.topUp(task_id, 50 * UNIT, sender=funded_requester)
     (topped,) = events(escrow, "TaskToppedUp")
@@ -116,7 +131,9 @@ def test_top_up_adds_to_the_budget(escrow: Any, token: Any, open_task: OpenTask,
     assert token.balanceOf(escrow.address) == 150 * UNIT
 
 
-def test_top_up_is_for_the_requester_only(escrow: Any, token: Any, open_task: OpenTask, stranger: str) -> None:
+def test_top_up_is_for_the_requester_only(
+    escrow: Any, token: Any, open_task: OpenTask, stranger: str
+) -> None:
     task_id = open_task()
     token.mint(stranger, UNIT)
     token.approve(escrow.address, UNIT, sender=stranger)
@@ -157,7 +174,9 @@ def test_post_root_records_epoch_root_and_total(
     assert (task.epoch, task.root, task.total, task.paid) == (1, tree.root, 30 * UNIT, 0)
 
 
-def test_post_root_is_for_the_operator_only(escrow: Any, open_task: OpenTask, admin: str, stranger: str) -> None:
+def test_post_root_is_for_the_operator_only(
+    escrow: Any, open_task: OpenTask, admin: str, stranger: str
+) -> None:
     task_id = open_task()
     for caller in (admin, stranger):
         with boa.reverts("access_control: account is missing role"):
@@ -214,7 +233,7 @@ def test_post_root_total_never_exceeds_the_budget(escrow: Any, open_task: OpenTa
 
 
 def test_post_root_of_an_unknown_task_reverts(escrow: Any, operator: str) -> None:
-    with boa.reverts("TaskEscrow: claims closed"):
+    with boa.reverts("TaskEscrow: unknown task"):
         escrow.postRoot(3, 1, b"\1" * 32, 0, sender=operator)
 
 
@@ -426,6 +445,23 @@ def test_a_root_paying_more_than_its_total_is_capped(
     assert_solvent(escrow, token)
 
 
+def test_claims_are_checked_against_the_upper_192_bits_of_the_root(
+    escrow: Any, open_task: OpenTask, operator: str, contributors: list[str]
+) -> None:
+    """The documented gas trade-off: the root's low 64 bits share a word with the closing time."""
+    alice, bob = contributors[:2]
+    tree = build_tree([(alice, 10), (bob, 20)])
+    low_changed = tree.root[:24] + bytes(b ^ 0xFF for b in tree.root[24:])
+    high_changed = bytes([tree.root[0] ^ 1]) + tree.root[1:]
+    task_id = open_task()
+    escrow.postRoot(task_id, 1, low_changed, 30, sender=operator)
+    assert escrow.tasks(task_id).root == low_changed  # readers get the root exactly as posted
+    escrow.claim(task_id, alice, 10, tree.proof(alice, 10))
+    escrow.postRoot(task_id, 2, high_changed, 30, sender=operator)
+    with boa.reverts("cumulative_merkle: invalid proof"):
+        escrow.claim(task_id, bob, 20, tree.proof(bob, 20))
+
+
 def test_a_proof_deeper_than_32_is_refused(escrow: Any, open_task: OpenTask, contributors: list[str]) -> None:
     task_id = open_task()
     with boa.reverts():
@@ -510,7 +546,9 @@ def test_refund_waits_for_the_end_of_the_claim_window(
         escrow.refund(task_id, sender=funded_requester)
 
 
-def test_refund_is_for_the_requester_only(escrow: Any, open_task: OpenTask, admin: str, operator: str) -> None:
+def test_refund_is_for_the_requester_only(
+    escrow: Any, open_task: OpenTask, admin: str, operator: str
+) -> None:
     task_id = open_task(deadline_in=DAY, window=DAY)
     boa.env.time_travel(seconds=3 * DAY)
     for caller in (admin, operator):
@@ -519,7 +557,12 @@ def test_refund_is_for_the_requester_only(escrow: Any, open_task: OpenTask, admi
 
 
 def test_refund_of_a_fully_paid_task_pays_nothing_but_closes_it(
-    escrow: Any, token: Any, open_task: OpenTask, post_tree: PostTree, contributors: list[str], funded_requester: str
+    escrow: Any,
+    token: Any,
+    open_task: OpenTask,
+    post_tree: PostTree,
+    contributors: list[str],
+    funded_requester: str,
 ) -> None:
     alice, bob = contributors[:2]
     task_id = open_task(30, deadline_in=DAY, window=DAY)

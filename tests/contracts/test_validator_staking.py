@@ -6,7 +6,6 @@ from typing import Any
 
 import boa
 import pytest
-
 from tests.contracts.conftest import DAY, UNIT
 
 REASON = b"\x42" * 32
@@ -174,7 +173,9 @@ def test_a_slash_is_capped_at_the_slashable_stake(
     assert_conserved(staking, token)
 
 
-def test_withdrawn_stake_is_no_longer_slashable(staking: Any, token: Any, validator: str, operator: str) -> None:
+def test_withdrawn_stake_is_no_longer_slashable(
+    staking: Any, token: Any, validator: str, operator: str
+) -> None:
     staking.stake(50 * UNIT, sender=validator)
     staking.requestUnbond(50 * UNIT, sender=validator)
     boa.env.time_travel(seconds=7 * DAY)

@@ -140,6 +140,12 @@ def _claim(
 
 @internal
 @view
+def _exists(pool_id: uint256) -> bool:
+    return self._pools[pool_id].hot_pay != 0
+
+
+@internal
+@view
 def _token(pool_id: uint256) -> address:
     return convert(self._pools[pool_id].hot_pay & _LOW_160, address)
 
