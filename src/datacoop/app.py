@@ -6,6 +6,7 @@ a deployment changes wiring here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from datacoop.client import write_dev_accounts
 from datacoop.db import Database
 from datacoop.domain.signing import Eip712Domain
 from datacoop.pipeline.base import StageDeps
+from datacoop.pipeline.registry import stages_for
 from datacoop.pipeline.workers import WorkerPool
 from datacoop.services.auth import AuthService
 from datacoop.services.blobs import BlobService
@@ -122,7 +124,14 @@ def _assemble(
         clock=clock,
     )
     health = HealthService({"database": db.ping, "store": store.health, "chain": lambda: _chain_probe(chain)})
-    screening = ScreeningService(db, store, deps=StageDeps(duplicates=DatabaseDuplicates(db)), clock=clock)
+    screening = ScreeningService(
+        db,
+        store,
+        deps=StageDeps(duplicates=DatabaseDuplicates(db)),
+        lease=timedelta(seconds=settings.screening_lease_seconds),
+        stage_classes=functools.partial(stages_for, only=settings.stages),
+        clock=clock,
+    )
     node = Node(
         settings=settings,
         db=db,

@@ -76,6 +76,22 @@ class Settings(BaseSettings):
     anvil_path: str | None = None
     anvil_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
 
+    # pre-screening
+    stages: list[str] | None = Field(
+        default=None, description="run only these stages (default: every installed)"
+    )
+    screening_lease_seconds: int = Field(
+        default=300, ge=1, description="a job whose worker is silent this long is taken up again"
+    )
+
+    # models (the relevance stage; a modality without a model is reported "not scored")
+    text_model: Literal["minilm", "none"] = Field(
+        default="minilm", description="minilm: all-MiniLM-L6-v2 from its Python package; none: off"
+    )
+    image_model_path: Path | None = Field(
+        default=None, description="folder of a CLIP model saved by transformers; default: none"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
