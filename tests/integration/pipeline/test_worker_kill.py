@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import make_account
 
 from datacoop.app import Node, build_node
 from datacoop.db.models import Prescreen, ScreeningJob, StageResultRow, Submission
@@ -19,7 +20,6 @@ from datacoop.domain.signing import SubmissionMessage, sign_typed
 from datacoop.schemas import SubmissionCreate, TaskCreate
 from datacoop.services import participants
 from datacoop.settings import Settings
-from tests.conftest import make_account
 
 N = 1_000
 ENV = {
