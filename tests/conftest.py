@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -25,6 +26,7 @@ from datacoop.api.app import create_app
 from datacoop.app import Node, build_node
 from datacoop.client import DataCoopClient
 from datacoop.db import Database
+from datacoop.schemas import TaskPublic
 from datacoop.settings import Settings
 
 PG_URL = os.environ.get("DATACOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -140,3 +142,22 @@ def sdk(api: TestClient):  # type: ignore[no-untyped-def]
         return client
 
     return signed_in
+
+
+@pytest.fixture
+def requester(sdk: Any, alice: LocalAccount) -> DataCoopClient:
+    client: DataCoopClient = sdk(alice)
+    return client
+
+
+@pytest.fixture
+def contributor(sdk: Any, bob: LocalAccount) -> DataCoopClient:
+    client: DataCoopClient = sdk(bob)
+    return client
+
+
+@pytest.fixture
+def task(requester: DataCoopClient) -> TaskPublic:
+    from tests.unit.api.conftest import task_body
+
+    return requester.create_task(task_body())

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from eth_account.signers.local import LocalAccount
 
 from datacoop.client import DataCoopClient
 from datacoop.domain.signing import SubmissionMessage, sign_typed
-from datacoop.schemas import TaskCreate, TaskPublic
+from datacoop.schemas import TaskCreate
 
 CONSENT = "I took this photo myself and agree to its use for training AI models under CC-BY-4.0."
 
@@ -27,23 +26,6 @@ def task_body(**override: Any) -> TaskCreate:
     }
     fields.update(override)
     return TaskCreate.model_validate(fields)
-
-
-@pytest.fixture
-def requester(sdk: Any, alice: LocalAccount) -> DataCoopClient:
-    client: DataCoopClient = sdk(alice)
-    return client
-
-
-@pytest.fixture
-def contributor(sdk: Any, bob: LocalAccount) -> DataCoopClient:
-    client: DataCoopClient = sdk(bob)
-    return client
-
-
-@pytest.fixture
-def task(requester: DataCoopClient) -> TaskPublic:
-    return requester.create_task(task_body())
 
 
 def signed_body(

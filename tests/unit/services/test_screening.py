@@ -7,29 +7,32 @@ from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import ManualClock
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.db.models import Prescreen, StageResultRow
 from datacoop.domain.tasks import Modality
-from datacoop.pipeline.base import ItemContext, StageResult, TaskView, Verdict
+from datacoop.pipeline.base import ItemContext, StageResult, TaskView
 from datacoop.pipeline.stages.duplicates import DuplicateStage
 from datacoop.pipeline.stages.size import SizeStage
 from datacoop.schemas import TaskPublic
-from tests.conftest import ManualClock
-from tests.unit.api.conftest import contributor, requester, task  # noqa: F401  (fixtures)
 
 
 def _count(node: Node, model: Any, submission_id: int) -> int:
     with node.db.transaction() as s:
-        return int(s.scalar(select(func.count()).select_from(model).where(model.submission_id == submission_id)) or 0)
+        return int(
+            s.scalar(select(func.count()).select_from(model).where(model.submission_id == submission_id)) or 0
+        )
 
 
 def _submit(client: DataCoopClient, task_id: int, data: bytes) -> int:
     return client.submit(task_id, client.upload(data).cid, "KE").id
 
 
-def test_a_submission_is_queued_and_screened_once(node: Node, contributor: DataCoopClient, task: TaskPublic) -> None:
+def test_a_submission_is_queued_and_screened_once(
+    node: Node, contributor: DataCoopClient, task: TaskPublic
+) -> None:
     # Prepare
     sid = _submit(contributor, task.id, b"a photo")
     # Execute
@@ -86,7 +89,9 @@ class _Exploding:
         raise MemoryError("a stage that breaks")
 
 
-def test_a_broken_stage_sends_the_item_to_review(node: Node, contributor: DataCoopClient, task: TaskPublic) -> None:
+def test_a_broken_stage_sends_the_item_to_review(
+    node: Node, contributor: DataCoopClient, task: TaskPublic
+) -> None:
     node.screening._stage_classes = lambda _m: [SizeStage, _Exploding, DuplicateStage]  # type: ignore[list-item]
     sid = _submit(contributor, task.id, b"anything")
     assert node.screening.work_once("w")
