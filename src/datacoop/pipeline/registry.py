@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 
@@ -14,8 +15,12 @@ __all__ = ["ENTRY_POINT_GROUP", "discover", "stages_for"]
 ENTRY_POINT_GROUP = "datacoop.stages"
 
 
+@functools.cache
 def discover() -> dict[str, type[Stage]]:
-    """Every installed stage class by name (DataCoop's own are registered the same way)."""
+    """Every installed stage class by name (DataCoop's own are registered the same way).
+
+    Loaded once per process: importing stages pulls in heavy libraries.
+    """
     found: dict[str, type[Stage]] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         cls = ep.load()
@@ -25,7 +30,7 @@ def discover() -> dict[str, type[Stage]]:
 
 def stages_for(modality: Modality, *, only: Iterable[str] | None = None) -> list[type[Stage]]:
     """The stages that apply to a modality, cheapest first; ``only`` restricts them by name."""
-    available = discover()
+    available = dict(discover())
     if only is not None:
         names = list(only)
         for name in names:
