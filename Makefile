@@ -15,10 +15,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is needed (apt-get install nodejs npm)"; exit 1; }
 	npm install --no-audit --no-fund --loglevel=error  # not `npm ci`: the lock lists anvil's other-platform builds incompletely
 
+# torch first, pinned: that takes the CPU build on this kind of machine (resolved later, it pulls CUDA's GBs)
 install: $(BIN)/python node_modules/.package-lock.json
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[pipeline,models]'
 
 install-test: $(BIN)/python node_modules/.package-lock.json
+	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
 
 up: install  ## install DataCoop and run it on its embedded default (Ctrl-C stops it)

@@ -17,6 +17,7 @@ from datacoop.chain.setup import ChainHandle, connect_chain
 from datacoop.client import write_dev_accounts
 from datacoop.db import Database
 from datacoop.domain.signing import Eip712Domain
+from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import StageDeps
 from datacoop.pipeline.registry import stages_for
 from datacoop.pipeline.workers import WorkerPool
@@ -123,6 +124,7 @@ def _assemble(
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         clock=clock,
     )
+    stages_for(Modality.IMAGE, only=settings.stages)  # fail at start, not in a worker, if a stage cannot load
     health = HealthService({"database": db.ping, "store": store.health, "chain": lambda: _chain_probe(chain)})
     screening = ScreeningService(
         db,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 
 from datacoop.domain.tasks import Modality
-from datacoop.errors import InvalidInput, did_you_mean
+from datacoop.errors import InvalidInput, Unavailable, did_you_mean
 from datacoop.pipeline.base import Stage
 
 __all__ = ["ENTRY_POINT_GROUP", "discover", "stages_for"]
@@ -23,7 +23,16 @@ def discover() -> dict[str, type[Stage]]:
     """
     found: dict[str, type[Stage]] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        cls = ep.load()
+        try:
+            cls = ep.load()
+        except ImportError as exc:
+            # A stage that cannot load must stop the node, not silently skip a check (PII, bombs …).
+            raise Unavailable(
+                f"pre-screening stage {ep.name!r} cannot load ({exc}); install DataCoop with its "
+                "pipeline extras (pip install 'datacoop[pipeline,models]'), or leave the stage out "
+                "with DATACOOP_STAGES",
+                field="stages",
+            ) from exc
         found[cls.name] = cls
     return found
 
