@@ -84,6 +84,7 @@ def build_node(
     clock: Clock = utc_now,
     migrate: bool = True,
     with_chain: bool = True,
+    check_stages: bool = True,
 ) -> Node:
     """Build a node: database, store, chain (unless ``with_chain`` is False or settings say off), services.
 
@@ -97,6 +98,8 @@ def build_node(
     dev = write_dev_accounts(settings.data_dir, settings.dev_accounts) if settings.dev_accounts else []
     chain = connect_chain(settings, db, dev_keys=dev, clock=clock) if with_chain else None
     try:
+        if check_stages:  # fail at start, not inside a worker, if a stage cannot load
+            stages_for(Modality.IMAGE, only=settings.stages)
         return _assemble(settings, db, store, chain, dev, clock)
     except BaseException:
         if chain is not None:
@@ -124,7 +127,6 @@ def _assemble(
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         clock=clock,
     )
-    stages_for(Modality.IMAGE, only=settings.stages)  # fail at start, not in a worker, if a stage cannot load
     health = HealthService({"database": db.ping, "store": store.health, "chain": lambda: _chain_probe(chain)})
     screening = ScreeningService(
         db,

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +17,7 @@ import uvicorn
 
 from datacoop.api.app import create_app
 from datacoop.app import build_node
-from datacoop.cli._common import DataDirOpt, console, reports_errors
+from datacoop.cli._common import DataDirOpt, console, err_console, reports_errors
 from datacoop.settings import Settings
 
 __all__ = ["register"]
@@ -33,9 +38,10 @@ def up(
         overrides["port"] = port
     settings = Settings(**overrides)  # type: ignore[arg-type]
     console.print("starting DataCoop (the first start compiles and deploys the contracts) …")
-    node = build_node(settings)
+    # The API process stays lean: pre-screening runs in a worker process of its own (below).
+    node = build_node(settings, check_stages=False)
+    worker = _start_worker(settings)
     try:
-        node.start_workers(threads=1)  # pre-screening in this process: the embedded default
         _announce(settings, node.health.check(), [a.address for a in node.dev_accounts])
         config = uvicorn.Config(
             create_app(node), host=settings.host, port=settings.port, log_level=log_level, access_log=False
@@ -45,8 +51,34 @@ def up(
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run()
     finally:
+        _stop_worker(worker)
         node.close()
         console.print("DataCoop stopped; data kept in " + str(settings.data_dir.resolve()))
+
+
+def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """Pre-screening beside the API: a stage that blows up (a bomb, OOM) cannot take the API down."""
+    cmd = [sys.executable, "-m", "datacoop", "worker", "--data-dir", str(settings.data_dir)]
+    proc = subprocess.Popen(cmd, env={**os.environ, "DATACOOP_CHAIN": "off"})
+    threading.Thread(target=_watch_worker, args=(proc,), daemon=True).start()
+    return proc
+
+
+def _watch_worker(proc: subprocess.Popen[bytes]) -> None:
+    code = proc.wait()
+    if code not in (0, -signal.SIGTERM):
+        err_console.print(
+            f"the pre-screening worker stopped (exit {code}); submissions wait until it runs again"
+        )
+
+
+def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _announce(settings: Settings, health: dict[str, object], dev: list[str]) -> None:
