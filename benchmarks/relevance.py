@@ -1,6 +1,6 @@
 """Relevance stage throughput with the default text model (all-MiniLM-L6-v2 on the CPU).
 
-Usage: ``python benchmarks/relevance.py --json [--items 200] [--batch 32] [--seed 0]``.
+Usage: ``python benchmarks/relevance.py --json [--items 200] [--batch 32] [--threads N] [--seed 0]``.
 
 ``--items`` texts of 8-60 words are generated from a seeded mix of on-topic sentences
 (face masks, the benchmark task) and off-topic ones (not timed). After loading the model
@@ -9,7 +9,9 @@ Usage: ``python benchmarks/relevance.py --json [--items 200] [--batch 32] [--see
 vector remembered. That rate is ``relevance_items_per_s`` (``batch`` 1). For comparison,
 ``batched_items_per_s`` embeds the same texts ``--batch`` at a time, the rate a batching
 worker could reach. ``verdicts`` counts the outcomes, a sanity check that both kinds
-of text were generated.
+of text were generated. ``--threads`` sets torch's intra-op threads (default: one per
+core); on a machine whose cores are busy with other work, 1 thread is several times
+faster per item than 2, which spin waiting for each other.
 """
 
 from __future__ import annotations
@@ -65,9 +67,13 @@ def _item(text: str) -> ItemContext:
     )
 
 
-def measure(count: int, batch: int, seed: int) -> dict[str, object]:
+def measure(count: int, batch: int, seed: int, threads: int | None = None) -> dict[str, object]:
     corpus = texts(count, seed)
     started = time.perf_counter()
+    import torch  # timed: importing torch is most of a worker's first load
+
+    if threads:
+        torch.set_num_threads(threads)
     model = MiniLmTextEmbedder(batch_size=batch)
     model.load()
     load_s = time.perf_counter() - started
@@ -80,8 +86,6 @@ def measure(count: int, batch: int, seed: int) -> dict[str, object]:
     started = time.perf_counter()
     model.embed_texts(corpus)
     batched_s = time.perf_counter() - started
-    import torch  # already imported by the model: only asked how many threads it used
-
     return {
         "relevance_items_per_s": round(count / per_item_s, 1),
         "model": model.name,
@@ -102,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--batch", type=int, default=32, help="batch size of the batched comparison")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    result = measure(args.items, args.batch, args.seed)
+    result = measure(args.items, args.batch, args.seed, args.threads)
     if args.json:
         print(json.dumps(result))
     else:

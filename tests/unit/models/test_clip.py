@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from tests.unit.models.tiny_clip import CONTEXT, DIMENSION
 
 from datacoop.errors import InvalidInput
 from datacoop.models import ClipEmbedder, ImageEmbedder
+from datacoop.models import clip as clip_module
 
 
 def _pictures(count: int) -> list[Image.Image]:
@@ -93,3 +95,15 @@ def test_a_folder_with_a_broken_model_is_refused_at_load(tmp_path: Path) -> None
     # Execute / Assert
     with pytest.raises(InvalidInput, match="does not hold a CLIP model"):
         ClipEmbedder.from_folder(tmp_path)
+
+
+def test_loading_touches_no_network(tiny_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare: nothing loaded yet, and any connection attempt fails
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model tried to reach the network")
+
+    monkeypatch.setattr(clip_module, "_loaded", {})
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    # Execute / Assert
+    assert ClipEmbedder.from_folder(tiny_clip).embed_texts(["a mask"]).shape == (1, DIMENSION)

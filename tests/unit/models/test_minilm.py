@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,17 @@ def test_construction_is_cheap_and_names_its_folder_lazily() -> None:
     embedder = MiniLmTextEmbedder()
     assert embedder._folder is None  # located on first use, not at construction
     assert embedder.folder == bundled_folder()
+
+
+def test_loading_touches_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare: a process where the model was never loaded, and any connection attempt fails
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model tried to reach the network")
+
+    monkeypatch.setattr(minilm_module, "_loaded", {})
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    # Execute
+    rows = MiniLmTextEmbedder().embed_texts(["a face mask"])
+    # Assert
+    assert rows.shape == (1, 384)

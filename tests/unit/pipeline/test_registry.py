@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.registry import discover, stages_for
+from datacoop.pipeline.stages._deps import require
 from datacoop.pipeline.stages.decode import DecodeStage
 from datacoop.pipeline.stages.phash import PerceptualHashStage
 from datacoop.pipeline.stages.pii import PiiStage
@@ -30,3 +36,22 @@ def test_audio_gets_no_image_only_stages() -> None:
     names = {cls.name for cls in stages_for(Modality.AUDIO)}
 
     assert {"decode", "quality"} <= names and not {"scrub", "phash", "pii"} & names
+
+
+def test_a_missing_library_fails_at_registration_and_names_the_extra() -> None:
+    with pytest.raises(ImportError, match=r"the pii stage needs no_such_lib_xyz: .*datacoop\[pipeline\]"):
+        require("pii", "numpy", "no_such_lib_xyz")
+
+
+def test_loading_the_stage_classes_imports_no_heavy_library() -> None:
+    # The API process loads every stage class at start: numpy, OpenCV, SciPy, presidio must wait for a job.
+    probe = "import sys; from datacoop.pipeline.stages import decode, scrub, quality, phash, pii; " + (
+        "print(sorted(m for m in ('numpy', 'cv2', 'scipy', 'imagehash', 'presidio_analyzer', 'mutagen') "
+        "if m in sys.modules))"
+    )
+
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert run.stdout.strip() == "[]"

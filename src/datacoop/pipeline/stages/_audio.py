@@ -11,10 +11,11 @@ import io
 import math
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import mutagen
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:  # imported where used, see _deps.py
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = ["AudioError", "AudioInfo", "Levels", "read_info", "wav_levels"]
 
@@ -68,6 +69,8 @@ def read_info(kind: str, data: bytes) -> AudioInfo:
         wav = _parse_wav(data)
         frames = wav.data_size // wav.frame_bytes
         return AudioInfo("wav", frames / wav.sample_rate, wav.sample_rate, wav.channels)
+    import mutagen
+
     try:
         found = mutagen.File(io.BytesIO(data))
     except Exception as exc:  # mutagen raises many kinds on hostile input; all mean "unreadable"
@@ -115,6 +118,8 @@ def _checked(wav: _Wav) -> _Wav:
 
 def wav_levels(data: bytes) -> Levels | None:
     """RMS and peak level of a PCM or float WAV; None for other encodings (ADPCM, μ-law …)."""
+    import numpy as np
+
     wav = _parse_wav(data)
     if wav.encoding not in (_PCM, _FLOAT) or wav.bits not in (8, 16, 24, 32):
         return None
@@ -135,6 +140,8 @@ def wav_levels(data: bytes) -> Levels | None:
 
 def _samples(raw: memoryview, wav: _Wav) -> NDArray[np.float64]:
     """Samples scaled to [-1, 1]."""
+    import numpy as np
+
     usable = len(raw) - len(raw) % (wav.bits // 8)
     raw = raw[:usable]
     if wav.encoding == _FLOAT:

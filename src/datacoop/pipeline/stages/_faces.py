@@ -12,12 +12,14 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from datacoop.pipeline.stages._raster import pillow_warnings
+
+if TYPE_CHECKING:  # imported where used, see _deps.py
+    import cv2
 
 __all__ = ["Box", "FaceSettings", "blur_faces", "find_faces"]
 
@@ -44,6 +46,8 @@ class FaceSettings:
 
 
 def _cascade() -> cv2.CascadeClassifier:
+    import cv2
+
     cascade: cv2.CascadeClassifier | None = getattr(_local, "cascade", None)
     if cascade is None:
         cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)  # type: ignore[attr-defined]
@@ -57,6 +61,8 @@ def _cascade() -> cv2.CascadeClassifier:
 
 def find_faces(image: Image.Image, settings: FaceSettings) -> list[Box]:
     """Faces in an upright RGB image."""
+    import numpy as np
+
     small = image.convert("L")
     scale = settings.side / max(small.size)
     if scale < 1:

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from datacoop.pipeline.stages._formats import header_size
@@ -199,6 +198,8 @@ def _reducible(image: Image.Image) -> Image.Image:
     if image.mode in ("P", "PA") or "transparency" in image.info:
         return image.convert("RGBA")
     if image.mode.startswith("I") or image.mode == "F":
+        import numpy as np  # only 16-bit and float images need it (see _deps.py)
+
         values = np.asarray(image, dtype=np.float64)
         top = float(values.max(initial=0.0)) or 1.0
         scale = 255.0 / (65535.0 if image.mode.startswith("I;16") else max(top, 255.0))

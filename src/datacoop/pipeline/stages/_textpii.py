@@ -4,17 +4,20 @@ Only presidio's pattern recognizers run (``NoOpNlpEngine``): no spaCy model is n
 or downloaded, and a text costs a few milliseconds. Presidio's e-mail recognizer checks
 domains with ``tldextract``, which fetches the public-suffix list over the network by
 default; here it is replaced by one that reads the list shipped inside ``tldextract``.
+
+Presidio is imported on the first text, not with this module: where ``transformers`` is
+installed (for the relevance models) ``import presidio_analyzer`` pulls in torch, about
+400 MiB and 5 s, which a node screening only images must not pay at start-up.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import tldextract
-from presidio_analyzer import AnalyzerEngine
-from presidio_analyzer.nlp_engine import NoOpNlpEngine
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine, EntityRecognizer
 
 __all__ = ["ENTITY_NAMES", "Span", "find_pii", "redact"]
 
@@ -39,23 +42,32 @@ class Span:
     score: float
 
 
-class _OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's e-mail patterns, with domains checked against the bundled suffix list only."""
+def _offline_email_recognizer() -> EntityRecognizer:
+    import tldextract
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._domains = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    class OfflineEmailRecognizer(EmailRecognizer):
+        """Presidio's e-mail patterns, with domains checked against the bundled suffix list only."""
 
-    def validate_result(self, pattern_text: str) -> bool:
-        return self._domains(pattern_text).fqdn != ""
+        def __init__(self) -> None:
+            super().__init__()
+            self._domains = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+        def validate_result(self, pattern_text: str) -> bool:
+            return self._domains(pattern_text).fqdn != ""
+
+    return OfflineEmailRecognizer()
 
 
 @functools.cache
 def _analyzer() -> AnalyzerEngine:
     # Built once per process (about a second): it holds compiled patterns only, no per-call state.
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
     engine = AnalyzerEngine(nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}]))
     engine.registry.remove_recognizer("EmailRecognizer")
-    engine.registry.add_recognizer(_OfflineEmailRecognizer())
+    engine.registry.add_recognizer(_offline_email_recognizer())
     return engine
 
 

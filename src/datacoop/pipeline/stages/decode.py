@@ -23,10 +23,13 @@ from typing import Any, ClassVar
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import ItemContext, StageResult, TaskView, Verdict
 from datacoop.pipeline.stages._audio import AudioError, read_info
+from datacoop.pipeline.stages._deps import require
 from datacoop.pipeline.stages._formats import Sniffed, find_markup, sniff
 from datacoop.pipeline.stages._raster import Limits, Rejected, decode_image, megapixels
 
 __all__ = ["DecodeStage"]
+
+require("decode", "PIL", "numpy", "mutagen")
 
 FORMATS = {
     Modality.IMAGE: ("jpeg", "png", "webp", "gif", "tiff", "bmp"),

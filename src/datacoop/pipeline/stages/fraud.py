@@ -177,17 +177,23 @@ class FraudStage:
             return StageResult(self.name, Verdict.SKIPPED, (reason,), details={"contributors": len(everyone)})
         anomaly = self._scorer.anomaly(row, everyone)
         typical = np.percentile(everyone, 90, axis=0)
-        details: dict[str, Any] = {
-            "anomaly": round(anomaly, 4), "contributors": len(everyone),
-            "features": dict(zip(FEATURES, row.tolist(), strict=True)),
-            "typical_at_most": dict(zip(FEATURES, typical.round(4).tolist(), strict=True)),
-        }  # fmt: skip
+        details = _details(anomaly, row, everyone, typical)
         unusual = [_describe(i, row[i], typical[i]) for i in _unusual(row, typical)]
         score = round(1.0 - anomaly, 4)
         if anomaly <= setting(params, "review_above", 0.55) or not unusual:
             return StageResult(self.name, Verdict.PASS, score=score, details=details)
         reason = f"this account's activity looks unusual: {'; '.join(unusual)}; a validator will review it"
         return StageResult(self.name, Verdict.UNSURE, (reason,), score=score, details=details)
+
+
+def _details(
+    anomaly: float, row: NDArray[np.float64], everyone: Matrix, typical: NDArray[np.float64]
+) -> dict[str, Any]:
+    return {
+        "anomaly": round(anomaly, 4), "contributors": len(everyone),
+        "features": dict(zip(FEATURES, row.tolist(), strict=True)),
+        "typical_at_most": dict(zip(FEATURES, typical.round(4).tolist(), strict=True)),  # 90th percentile
+    }  # fmt: skip
 
 
 def _unusual(row: NDArray[np.float64], typical: NDArray[np.float64]) -> list[int]:
@@ -201,7 +207,9 @@ def _describe(index: int, value: float, typical: float) -> str:
     if feature == "submissions_last_hour":
         return f"{value:,.0f} submissions in the last hour (most accounts: {typical:,.0f} or fewer)"
     if feature == "rejected_share":
-        return f"{value:.0%} of its items were rejected (most accounts: {typical:.0%} or less)"
+        return f"a rejection rate of {value:.0%} (most accounts: {typical:.0%} or less)"
     if feature == "ring_accounts":
-        return f"its items nearly duplicate those of {value:,.0f} other accounts (most: {typical:,.0f})"
-    return f"its device or network is shared with {value:,.0f} other accounts (most: {typical:,.0f})"
+        return (
+            f"its items nearly duplicate those of {value:,.0f} other accounts (most: {typical:,.0f} or fewer)"
+        )
+    return f"its device or network is shared with {value:,.0f} other accounts (most: {typical:,.0f} or fewer)"

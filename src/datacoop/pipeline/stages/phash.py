@@ -11,17 +11,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import imagehash
 from PIL import Image
 
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import ItemContext, StageResult, TaskView, Verdict
+from datacoop.pipeline.stages._deps import require
 
 __all__ = ["PerceptualHashStage", "hamming", "phash64"]
+
+require("phash", "imagehash")
 
 
 def phash64(image: Image.Image) -> int:
     """The 64-bit DCT perceptual hash of ``image`` as an int (bit 63 is the top-left coefficient)."""
+    import imagehash  # with SciPy, 60 MiB: loaded on first use (see _deps.py)
+
     gray = image.convert("L")
     factor = min(gray.size) // 128
     if factor >= 2:

@@ -22,11 +22,14 @@ from PIL import Image
 
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import ItemContext, StageResult, TaskView, Verdict
+from datacoop.pipeline.stages._deps import require
 from datacoop.pipeline.stages._faces import FaceSettings, blur_faces, find_faces
 from datacoop.pipeline.stages._raster import PIL_FORMATS
 from datacoop.pipeline.stages._textpii import ENTITY_NAMES, find_pii, redact
 
 __all__ = ["POLICIES", "PiiStage"]
+
+require("pii", "numpy", "cv2", "presidio_analyzer", "tldextract")
 
 POLICIES = ("reject", "blur", "review", "allow")
 _DEFAULT_POLICY = "review"  # unknown or missing: a person decides, nothing is silently kept or lost

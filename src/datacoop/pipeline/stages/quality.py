@@ -17,24 +17,30 @@ Settings (``rules.stages.quality``), with defaults:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import cv2
-import numpy as np
-from numpy.typing import NDArray
 from PIL import Image
 
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import ItemContext, StageResult, TaskView, Verdict
 from datacoop.pipeline.stages._audio import AudioError, wav_levels
+from datacoop.pipeline.stages._deps import require
 from datacoop.pipeline.stages._findings import Finding, combine, setting
 from datacoop.pipeline.stages._textcheck import check_text
+
+if TYPE_CHECKING:  # imported where used, see _deps.py
+    import numpy as np
+    from numpy.typing import NDArray
+
+require("quality", "numpy", "cv2")
 
 __all__ = ["QualityStage", "sharpness"]
 
 
 def sharpness(gray: NDArray[np.uint8]) -> float:
     """Variance of the Laplacian: low when edges are soft (blur), high when they are crisp."""
+    import cv2
+
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
@@ -54,6 +60,8 @@ class QualityStage:
         image = item.scratch.get("image")
         if not isinstance(image, Image.Image):
             return StageResult(self.name, Verdict.SKIPPED, ("the item was not decoded",))
+        import numpy as np
+
         gray = np.asarray(image.convert("L"))
         details: dict[str, Any] = {}
         findings = [_resolution(item, task, details), *_pixels(gray, params, details)]

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from datacoop.domain.tasks import Modality
-from datacoop.models.base import Embedder, ImageEmbedder
+from datacoop.models.base import Embedder, ImageEmbedder, Vectors
 from datacoop.models.factory import IMAGE_EMBEDDER, TEXT_EMBEDDER
 from datacoop.pipeline.base import ItemContext, StageDeps, StageResult, TaskView, Verdict
 from datacoop.pipeline.stages._textcheck import guess_language, script_of
@@ -106,7 +106,7 @@ def _prompt(task: TaskView) -> str:
     return ". ".join(part.strip() for part in (task.title, task.description) if part.strip())
 
 
-def _cosine(item: Any, topic: Any) -> float:
+def _cosine(item: Vectors, topic: Vectors) -> float:
     return float(np.dot(item, topic))  # both rows are unit length
 
 

@@ -20,10 +20,13 @@ from PIL import Image, ImageOps
 
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import ItemContext, StageResult, TaskView, Verdict
+from datacoop.pipeline.stages._deps import require
 from datacoop.pipeline.stages._jpeg import APP1, COM, JpegLayout, read_layout, strip_metadata
 from datacoop.pipeline.stages._raster import PIL_FORMATS, pillow_warnings
 
 __all__ = ["ScrubStage", "metadata_found"]
+
+require("scrub", "PIL")
 
 _GPS_IFD, _EXIF_IFD = 0x8825, 0x8769
 _MAKE, _MODEL, _DATETIME, _SOFTWARE = 0x010F, 0x0110, 0x0132, 0x0131
