@@ -73,6 +73,9 @@ class AcceptanceRules(_Model):
     min_text_chars: int = Field(default=0, ge=0)
     max_duration_s: float | None = Field(default=None, gt=0)
     auto_accept: bool = False
+    stages: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per-stage settings, e.g. {\"pii\": {\"faces\": \"blur\"}}"
+    )
 
 
 class TaskCreate(_Model):
