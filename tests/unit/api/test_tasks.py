@@ -78,6 +78,11 @@ def test_only_the_requester_closes_a_task(
 def test_per_stage_settings_round_trip(requester: DataCoopClient) -> None:
     from datacoop.schemas import AcceptanceRules
 
-    rules = AcceptanceRules(min_width=1024, stages={"pii": {"faces": "blur"}, "duplicates": {"reject_within": 2}})
+    rules = AcceptanceRules(
+        min_width=1024, stages={"pii": {"faces": "blur"}, "duplicates": {"reject_within": 2}}
+    )
     task = requester.create_task(task_body(rules=rules))
-    assert requester.get_task(task.id).rules.stages == {"pii": {"faces": "blur"}, "duplicates": {"reject_within": 2}}
+    assert requester.get_task(task.id).rules.stages == {
+        "pii": {"faces": "blur"},
+        "duplicates": {"reject_within": 2},
+    }
