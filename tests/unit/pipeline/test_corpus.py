@@ -84,4 +84,5 @@ def test_no_case_crashes_any_stage_even_when_run_alone(corpus: dict[str, Path]) 
         task = make_task(case.modality, **case.rules)
         for cls in CHAIN:
             if task.modality in cls.modalities:
-                cls().run(make_item(corpus[case.name].read_bytes()), task)
+                result = cls().run(make_item(corpus[case.name].read_bytes()), task)
+                assert result.stage == cls.name and result.verdict in set(Verdict), (case.name, cls.name)
