@@ -74,7 +74,7 @@ class AcceptanceRules(_Model):
     max_duration_s: float | None = Field(default=None, gt=0)
     auto_accept: bool = False
     stages: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="per-stage settings, e.g. {\"pii\": {\"faces\": \"blur\"}}"
+        default_factory=dict, description='per-stage settings, e.g. {"pii": {"faces": "blur"}}'
     )
 
 

@@ -17,17 +17,16 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
-import numpy as np
-from numpy.typing import NDArray
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy and Pillow load with a model, not with the stage classes (see stages/_deps.py)
+    import numpy as np
+    from numpy.typing import NDArray
     from PIL import Image
 
 __all__ = ["Embedder", "ImageEmbedder", "QueryCache", "Vectors", "normalise", "offline"]
 
-Vectors = NDArray[np.float32]
+Vectors: TypeAlias = "NDArray[np.float32]"
 
 
 @runtime_checkable
@@ -89,6 +88,8 @@ class QueryCache:
 
 def normalise(rows: NDArray[np.floating]) -> Vectors:
     """Rows scaled to unit length (float32); all-zero rows stay zero rather than becoming NaN."""
+    import numpy as np
+
     matrix = np.asarray(rows, dtype=np.float32)
     if matrix.ndim != 2:
         raise ValueError(f"expected a 2-D array of embeddings, got shape {matrix.shape}")

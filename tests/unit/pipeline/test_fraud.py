@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -202,3 +205,28 @@ def test_the_stage_is_registered_for_every_modality_last() -> None:
     assert discover()["fraud"] is FraudStage
     assert FraudStage.modalities == frozenset(Modality) and FraudStage.cost == 80
     assert len(FEATURES) == len(ContributorActivity(1, 0.0, 0, 0).vector())
+
+
+def test_a_node_without_scikit_learn_skips_rather_than_crashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare: the models extra is optional; pretend it is not installed
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real_find_spec(name, *a)
+    )
+    # Execute
+    result = _stage(ordinary_accounts(50) + burst(BURSTER)).run(_item(BURSTER), _task())
+    # Assert
+    assert result.verdict is Verdict.SKIPPED and "needs scikit-learn" in result.reasons[0]
+
+
+def test_loading_the_stage_class_imports_no_heavy_library() -> None:
+    # The API process loads every stage class at start; numpy and scikit-learn wait for a job.
+    probe = (
+        "import sys; from datacoop.pipeline.stages import fraud, relevance; "
+        "heavy = ('numpy', 'PIL', 'sklearn', 'scipy', 'torch', 'transformers'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert run.stdout.strip() == "[]"

@@ -29,33 +29,37 @@ ring of 3: 28; a burst of 15 an hour: 26; a device shared with 3 others alone: 6
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
-from typing import Any, ClassVar
-
-import numpy as np
-from numpy.typing import NDArray
-from sklearn.ensemble import IsolationForest
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import ItemContext, StageDeps, StageResult, TaskView, Verdict
 from datacoop.pipeline.stages._findings import setting
 
+if TYPE_CHECKING:  # numpy and scikit-learn load with the first job, not with the stage class
+    import numpy as np
+    from numpy.typing import NDArray
+    from sklearn.ensemble import IsolationForest
+
 __all__ = ["FEATURES", "ActivityScorer", "ContributorActivity", "FeatureProvider", "FraudStage"]
 
 FEATURES = ("submissions_last_hour", "rejected_share", "ring_accounts", "shared_device_accounts")
-_COUNTS = np.array([True, False, True, True])  # log-scaled: a burst of 500 is not 100 times a burst of 5
+_COUNTS = (True, False, True, True)  # log-scaled: a burst of 500 is not 100 times a burst of 5
 # A number is named as unusual when it is well above what 90% of accounts show, on the scaled
 # axis: counts twice over (log 2), shares by 25 points; and when it is not ordinary in itself:
 # a household or an office puts two or three accounts behind one router, and a popular scene
 # gets photographed by a second account. Without this the forest flags benign rarity.
-_MARGIN = np.array([np.log(2), 0.25, np.log(2), np.log(2)])
-_FLOOR = np.array([0.0, 0.0, 2.0, 3.0])
+_MARGIN = (math.log(2), 0.25, math.log(2), math.log(2))
+_FLOOR = (0.0, 0.0, 2.0, 3.0)
+INSTALL_HINT = "install the models extra: pip install torch==2.13.0 'datacoop[models]'"
 
 FeatureProvider = Callable[[str], tuple[Sequence[float], Sequence[Sequence[float]]]]
-Matrix = NDArray[np.float64]
+Matrix: TypeAlias = "NDArray[np.float64]"
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,11 @@ class ContributorActivity:
 
 
 def _scaled(rows: Matrix) -> Matrix:
+    import numpy as np
+
+    counts = np.array(_COUNTS)
     out = rows.copy()
-    out[:, _COUNTS] = np.log1p(np.maximum(out[:, _COUNTS], 0))
+    out[:, counts] = np.log1p(np.maximum(out[:, counts], 0))
     return out
 
 
@@ -114,6 +121,8 @@ class ActivityScorer:
 
     def vectors(self, contributor: str) -> tuple[NDArray[np.float64], Matrix]:
         """This contributor's vector and everyone's, checked against :data:`FEATURES`."""
+        import numpy as np
+
         this, everyone = self.features(contributor)
         row, matrix = np.asarray(this, dtype=np.float64), np.asarray(everyone, dtype=np.float64)
         matrix = matrix.reshape(-1, len(FEATURES)) if matrix.size == 0 else matrix
@@ -127,6 +136,8 @@ class ActivityScorer:
         return float(-forest.score_samples(_scaled(row.reshape(1, -1)))[0])
 
     def _fitted(self, everyone: Matrix) -> IsolationForest:
+        from sklearn.ensemble import IsolationForest
+
         with self._lock:
             stale = (
                 self._forest is None
@@ -165,10 +176,10 @@ class FraudStage:
         return cls(ActivityScorer(features) if features is not None else None)
 
     def run(self, item: ItemContext, task: TaskView) -> StageResult:
-        if self._scorer is None:
-            return StageResult(
-                self.name, Verdict.SKIPPED, ("account signals are not available on this node",)
-            )
+        if self._scorer is None or importlib.util.find_spec("sklearn") is None:
+            return self._unavailable()
+        import numpy as np
+
         params = task.params(self.name)
         row, everyone = self._scorer.vectors(item.contributor)
         minimum = int(setting(params, "min_contributors", 20))
@@ -185,6 +196,15 @@ class FraudStage:
         reason = f"this account's activity looks unusual: {'; '.join(unusual)}; a validator will review it"
         return StageResult(self.name, Verdict.UNSURE, (reason,), score=score, details=details)
 
+    def _unavailable(self) -> StageResult:
+        if self._scorer is None:
+            return StageResult(
+                self.name, Verdict.SKIPPED, ("account signals are not available on this node",)
+            )
+        # the models extra is optional: a node without it starts, and says why nothing was scored
+        reason = f"the fraud check needs scikit-learn, which this node lacks; {INSTALL_HINT}"
+        return StageResult(self.name, Verdict.SKIPPED, (reason,))
+
 
 def _details(
     anomaly: float, row: NDArray[np.float64], everyone: Matrix, typical: NDArray[np.float64]
@@ -198,8 +218,10 @@ def _details(
 
 def _unusual(row: NDArray[np.float64], typical: NDArray[np.float64]) -> list[int]:
     """Indexes of the features in which ``row`` stands well above ``typical`` (see ``_MARGIN``)."""
+    import numpy as np
+
     gap = _scaled(row.reshape(1, -1))[0] - _scaled(typical.reshape(1, -1))[0]
-    return [int(i) for i in np.flatnonzero((gap > _MARGIN) & (row >= _FLOOR))]
+    return [int(i) for i in np.flatnonzero((gap > np.array(_MARGIN)) & (row >= np.array(_FLOOR)))]
 
 
 def _describe(index: int, value: float, typical: float) -> str:

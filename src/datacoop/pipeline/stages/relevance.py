@@ -30,9 +30,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import numpy as np
-from PIL import Image
-
 from datacoop.domain.tasks import Modality
 from datacoop.models.base import Embedder, ImageEmbedder, Vectors
 from datacoop.models.factory import IMAGE_EMBEDDER, TEXT_EMBEDDER
@@ -85,6 +82,8 @@ class RelevanceStage:
         return _judge(similarity, task, self._text, readable=_reads(self._text, text))
 
     def _score_image(self, item: ItemContext, task: TaskView) -> StageResult:
+        from PIL import Image  # with the first job, not with the stage class (see _deps.py)
+
         image = item.scratch.get("image")
         if not isinstance(image, Image.Image):
             return StageResult(self.name, Verdict.SKIPPED, ("the item was not decoded",))
@@ -107,6 +106,8 @@ def _prompt(task: TaskView) -> str:
 
 
 def _cosine(item: Vectors, topic: Vectors) -> float:
+    import numpy as np
+
     return float(np.dot(item, topic))  # both rows are unit length
 
 
