@@ -18,6 +18,7 @@ from datacoop.client import write_dev_accounts
 from datacoop.db import Database
 from datacoop.domain.signing import Eip712Domain
 from datacoop.domain.tasks import Modality
+from datacoop.models.factory import build_embedders
 from datacoop.pipeline.base import StageDeps
 from datacoop.pipeline.registry import stages_for
 from datacoop.pipeline.workers import WorkerPool
@@ -131,7 +132,7 @@ def _assemble(
     screening = ScreeningService(
         db,
         store,
-        deps=StageDeps(duplicates=DatabaseDuplicates(db)),
+        deps=StageDeps(duplicates=DatabaseDuplicates(db), models=build_embedders(settings)),
         lease=timedelta(seconds=settings.screening_lease_seconds),
         stage_classes=functools.partial(stages_for, only=settings.stages),
         clock=clock,

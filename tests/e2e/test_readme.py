@@ -58,3 +58,19 @@ def test_cli_errors_are_one_line_with_the_field(running_node: RunningNode) -> No
     assert missing.returncode == 4
     assert missing.stderr.strip() == "error [task_id]: there is no task 404"
     assert "Traceback" not in no_key.stderr + missing.stderr
+
+
+def test_toured_submission_is_prescreened_by_the_worker_up_started(running_node: RunningNode) -> None:
+    import time
+
+    for line in readme_block("tour")[:3]:
+        assert run(line, running_node).returncode == 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = run("datacoop status 1", running_node).stdout
+        if "screening →" in status:
+            break
+        time.sleep(0.5)
+    # the example photo passes every automatic check and waits for validators
+    assert "screening → in_review" in status, status
+    assert re.search(r"decode\s+pass", status) and re.search(r"duplicates\s+pass", status), status

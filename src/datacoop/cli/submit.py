@@ -32,6 +32,9 @@ def _print_submission(s: SubmissionPublic) -> None:
         console.print(
             f"  {change.at:%Y-%m-%d %H:%M:%S}  {change.from_state or '·'} → {change.to_state}{reason}"
         )
+    for stage in s.details.get("prescreen", {}).get("stages", []):
+        reasons = "; ".join(stage["reasons"])
+        console.print(f"    {stage['stage']:<11} {stage['verdict']:<8} {reasons}", markup=False)
 
 
 def _advance(progress: Progress, bar: TaskID, sent: int) -> None:
@@ -78,10 +81,10 @@ def status(
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
 ) -> None:
     """Show where your submissions stand, with the reasons for each change."""
-    client = DataCoopClient(url, account=load_account(key, data_dir=data_dir))
-    if submission_id is not None:
-        _print_submission(client.get_submission(submission_id))
+    if submission_id is not None:  # one submission is public: no key needed
+        _print_submission(DataCoopClient(url).get_submission(submission_id))
         return
+    client = DataCoopClient(url, account=load_account(key, data_dir=data_dir))
     client.login()
     mine = client.my_submissions(task)
     for s in mine:
