@@ -42,6 +42,9 @@ bench: install-test  ## benchmarks, JSON on stdout
 	$(BIN)/python benchmarks/cid.py --json
 	$(BIN)/python benchmarks/merkle.py --json
 	$(BIN)/python benchmarks/gas.py --json
+	$(BIN)/python benchmarks/neardup.py --json
+	$(BIN)/python benchmarks/ingest.py --json
+	$(BIN)/python benchmarks/relevance.py --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
