@@ -20,6 +20,7 @@ flight at a time, so each estimate sees the effects of the one before.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,8 +100,6 @@ class Relay:
 
     def drive(self, key: str, *, timeout: float = 120) -> ChainTx:
         """Step the outbox until ``key`` is final (used where a caller waits for its own transaction)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             row = self.get(key)

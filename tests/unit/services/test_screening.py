@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, ClassVar
 
-import pytest
 from sqlalchemy import func, select
 from tests.conftest import ManualClock
 
@@ -106,15 +104,13 @@ def test_empty_file_is_rejected_by_size(node: Node, contributor: DataCoopClient,
     assert contributor.get_submission(sid).history[-1].reason == "the file is empty"
 
 
-@pytest.mark.parametrize("attempts", [4])
 def test_a_job_that_keeps_killing_workers_goes_to_a_person(
-    node: Node, contributor: DataCoopClient, task: TaskPublic, clock: ManualClock, attempts: int
+    node: Node, contributor: DataCoopClient, task: TaskPublic, clock: ManualClock
 ) -> None:
     sid = _submit(contributor, task.id, b"poison")
-    for _ in range(attempts):
+    for _ in range(4):  # three workers died on it; the fourth claim sees attempts > MAX_ATTEMPTS
         assert node.screening.claim("w") == sid
         clock.advance(minutes=6)
     assert node.screening.process(sid, "w") == "in_review"
     assert _count(node, StageResultRow, sid) == 1
     assert contributor.get_submission(sid).history[-1].reason == "the automatic checks could not complete"
-    assert timedelta(minutes=6) > timedelta(0)
