@@ -21,7 +21,9 @@ from datacoop.domain.tasks import Modality
 from datacoop.models.factory import build_embedders
 from datacoop.pipeline.base import StageDeps
 from datacoop.pipeline.registry import stages_for
+from datacoop.pipeline.stages.fraud import ActivityScorer
 from datacoop.pipeline.workers import WorkerPool
+from datacoop.services.activity import DatabaseActivity
 from datacoop.services.auth import AuthService
 from datacoop.services.blobs import BlobService
 from datacoop.services.clock import Clock, utc_now
@@ -132,7 +134,13 @@ def _assemble(
     screening = ScreeningService(
         db,
         store,
-        deps=StageDeps(duplicates=DatabaseDuplicates(db), models=build_embedders(settings)),
+        deps=StageDeps(
+            duplicates=DatabaseDuplicates(db),
+            models={
+                **build_embedders(settings),
+                "fraud_scorer": ActivityScorer(DatabaseActivity(db, clock=clock)),
+            },
+        ),
         lease=timedelta(seconds=settings.screening_lease_seconds),
         stage_classes=functools.partial(stages_for, only=settings.stages),
         clock=clock,
