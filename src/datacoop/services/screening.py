@@ -19,13 +19,14 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from datacoop.db import Database
-from datacoop.db.models import Prescreen, ScreeningJob, StageResultRow, Submission, SubmissionEvent
+from datacoop.db.models import Prescreen, ScreeningJob, StageResultRow, Submission
 from datacoop.domain.screening import Outcome, Verdict, decide
-from datacoop.domain.submissions import SubmissionState, check_transition
+from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import ItemContext, Stage, StageDeps, StageResult, TaskView
 from datacoop.pipeline.registry import stages_for
 from datacoop.services.clock import Clock, utc_now
+from datacoop.services.transitions import move
 from datacoop.storage import BlobStore
 
 __all__ = ["ScreeningService", "enqueue"]
@@ -131,7 +132,7 @@ class ScreeningService:
             if sub is None or job is None:
                 return None
             if sub.state == SubmissionState.RECEIVED.value:
-                self._move(s, sub, SubmissionState.SCREENING, "pre-screening started", now)
+                move(s, sub, SubmissionState.SCREENING, "pre-screening started", now)
             task = TaskView(sub.task.id, Modality(sub.task.modality), sub.task.title, sub.task.description,
                             sub.task.rules)  # fmt: skip
             item = self._item(sub)
@@ -181,22 +182,11 @@ class ScreeningService:
                 s.add(_prescreen_row(submission_id, worker, item, results, outcome, now))
                 sub = s.get(Submission, submission_id)
                 assert sub is not None
-                self._move(s, sub, outcome.state, "; ".join(outcome.reasons), now)
+                move(s, sub, outcome.state, "; ".join(outcome.reasons), now)
                 self._mark_done(s, submission_id, now)
         except SAIntegrityError:
             return None  # a concurrent finisher won the prescreens primary key: exactly one result stands
         return outcome.state.value
-
-    @staticmethod
-    def _move(s: Session, sub: Submission, to: SubmissionState, reason: str, now: datetime) -> None:
-        current = SubmissionState(sub.state)
-        check_transition(current, to)
-        sub.state, sub.updated_at = to.value, now
-        s.add(
-            SubmissionEvent(
-                submission=sub, from_state=current.value, to_state=to.value, reason=reason, at=now
-            )
-        )
 
     @staticmethod
     def _mark_done(s: Session, submission_id: int, now: datetime) -> None:

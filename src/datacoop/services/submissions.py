@@ -22,13 +22,14 @@ from datacoop.db import Database
 from datacoop.db.models import Blob, Participant, Submission, SubmissionEvent, Task
 from datacoop.domain.identity import did_pkh, normalize_jurisdiction
 from datacoop.domain.signing import Eip712Domain, SubmissionMessage, digest_typed, verify_submission
-from datacoop.domain.submissions import SubmissionState, check_transition
+from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import TaskStatus
 from datacoop.errors import Forbidden, Gone, InvalidInput, NotFound, ReplayedNonce
 from datacoop.schemas import StateChange, SubmissionCreate, SubmissionPublic
 from datacoop.services import screening
 from datacoop.services.clock import Clock, utc_now
 from datacoop.services.tasks import load_task
+from datacoop.services.transitions import move
 
 __all__ = ["SubmissionService", "submission_public"]
 
@@ -193,14 +194,7 @@ class SubmissionService:
             row = s.get(Submission, submission_id, with_for_update={"of": Submission})
             if row is None:
                 raise NotFound(f"there is no submission {submission_id}", field="submission_id")
-            current = SubmissionState(row.state)
-            check_transition(current, to)
-            row.state, row.updated_at = to.value, now
-            s.add(
-                SubmissionEvent(
-                    submission=row, from_state=current.value, to_state=to.value, reason=reason, at=now
-                )
-            )
+            move(s, row, to, reason, now)
             s.flush()
             s.refresh(row)
             return submission_public(row, self.domain.chain_id)
