@@ -11,7 +11,6 @@ Starlette's ``TestClient``) to talk to an app in-process.
 
 from __future__ import annotations
 
-import io
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -154,7 +153,7 @@ class DataCoopClient:
             body: Any = source
         elif isinstance(source, str | Path):
             body = _file_chunks(Path(source), progress)
-        elif isinstance(source, io.IOBase) or hasattr(source, "read"):
+        elif hasattr(source, "read"):
             body = _stream_chunks(cast(BinaryIO, source), progress)
         else:
             body = source  # chunks as given: sent with chunked transfer encoding

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import anyio.to_thread
 from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
 
 from datacoop.db import Database
 from datacoop.db.models import Blob, Participant, Submission
@@ -112,7 +113,7 @@ class BlobService:
 
     def _is_referenced(self, cid: str) -> bool:
         with self._db.transaction() as s:
-            return bool(s.scalar(select(exists().where(Submission.cid == cid))))
+            return _referenced(s, cid)
 
     def _delete(self, cid: str, cutoff: datetime) -> bool:
         # Re-read the store's time: a re-upload since the listing renews it and saves the blob.
@@ -121,10 +122,14 @@ class BlobService:
         # Row first, in a transaction that re-checks references, then the bytes:
         # a submission committed meanwhile makes the delete fail on its foreign key.
         with self._db.transaction() as s:
-            if s.scalar(select(exists().where(Submission.cid == cid))):
+            if _referenced(s, cid):
                 return False
             row = s.get(Blob, cid)
             if row is not None:
                 s.delete(row)
         self._store.delete(cid)
         return True
+
+
+def _referenced(s: Session, cid: str) -> bool:
+    return bool(s.scalar(select(exists().where(Submission.cid == cid))))

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -104,7 +104,10 @@ class ScreeningService:
 
     def pending(self) -> int:
         with self._db.transaction() as s:
-            return len(s.scalars(select(ScreeningJob.id).where(ScreeningJob.status != "done")).all())
+            count = s.scalar(
+                select(func.count()).select_from(ScreeningJob).where(ScreeningJob.status != "done")
+            )
+            return int(count or 0)
 
     # --- one job ----------------------------------------------------------------------------
 
