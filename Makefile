@@ -45,6 +45,8 @@ bench: install-test  ## benchmarks, JSON on stdout
 	$(BIN)/python benchmarks/neardup.py --json
 	$(BIN)/python benchmarks/ingest.py --json
 	$(BIN)/python benchmarks/relevance.py --json
+	$(BIN)/python benchmarks/consensus.py --json
+	$(BIN)/python benchmarks/export.py --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -161,3 +161,17 @@ def task(requester: DataCoopClient) -> TaskPublic:
     from tests.unit.api.conftest import task_body
 
     return requester.create_task(task_body())
+
+
+@pytest.fixture
+def stakes(node: Node) -> Any:
+    """Validators' stakes as the node's review service reads them, held in memory (the chain is below
+    the layer under test; tests/integration/chain/test_validator_stake.py reads the real contract)."""
+    import random
+
+    from datacoop.services.stakes import InMemoryStakes
+
+    fake = InMemoryStakes()
+    node.review.stakes = fake
+    node.review.rng = random.Random(5)  # reproducible draws
+    return fake

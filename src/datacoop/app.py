@@ -9,31 +9,44 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
+from sqlalchemy.orm import Session
 
 from datacoop.chain.setup import ChainHandle, connect_chain
 from datacoop.client import write_dev_accounts
+from datacoop.compliance import PolicyEngine, load_policy
 from datacoop.db import Database
+from datacoop.domain.review import Qualification
 from datacoop.domain.signing import Eip712Domain
 from datacoop.domain.tasks import Modality
+from datacoop.errors import InvalidInput
 from datacoop.models.factory import build_embedders
 from datacoop.pipeline.base import StageDeps
 from datacoop.pipeline.registry import stages_for
 from datacoop.pipeline.stages.fraud import ActivityScorer
 from datacoop.pipeline.workers import WorkerPool
 from datacoop.services.activity import DatabaseActivity
+from datacoop.services.audit import AuditLog
 from datacoop.services.auth import AuthService
 from datacoop.services.blobs import BlobService
 from datacoop.services.clock import Clock, utc_now
+from datacoop.services.datasets import DatasetService
 from datacoop.services.duplicates import DatabaseDuplicates
 from datacoop.services.health import HealthService
+from datacoop.services.review import ReviewService
+from datacoop.services.review_slashing import SlashingDesk
 from datacoop.services.screening import ScreeningService
+from datacoop.services.settlement import SettlementService, VoteReward
+from datacoop.services.stakes import ChainStakes, InMemoryStakes, StakeReader
 from datacoop.services.submissions import SubmissionService
 from datacoop.services.tasks import TaskService
 from datacoop.settings import Settings
 from datacoop.storage import BlobStore, open_store
+
+if TYPE_CHECKING:
+    from datacoop.pipeline.broker import BrokerWorkers, PrescreenBroker
 
 __all__ = ["Node", "build_node"]
 
@@ -52,9 +65,23 @@ class Node:
     submissions: SubmissionService
     health: HealthService
     screening: ScreeningService
+    datasets: DatasetService
+    review: ReviewService
+    settlement: SettlementService
+    compliance: PolicyEngine
+    audit: AuditLog
     chain: ChainHandle | None = None
     dev_accounts: tuple[LocalAccount, ...] = ()
     workers: WorkerPool | None = None
+    settlement_loop: WorkerPool | None = None
+    broker: PrescreenBroker | None = None  # set when settings.broker_url is: jobs travel through it
+    broker_workers: BrokerWorkers | None = None
+
+    def start_settlement(self) -> WorkerPool | None:
+        """Post epochs and follow them to confirmation in this process (and close them on schedule)."""
+        if self.chain is not None and self.settlement_loop is None:
+            self.settlement_loop = WorkerPool(self.settlement.tick, threads=1, idle_s=1.0).start()
+        return self.settlement_loop
 
     def start_workers(self, threads: int = 1) -> WorkerPool:
         """Run pre-screening in this process (the embedded default); stopped by close()."""
@@ -62,13 +89,35 @@ class Node:
             self.workers = WorkerPool(self.screening.work_once, threads=threads).start()
         return self.workers
 
-    def wake_workers(self, _submission_id: int) -> None:
+    def start_broker_workers(self, threads: int = 1) -> BrokerWorkers:
+        """Consume pre-screening jobs from the broker in this process, and sweep; stopped by close()."""
+        if self.broker is None:
+            raise InvalidInput("no broker is configured (set DATACOOP_BROKER_URL)", field="broker_url")
+        if self.broker_workers is None:
+            from datacoop.pipeline.broker import BrokerWorkers
+
+            sweep = timedelta(seconds=self.settings.broker_sweep_seconds)
+            self.broker_workers = BrokerWorkers(
+                self.broker, functools.partial(self.screening.overdue, after=sweep), threads=threads,
+                sweep_every=sweep,
+            ).start()  # fmt: skip
+        return self.broker_workers
+
+    def wake_workers(self, submission_id: int) -> None:
         if self.workers is not None:
             self.workers.notify()
+        if self.broker is not None:
+            self.broker.offer(submission_id)
 
     def close(self) -> None:
+        if self.settlement_loop is not None:
+            self.settlement_loop.stop()
         if self.workers is not None:
             self.workers.stop()
+        if self.broker_workers is not None:
+            self.broker_workers.stop()
+        if self.broker is not None:
+            self.broker.close()
         if self.chain is not None:
             self.chain.close()
         self.db.dispose()
@@ -145,6 +194,7 @@ def _assemble(
         stage_classes=functools.partial(stages_for, only=settings.stages),
         clock=clock,
     )
+    blobs = BlobService(db, store, max_bytes=settings.max_blob_bytes, clock=clock)
     node = Node(
         settings=settings,
         db=db,
@@ -152,12 +202,84 @@ def _assemble(
         eip712=domain,
         auth=auth,
         tasks=TaskService(db, clock=clock),
-        blobs=BlobService(db, store, max_bytes=settings.max_blob_bytes, clock=clock),
+        blobs=blobs,
         submissions=SubmissionService(db, domain, clock=clock, screening_report=screening.report),
         health=health,
         screening=screening,
+        compliance=PolicyEngine(load_policy(settings.compliance_policy)),
+        audit=AuditLog(db, clock=clock),
+        datasets=DatasetService(
+            db, store, blobs, domain, chain=chain, anchoring=settings.chain != "off", clock=clock
+        ),
+        review=_review(settings, db, domain, chain, screening, clock),
+        settlement=SettlementService(
+            db,
+            chain,
+            clock=clock,
+            epoch_interval=timedelta(seconds=settings.epoch_interval_seconds) or None,
+            vote_rewards=_vote_rewards,
+        ),
         chain=chain,
         dev_accounts=tuple(dev),
+        broker=_broker(settings, screening),
     )
     node.submissions.on_committed = node.wake_workers
     return node
+
+
+def _broker(settings: Settings, screening: ScreeningService) -> PrescreenBroker | None:
+    if settings.broker_url is None:
+        return None  # the embedded default: workers poll the database
+    try:
+        from datacoop.pipeline.broker import BrokerConfig, PrescreenBroker
+    except ImportError as exc:
+        raise InvalidInput(
+            f"broker_url needs the broker extra: pip install 'datacoop[broker]' ({exc})", field="broker_url"
+        ) from exc
+    config = BrokerConfig(
+        url=settings.broker_url,
+        queue=settings.broker_queue,
+        lease=timedelta(seconds=settings.screening_lease_seconds),
+        heartbeat=timedelta(seconds=settings.broker_heartbeat_seconds),
+        maintenance=settings.broker_maintenance,
+    )
+    return PrescreenBroker(config, screening.work_on)
+
+
+def _vote_rewards(s: Session, task_id: int) -> list[VoteReward]:
+    """Review's useful-vote ledger in the shape settlement pays from."""
+    return [
+        VoteReward(r.vote_id, r.task_id, r.validator, r.amount)
+        for r in ReviewService.vote_rewards(s, task_id)
+    ]
+
+
+def _review(
+    settings: Settings,
+    db: Database,
+    domain: Eip712Domain,
+    chain: ChainHandle | None,
+    screening: ScreeningService,
+    clock: Clock,
+) -> ReviewService:
+    # without a chain nobody has a stake: only review_min_stake = 0 opens review
+    stakes: StakeReader = (
+        ChainStakes(chain.client, chain.deployment.staking) if chain is not None else InMemoryStakes()
+    )
+    qualification = Qualification(
+        gold_needed=settings.review_qualify_gold,
+        min_accuracy=settings.review_qualify_accuracy,
+        exclude_after=settings.review_exclude_after_gold,
+        exclude_below=settings.review_exclude_accuracy,
+    )
+    return ReviewService(
+        db,
+        domain,
+        stakes,
+        min_stake=settings.review_min_stake,
+        ttl=timedelta(seconds=settings.review_assignment_ttl_seconds),
+        qualification=qualification,
+        report=screening.report,
+        clock=clock,
+        slashing=SlashingDesk(db, chain, amount=settings.review_slash_amount, clock=clock),
+    )

@@ -8,17 +8,26 @@ the API turns it into ``{"error": {"code", "message", "field"}}``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import Modality, TaskStatus
 
 __all__ = [
     "AcceptanceRules",
+    "AppealCreate",
+    "AppealPublic",
     "BlobPublic",
+    "GoldItemCreate",
+    "GoldItemPublic",
     "NoncePublic",
+    "PrescreenReport",
+    "RequesterDecision",
+    "ReviewItem",
+    "ReviewRules",
+    "ReviewStatus",
     "SessionPublic",
     "SignIn",
     "StateChange",
@@ -26,6 +35,9 @@ __all__ = [
     "SubmissionPublic",
     "TaskCreate",
     "TaskPublic",
+    "ValidatorPublic",
+    "VoteCreate",
+    "VotePublic",
 ]
 
 Uint256 = Annotated[int, Field(ge=0, lt=2**256)]
@@ -63,6 +75,27 @@ class SessionPublic(_Model):
 # --- tasks ------------------------------------------------------------------------------------
 
 
+class ReviewRules(_Model):
+    """How a task's items are reviewed by validators (``rules.review``)."""
+
+    k: int = Field(default=3, ge=1, le=25, description="validators per item")
+    gold_rate: float = Field(default=0.1, ge=0, le=1, description="share of a queue that is gold items")
+    threshold: float = Field(default=0.95, gt=0.5, le=1, description="posterior that makes an item final")
+    max_votes: int = Field(
+        default=7, ge=1, le=51, description="votes before an unsure item goes to the requester"
+    )
+    labels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=200, description="labels a vote may carry (a class, tags)"
+    )
+    validator_reward: Uint256 = Field(default=0, description="token base units per useful vote")
+
+    @model_validator(mode="after")
+    def _cap_above_k(self) -> ReviewRules:
+        if self.max_votes < self.k:
+            raise ValueError(f"max_votes ({self.max_votes}) must be at least k ({self.k})")
+        return self
+
+
 class AcceptanceRules(_Model):
     """What an item must be to be considered at all (pre-screening checks it)."""
 
@@ -76,6 +109,7 @@ class AcceptanceRules(_Model):
     stages: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description='per-stage settings, e.g. {"pii": {"faces": "blur"}}'
     )
+    review: ReviewRules = Field(default_factory=ReviewRules)
 
 
 class TaskCreate(_Model):
@@ -167,3 +201,109 @@ class SubmissionPublic(_Model):
     updated_at: datetime
     history: list[StateChange] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- community review -------------------------------------------------------------------------
+
+Verdict = Literal["accept", "reject"]
+
+
+class PrescreenReport(_Model):
+    """The pre-screen report a validator sees with an item (gold items carry one of the same shape)."""
+
+    outcome: str | None = "in_review"
+    reasons: list[str] = Field(default_factory=list)
+    stages: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ReviewItem(_Model):
+    """One item in a validator's queue; real and gold items look exactly alike."""
+
+    assignment_id: int
+    task: TaskPublic
+    cid: str
+    download: str = Field(description="path that serves the item's bytes to the assigned validator")
+    prescreen: PrescreenReport
+    expires_at: datetime
+
+
+class VoteCreate(_Model):
+    """A validator's EIP-712 ``Vote``; the assignment id is in the path."""
+
+    decision: Verdict
+    labels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+    nonce: Uint256
+    signature: str = Field(min_length=2, max_length=300)
+
+
+class VotePublic(_Model):
+    id: int
+    assignment_id: int
+    decision: Verdict
+    labels: list[str]
+    digest: str
+    created_at: datetime
+
+
+class GoldItemCreate(_Model):
+    """A requester's item with a known answer (the blob is uploaded first)."""
+
+    cid: str = Field(min_length=1, max_length=100)
+    answer: Verdict
+    report: PrescreenReport = Field(default_factory=PrescreenReport)
+
+
+class GoldItemPublic(_Model):
+    id: int
+    task_id: int
+    cid: str
+    answer: Verdict
+    created_at: datetime
+
+
+class AppealCreate(_Model):
+    """A contributor's EIP-712 ``Appeal`` of a rejection; the submission id is in the path."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    nonce: Uint256
+    signature: str = Field(min_length=2, max_length=300)
+
+
+class AppealPublic(_Model):
+    submission_id: int
+    status: Literal["open", "final"]
+    outcome: Verdict | None
+    jury: list[str]
+    reason: str
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class RequesterDecision(_Model):
+    """The requester's call on an item the validators could not settle."""
+
+    decision: Verdict
+    reason: str = Field(default="", max_length=2000)
+
+
+class ReviewStatus(_Model):
+    """Where an item's community review stands."""
+
+    submission_id: int
+    status: Literal["open", "final", "escalated"]
+    answer: Verdict | None
+    posterior: float | None
+    votes: int
+    decided_by: str | None
+
+
+class ValidatorPublic(_Model):
+    address: str
+    staked: bool
+    qualified: bool
+    excluded: bool
+    reputation: float
+    gold_answered: int
+    gold_correct: int

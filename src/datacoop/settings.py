@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,16 @@ __all__ = ["Settings"]
 
 GiB = 1024**3
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
+
+
+def broker_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the broker URL (its scheme), or None when it can."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else None
+    if scheme in BROKER_SCHEMES:
+        return None
+    got = f"{scheme}://" if scheme is not None else "no scheme"  # the rest may hold a password
+    return f"broker_url must start with one of {', '.join(f'{s}://' for s in BROKER_SCHEMES)} (got {got})"
 
 
 class Settings(BaseSettings):
@@ -73,6 +83,10 @@ class Settings(BaseSettings):
     rpc_url: str | None = None
     operator_key: str | None = Field(default=None, description="hex key that posts roots and deploys")
     confirmations: int = Field(default=1, ge=1, le=1000, description="blocks a transaction needs to count")
+    epoch_interval_seconds: int = Field(
+        default=0, ge=0, le=30 * 86_400,
+        description="close every funded task's epoch this often (0: only on demand, `datacoop epoch close`)",
+    )  # fmt: skip
     anvil_path: str | None = None
     anvil_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
 
@@ -83,6 +97,44 @@ class Settings(BaseSettings):
     screening_lease_seconds: int = Field(
         default=300, ge=1, description="a job whose worker is silent this long is taken up again"
     )
+    broker_url: str | None = Field(
+        default=None,
+        description="redis://, rediss://, amqp:// or amqps:// broker feeding the workers; "
+        "default: none (workers poll the database)",
+    )
+    broker_queue: str = Field(
+        default="datacoop-prescreen", pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$", description="broker queue"
+    )
+    broker_heartbeat_seconds: int = Field(
+        default=60, ge=1, description="Redis: a worker silent this long is dead; its unacked jobs go back"
+    )
+    broker_maintenance: float = Field(
+        default=0.01, gt=0, le=1, description="Redis: share of broker calls that also look for dead workers"
+    )
+    broker_sweep_seconds: int = Field(
+        default=60, ge=1, description="broker workers re-publish jobs queued or orphaned this long"
+    )
+
+    # community review
+    review_min_stake: int = Field(
+        default=10**18, ge=0, description="token base units a validator must have staked to review"
+    )
+    review_assignment_ttl_seconds: int = Field(
+        default=3600, ge=1, description="an assignment not voted this long is reassigned"
+    )
+    review_qualify_gold: int = Field(default=5, ge=1, description="gold answers before votes count")
+    review_qualify_accuracy: float = Field(
+        default=0.8, ge=0, le=1, description="gold accuracy that qualifies"
+    )
+    review_exclude_after_gold: int = Field(
+        default=20, ge=1, description="gold answers after which a validator below the floor is excluded"
+    )
+    review_exclude_accuracy: float = Field(
+        default=0.6, ge=0, le=1, description="gold accuracy floor; below it: excluded, proposed for slashing"
+    )
+    review_slash_amount: int = Field(
+        default=10**18, gt=0, lt=2**256, description="token base units a slashing proposal takes"
+    )
 
     # models (the relevance stage; a modality without a model is reported "not scored")
     text_model: Literal["minilm", "none"] = Field(
@@ -90,6 +142,13 @@ class Settings(BaseSettings):
     )
     image_model_path: Path | None = Field(
         default=None, description="folder of a CLIP model saved by transformers; default: none"
+    )
+
+    # compliance
+    compliance_policy: Path | None = Field(
+        default=None,
+        description="YAML cross-border transfer policy; default: the one shipped with DataCoop "
+        "(datacoop/compliance/policies/default.yaml)",
     )
 
     @classmethod
@@ -103,6 +162,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = Path(os.environ.get("DATACOOP_CONFIG", "datacoop.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, url: str | None) -> str | None:
+        problem = broker_url_problem(url) if url is not None else None
+        if problem:
+            raise ValueError(problem)
+        return url
 
     @model_validator(mode="after")
     def refuse_unsafe_defaults(self) -> Settings:

@@ -7,7 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from datacoop import __version__
 from datacoop.api.errors import install_error_handlers
-from datacoop.api.routes import auth, blobs, meta, submissions, tasks
+from datacoop.api.routes import auth, blobs, datasets, meta, reviews, settlement, submissions, tasks
 from datacoop.app import Node
 
 __all__ = ["create_app"]
@@ -22,7 +22,7 @@ def create_app(node: Node) -> FastAPI:
     )
     app.state.node = node
     v1 = APIRouter(prefix="/v1")
-    for module in (meta, auth, tasks, blobs, submissions):
+    for module in (meta, auth, tasks, blobs, submissions, reviews, datasets, settlement):
         v1.include_router(module.router)
     app.include_router(v1)
     install_error_handlers(app)

@@ -8,6 +8,7 @@ along::
     pending ──sign (nonce fixed, raw bytes stored)──► signed ──broadcast──► sent
     sent ──receipt──► mined ──N confirmations──► confirmed | reverted
     sent ──dropped from the mempool──► re-broadcast the same bytes
+    sent ──nonce used by a transaction sent elsewhere──► failed (the caller decides what to redo)
     sent ──stuck──► fee bump: re-signed under the SAME nonce (every hash kept)
     mined ──block no longer canonical (reorg)──► sent
     pending ──gas estimate reverts──► failed (never signed, no nonce used)
@@ -226,9 +227,19 @@ class Relay:
             return
         assert row.tx_hash is not None
         if not self._chain.knows(row.tx_hash):
+            if self._nonce_taken(row):  # another transaction of this sender used the nonce
+                row.status = "failed"
+                row.error = f"replaced: nonce {row.nonce} was used by a transaction not sent by this outbox"
+                return
             self._broadcast(row)  # dropped from the mempool: the same bytes again
         elif self._clock() - row.updated_at > self.stuck_after:
             self._bump(row)
+
+    def _nonce_taken(self, row: ChainTx) -> bool:
+        """The sender's mined nonce is past ours while none of our hashes has a receipt."""
+        assert row.nonce is not None
+        mined = self._chain.w3.eth.get_transaction_count(Web3.to_checksum_address(row.sender), "latest")
+        return mined > row.nonce and self._find_receipt(row) is None
 
     def _bump(self, row: ChainTx) -> None:
         assert row.max_fee is not None and row.priority_fee is not None

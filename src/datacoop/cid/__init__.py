@@ -11,12 +11,14 @@ Public surface::
 
     Profile, PROFILES, DEFAULT_PROFILE, get_profile     how files are cut
     CidBuilder                                           streaming: update(...) then finish()
+    Block, iter_blocks                                   the DAG's blocks themselves (for CAR files)
     cid_of_bytes, cid_of_stream, cid_of_file             one-call forms
     parse_cid                                            validate and normalise user-given CIDs
 """
 
 from __future__ import annotations
 
+from datacoop.cid._blocks import Block, iter_blocks
 from datacoop.cid._builder import CidBuilder, cid_of_bytes, cid_of_file, cid_of_stream
 from datacoop.cid._cidv1 import parse_cid
 from datacoop.cid._profiles import DEFAULT_PROFILE, DEFAULT_PROFILE_NAME, PROFILES, Profile, get_profile
@@ -25,11 +27,13 @@ __all__ = [
     "DEFAULT_PROFILE",
     "DEFAULT_PROFILE_NAME",
     "PROFILES",
+    "Block",
     "CidBuilder",
     "Profile",
     "cid_of_bytes",
     "cid_of_file",
     "cid_of_stream",
     "get_profile",
+    "iter_blocks",
     "parse_cid",
 ]

@@ -19,6 +19,7 @@ What the sources settle (checked in both):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from datacoop.cid._cidv1 import DAG_PB_PREFIX, RAW_PREFIX
 from datacoop.cid._dagpb import Link, encode_file_node
@@ -31,10 +32,13 @@ class BalancedTree:
 
     Args:
         max_links: the most children a node may have (at least 2).
+        on_node: called with (binary CID, block bytes) for every dag-pb node as it closes,
+            children before parents; CAR export writes the blocks through it.
     """
 
-    def __init__(self, max_links: int) -> None:
+    def __init__(self, max_links: int, on_node: Callable[[bytes, bytes], None] | None = None) -> None:
         self._max_links = max_links
+        self._on_node = on_node
         self._levels: list[list[Link]] = [[]]  # level 0 holds leaves; each list is its open group
         self.leaves = 0
 
@@ -58,7 +62,7 @@ class BalancedTree:
                 return group[0].cid
             if group:
                 self._levels[level] = []
-                self._add(level + 1, _node(group))
+                self._add(level + 1, self._close(group))
             level += 1
 
     def _add(self, level: int, link: Link) -> None:
@@ -68,11 +72,17 @@ class BalancedTree:
         group.append(link)
         if len(group) == self._max_links:
             self._levels[level] = []
-            self._add(level + 1, _node(group))
+            self._add(level + 1, self._close(group))
+
+    def _close(self, children: list[Link]) -> Link:
+        block = encode_file_node(children)
+        link = _node(block, children)
+        if self._on_node is not None:
+            self._on_node(link.cid, block)
+        return link
 
 
-def _node(children: list[Link]) -> Link:
-    block = encode_file_node(children)
+def _node(block: bytes, children: list[Link]) -> Link:
     cid = DAG_PB_PREFIX + hashlib.sha256(block).digest()
     tsize = len(block) + sum(child.tsize for child in children)
     return Link(cid, tsize, sum(child.filesize for child in children))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from datacoop.cli import cid, gc, merkle, submit, tasks, up, worker
+from datacoop.cli import audit, cid, dataset, gc, merkle, policy, settle, submit, tasks, up, worker
 
 __all__ = ["app", "main"]
 
@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (up, cid, tasks, submit, gc, merkle, worker):
+for module in (up, cid, tasks, submit, gc, merkle, worker, dataset, settle, policy, audit):
     module.register(app)
 
 

@@ -69,6 +69,9 @@ def create(
     ] = None,
     min_width: Annotated[int, typer.Option()] = 0,
     min_height: Annotated[int, typer.Option()] = 0,
+    auto_accept: Annotated[
+        bool, typer.Option(help="accept items that pass every automatic check without review")
+    ] = False,
     url: UrlOpt = DEFAULT_URL,
     key: KeyOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
@@ -80,7 +83,7 @@ def create(
         title=title,
         description=description or title,
         modality=modality,
-        rules=AcceptanceRules(min_width=min_width, min_height=min_height),
+        rules=AcceptanceRules(min_width=min_width, min_height=min_height, auto_accept=auto_accept),
         reward_per_item=reward,
         target_count=target,
         deadline=parse_deadline(deadline),

@@ -41,6 +41,7 @@ def up(
     # The API process stays lean: pre-screening runs in a worker process of its own (below).
     node = build_node(settings, check_stages=False)
     worker = _start_worker(settings)
+    node.start_settlement()  # epochs: posted through the outbox and followed to confirmation
     try:
         _announce(settings, node.health.check(), [a.address for a in node.dev_accounts])
         config = uvicorn.Config(
@@ -59,7 +60,10 @@ def up(
 def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     """Pre-screening beside the API: a stage that blows up (a bomb, OOM) cannot take the API down."""
     cmd = [sys.executable, "-m", "datacoop", "worker", "--data-dir", str(settings.data_dir)]
-    proc = subprocess.Popen(cmd, env={**os.environ, "DATACOOP_CHAIN": "off"})
+    env = {**os.environ, "DATACOOP_CHAIN": "off"}
+    if settings.broker_url:  # the child takes its jobs from the broker the API publishes to
+        env["DATACOOP_BROKER_URL"] = settings.broker_url
+    proc = subprocess.Popen(cmd, env=env)
     threading.Thread(target=_watch_worker, args=(proc,), daemon=True).start()
     return proc
 
@@ -87,6 +91,8 @@ def _announce(settings: Settings, health: dict[str, object], dev: list[str]) -> 
     console.print(f"[bold green]DataCoop[/] on {url}  (API docs: {url}/docs)")
     console.print(f"  data directory: {settings.data_dir.resolve()}")
     console.print(f"  database: {settings.resolved_database_url}")
+    if settings.broker_url:
+        console.print(f"  pre-screening jobs through the broker, queue {settings.broker_queue!r}")
     chain = health.get("chain")
     if isinstance(chain, dict) and chain.get("status") == "ok":
         console.print(f"  chain {chain['chain_id']} at {chain['rpc_url']} (block {chain['block']})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from types import FrameType
 from typing import Annotated
 
@@ -10,35 +11,60 @@ import typer
 
 from datacoop.app import build_node
 from datacoop.cli._common import DEFAULT_DATA_DIR, DataDirOpt, console, reports_errors
-from datacoop.settings import Settings
+from datacoop.errors import InvalidInput
+from datacoop.settings import Settings, broker_url_problem
 
 __all__ = ["register"]
+
+BrokerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--broker",
+        help="redis://… or amqp://… broker to take jobs from (default: DATACOOP_BROKER_URL; "
+        "none: poll the database)",
+        show_default=False,
+    ),
+]
 
 
 @reports_errors
 def worker(
     threads: Annotated[int, typer.Option(min=1, max=64, help="jobs run at once")] = 1,
+    broker: BrokerOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
 ) -> None:
-    """Take pre-screening jobs from the node's database until stopped (Ctrl-C or SIGTERM).
+    """Take pre-screening jobs until stopped (Ctrl-C or SIGTERM finish the current job first).
 
-    Any number of workers may share one database (DATACOOP_DATABASE_URL): jobs are leased,
-    and a job whose worker dies is taken up again when its lease runs out.
+    Without a broker, any number of workers share one database (DATACOOP_DATABASE_URL): jobs
+    are leased, and a job whose worker dies is taken up again when its lease runs out. With a
+    broker (Redis or RabbitMQ), jobs come as messages acknowledged only after their result is
+    committed; a message whose worker dies goes to another worker.
     """
-    node = build_node(Settings(data_dir=data_dir), with_chain=False)
-    pool = node.start_workers(threads)
+    overrides: dict[str, object] = {"data_dir": data_dir}
+    if broker is not None:
+        if problem := broker_url_problem(broker):
+            raise InvalidInput(problem, field="broker_url")
+        overrides["broker_url"] = broker
+    node = build_node(Settings(**overrides), with_chain=False)  # type: ignore[arg-type]
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         console.print(f"stopping after the current job (signal {signum})")
-        pool.stop(timeout=0)
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    console.print(f"worker ready: {threads} thread(s) on {node.settings.resolved_database_url}")
     try:
-        pool.run_until_stopped()
+        if node.broker is not None:
+            node.start_broker_workers(threads)
+            source = f"broker queue {node.settings.broker_queue!r}"
+        else:
+            node.start_workers(threads)
+            source = node.settings.resolved_database_url
+        console.print(f"worker ready: {threads} thread(s) on {source}")
+        stopping.wait()
     finally:
-        node.close()
+        node.close()  # each thread finishes its current job first
 
 
 def register(app: typer.Typer) -> None:

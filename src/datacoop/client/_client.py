@@ -11,6 +11,7 @@ Starlette's ``TestClient``) to talk to an app in-process.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,17 +24,30 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel
 
-from datacoop.domain.signing import Eip712Domain, SubmissionMessage, sign_typed
+from datacoop.datasets.public import DatasetPublic, VersionPublic, WithdrawalPublic
+from datacoop.domain.signing import (
+    AppealMessage,
+    Eip712Domain,
+    SubmissionMessage,
+    VoteMessage,
+    sign_typed,
+)
 from datacoop.domain.siwe import build_message
 from datacoop.errors import DataCoopError, NotAuthenticated, Unavailable, error_from_body
 from datacoop.schemas import (
+    AppealPublic,
     BlobPublic,
+    GoldItemPublic,
     NoncePublic,
+    ReviewItem,
+    ReviewStatus,
     SessionPublic,
     SubmissionCreate,
     SubmissionPublic,
     TaskCreate,
     TaskPublic,
+    ValidatorPublic,
+    VotePublic,
 )
 
 __all__ = ["DataCoopClient"]
@@ -212,6 +226,124 @@ class DataCoopClient:
         params = {"task_id": task_id} if task_id is not None else {}
         data = self._request("GET", "/submissions", params=params).json()
         return [SubmissionPublic.model_validate(s) for s in data]
+
+    # --- datasets ---------------------------------------------------------------------------
+
+    def create_dataset(self, name: str, query: dict[str, Any]) -> DatasetPublic:
+        data = self._request("POST", "/datasets", json={"name": name, "query": query}).json()
+        return DatasetPublic.model_validate(data)
+
+    def list_datasets(self) -> list[DatasetPublic]:
+        return [DatasetPublic.model_validate(d) for d in self._request("GET", "/datasets").json()]
+
+    def create_dataset_version(self, dataset_id: int, query: dict[str, Any] | None = None) -> VersionPublic:
+        response = self._request("POST", f"/datasets/{dataset_id}/versions", json={"query": query})
+        return VersionPublic.model_validate(response.json())
+
+    def dataset_version(self, version_id: int) -> VersionPublic:
+        return self._get(f"/dataset-versions/{version_id}", VersionPublic)
+
+    def dataset_manifest(self, version_id: int) -> bytes:
+        """The manifest's exact bytes (their CID is the version's ``manifest_cid``)."""
+        return self._request("GET", f"/dataset-versions/{version_id}/manifest").content
+
+    def dataset_proof(self, version_id: int, index: int) -> dict[str, Any]:
+        proof: dict[str, Any] = self._request("GET", f"/dataset-versions/{version_id}/proof/{index}").json()
+        return proof
+
+    def withdraw(self, submission_id: int, reason: str = "") -> WithdrawalPublic:
+        """Withdraw consent for a submission: it leaves every dataset version made from now on."""
+        data = self._request("POST", f"/submissions/{submission_id}/withdraw", json={"reason": reason}).json()
+        return WithdrawalPublic.model_validate(data)
+
+    # --- settlement -------------------------------------------------------------------------
+
+    def link_escrow(self, task_id: int, escrow_task_id: int) -> dict[str, Any]:
+        """Tell the node which TaskEscrow task funds ``task_id`` (its requester only)."""
+        body = {"escrow_task_id": escrow_task_id}
+        result: dict[str, Any] = self._request("POST", f"/tasks/{task_id}/escrow", json=body).json()
+        return result
+
+    def close_epoch(self, task_id: int) -> dict[str, Any] | None:
+        """Close the task's next epoch (the operator only); None when nothing new is owed."""
+        response = self._request("POST", f"/tasks/{task_id}/epochs")
+        return None if response.status_code == 204 else dict(response.json())
+
+    def epochs(self, task_id: int) -> list[dict[str, Any]]:
+        return list(self._request("GET", f"/tasks/{task_id}/epochs").json())
+
+    def claims(self, address: str | None = None) -> list[dict[str, Any]]:
+        """Per task: cumulative entitlement, proof and what is already claimed (default: your account)."""
+        who = address or self._need_account().address
+        return list(self._request("GET", f"/claims/{who}").json())
+
+    def statement(self, address: str | None = None) -> dict[str, Any]:
+        who = address or self._need_account().address
+        return dict(self._request("GET", f"/statements/{who}").json())
+
+    def spend(self, task_id: int) -> dict[str, Any]:
+        return dict(self._request("GET", f"/tasks/{task_id}/spend").json())
+
+    # --- community review -------------------------------------------------------------------
+
+    def validator_record(self) -> ValidatorPublic:
+        """Your validator record; refused (403, field ``stake``) below the node's minimum stake."""
+        return self._get("/reviews/me", ValidatorPublic)
+
+    def next_review(self) -> ReviewItem | None:
+        """The next item to review (signed in as a staked validator); None when nothing waits."""
+        response = self._request("GET", "/reviews/next")
+        return None if response.status_code == 204 else ReviewItem.model_validate(response.json())
+
+    def vote(
+        self, item: ReviewItem, decision: str, labels: list[str] | None = None, *, nonce: int | None = None
+    ) -> VotePublic:
+        """Sign an EIP-712 ``Vote`` on an assigned item and send it."""
+        account = self._need_account()
+        chosen = list(labels or [])
+        message = VoteMessage(
+            validator=account.address,
+            task_id=item.task.id,
+            assignment_id=item.assignment_id,
+            decision=decision,
+            labels=json.dumps(chosen, separators=(",", ":"), ensure_ascii=False),
+            nonce=nonce if nonce is not None else secrets.randbits(64),
+        )
+        signature = sign_typed(account.key, message.to_typed_data(self.eip712_domain()))
+        body = {"decision": decision, "labels": chosen, "nonce": message.nonce, "signature": signature}
+        data = self._request("POST", f"/reviews/{item.assignment_id}/vote", json=body).json()
+        return VotePublic.model_validate(data)
+
+    def add_gold(self, task_id: int, cid: str, answer: str) -> GoldItemPublic:
+        """Add an uploaded blob to a task of yours as a gold item with a known answer."""
+        data = self._request("POST", f"/tasks/{task_id}/gold", json={"cid": cid, "answer": answer}).json()
+        return GoldItemPublic.model_validate(data)
+
+    def review_status(self, submission_id: int) -> ReviewStatus:
+        return self._get(f"/submissions/{submission_id}/review", ReviewStatus)
+
+    def decide(self, submission_id: int, decision: str, reason: str = "") -> ReviewStatus:
+        """As the task's requester, settle an item the validators escalated."""
+        body = {"decision": decision, "reason": reason}
+        data = self._request("POST", f"/submissions/{submission_id}/decision", json=body).json()
+        return ReviewStatus.model_validate(data)
+
+    def appeal(self, submission_id: int, reason: str, *, nonce: int | None = None) -> AppealPublic:
+        """Sign an EIP-712 ``Appeal`` of your rejected submission and send it (allowed once)."""
+        account = self._need_account()
+        message = AppealMessage(
+            contributor=account.address,
+            submission_id=submission_id,
+            reason=reason,
+            nonce=nonce if nonce is not None else secrets.randbits(64),
+        )
+        signature = sign_typed(account.key, message.to_typed_data(self.eip712_domain()))
+        body = {"reason": reason, "nonce": message.nonce, "signature": signature}
+        data = self._request("POST", f"/submissions/{submission_id}/appeal", json=body).json()
+        return AppealPublic.model_validate(data)
+
+    def get_appeal(self, submission_id: int) -> AppealPublic:
+        return self._get(f"/submissions/{submission_id}/appeal", AppealPublic)
 
     def close(self) -> None:
         self._http.close()

@@ -24,7 +24,7 @@ def alembic_config(db: Database) -> Config:
     return cfg
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(db: Database, revision: str = "heads") -> None:
     with db.engine.begin() as conn:
         cfg = alembic_config(db)
         cfg.attributes["connection"] = conn

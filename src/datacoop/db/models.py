@@ -25,18 +25,33 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from datacoop.db.types import Uint256, UtcDateTime
 
 __all__ = [
+    "Appeal",
+    "AuditAnchor",
+    "AuditEntry",
+    "AuditHead",
     "AuthNonce",
     "AuthSession",
     "Base",
     "Blob",
     "ChainTx",
+    "Dataset",
+    "DatasetItem",
+    "DatasetVersion",
+    "GoldItem",
     "Participant",
     "Prescreen",
+    "ReviewAssignment",
+    "ReviewOutcome",
+    "ReviewVote",
     "ScreeningJob",
+    "SlashingProposal",
     "StageResultRow",
     "Submission",
     "SubmissionEvent",
     "Task",
+    "Validator",
+    "ValidatorReward",
+    "Withdrawal",
 ]
 
 NAMING = {
@@ -260,3 +275,299 @@ class Prescreen(Base):
     scrubbed_cid: Mapped[str | None] = mapped_column(String(100))
     worker: Mapped[str | None] = mapped_column(String(100))
     completed_at: Mapped[datetime]
+
+
+class TaskFunding(Base):
+    """A task's budget on chain: the TaskEscrow task the requester opened for it."""
+
+    __tablename__ = "task_funding"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "escrow", "escrow_task_id", name="uq_task_funding_escrow_task"),
+    )
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    escrow: Mapped[str] = mapped_column(String(42))
+    escrow_task_id: Mapped[int] = mapped_column(Uint256)
+    token: Mapped[str] = mapped_column(String(42))
+    linked_at: Mapped[datetime]
+
+
+class Epoch(Base):
+    """One posting of a task's cumulative entitlements: pending → posted → confirmed (or failed)."""
+
+    __tablename__ = "epochs"
+    __table_args__ = (Index("ix_epochs_task_number", "task_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    number: Mapped[int] = mapped_column(Integer)  # the epoch on chain; a failed attempt's number is reused
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    root: Mapped[str] = mapped_column(String(66))
+    total: Mapped[int] = mapped_column(Uint256)  # cumulative, as posted on chain
+    added: Mapped[int] = mapped_column(Uint256)  # what this epoch adds
+    earnings: Mapped[int] = mapped_column(Integer)
+    shortfall: Mapped[int] = mapped_column(Uint256)  # earnings left waiting for a top-up
+    tx_key: Mapped[str] = mapped_column(String(200), unique=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class EpochEntitlement(Base):
+    """An account's cumulative entitlement in one epoch's tree (the tree is rebuilt from these)."""
+
+    __tablename__ = "epoch_entitlements"
+
+    epoch_id: Mapped[int] = mapped_column(ForeignKey("epochs.id"), primary_key=True)
+    account: Mapped[str] = mapped_column(String(42), primary_key=True, index=True)
+    cumulative: Mapped[int] = mapped_column(Uint256)
+
+
+class Earning(Base):
+    """What one accepted item or one useful vote earns its author; an epoch takes it exactly once."""
+
+    __tablename__ = "earnings"
+    __table_args__ = (
+        UniqueConstraint("kind", "source_id", "account", name="uq_earnings_kind_source_account"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    account: Mapped[str] = mapped_column(String(42), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # item | vote
+    source_id: Mapped[int] = mapped_column(Integer)  # the submission (item) or the vote
+    amount: Mapped[int] = mapped_column(Uint256)
+    epoch_id: Mapped[int | None] = mapped_column(ForeignKey("epochs.id"), index=True)
+    created_at: Mapped[datetime]
+
+
+# --- community review (issue 5) ---------------------------------------------------------------
+
+
+class Validator(Base):
+    """A participant who reviews: stake status, gold record, reputation (the draw weight)."""
+
+    __tablename__ = "validators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), unique=True)
+    staked: Mapped[bool]  # the last stake check passed the node's minimum
+    qualified: Mapped[bool]
+    excluded: Mapped[bool]
+    reputation: Mapped[float]
+    gold_answered: Mapped[int] = mapped_column(Integer)
+    gold_correct: Mapped[int] = mapped_column(Integer)
+    decided_votes: Mapped[int] = mapped_column(Integer)  # votes on items that reached a final outcome
+    agreed_votes: Mapped[int] = mapped_column(Integer)  # ... that agreed with it
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    participant: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)
+
+
+class GoldItem(Base):
+    """A requester's item with a known answer, served like any other item and never paid or exported."""
+
+    __tablename__ = "gold_items"
+    __table_args__ = (UniqueConstraint("task_id", "cid", name="uq_gold_items_task_cid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    cid: Mapped[str] = mapped_column(ForeignKey("blobs.cid"))
+    answer: Mapped[str] = mapped_column(String(8))  # accept | reject
+    report: Mapped[dict[str, Any]]  # the pre-screen report shown with it, shaped like a real one
+    created_at: Mapped[datetime]
+
+
+class ReviewAssignment(Base):
+    """One validator's slot on one item (a submission or a gold item) until it is voted or expires."""
+
+    __tablename__ = "review_assignments"
+    __table_args__ = (Index("ix_review_assignments_validator_status", "validator_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    gold_item_id: Mapped[int | None] = mapped_column(ForeignKey("gold_items.id"), index=True)
+    validator_id: Mapped[int] = mapped_column(ForeignKey("validators.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # normal | gold | appeal
+    status: Mapped[str] = mapped_column(String(8), index=True)  # open | voted | expired
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class ReviewVote(Base):
+    """A validator's signed verdict on one assigned item; one per validator per item."""
+
+    __tablename__ = "review_votes"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "validator_id", name="uq_review_votes_submission_validator"),
+        UniqueConstraint("gold_item_id", "validator_id", name="uq_review_votes_gold_validator"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("review_assignments.id"), unique=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    gold_item_id: Mapped[int | None] = mapped_column(ForeignKey("gold_items.id"))
+    validator_id: Mapped[int] = mapped_column(ForeignKey("validators.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    decision: Mapped[str] = mapped_column(String(8))  # accept | reject
+    labels: Mapped[list[str]]
+    nonce: Mapped[int] = mapped_column(Uint256)
+    signature: Mapped[str] = mapped_column(String(132))
+    digest: Mapped[str] = mapped_column(String(66), unique=True)
+    created_at: Mapped[datetime]
+
+
+class ReviewOutcome(Base):
+    """Where a submission's review stands: open, final (with its answer) or escalated to the requester."""
+
+    __tablename__ = "review_outcomes"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | final | escalated
+    answer: Mapped[str | None] = mapped_column(String(8))
+    posterior: Mapped[float | None]
+    votes: Mapped[int] = mapped_column(Integer)
+    decided_by: Mapped[str | None] = mapped_column(String(16))  # consensus | requester | appeal
+    updated_at: Mapped[datetime]
+
+
+class Appeal(Base):
+    """A contributor's one appeal of a rejection, its jury and its final outcome."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(132))
+    digest: Mapped[str] = mapped_column(String(66), unique=True)
+    jury: Mapped[list[str]]  # the jurors' addresses
+    status: Mapped[str] = mapped_column(String(16))  # open | final
+    outcome: Mapped[str | None] = mapped_column(String(8))  # accept | reject
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
+class ValidatorReward(Base):
+    """What one useful vote (it agreed with the final outcome) earns; settlement pays it later."""
+
+    __tablename__ = "validator_rewards"
+
+    vote_id: Mapped[int] = mapped_column(ForeignKey("review_votes.id"), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    validator: Mapped[str] = mapped_column(String(42))
+    amount: Mapped[int] = mapped_column(Uint256)
+    created_at: Mapped[datetime]
+
+
+class SlashingProposal(Base):
+    """A validator whose gold accuracy stayed below the floor: the operator may slash on chain."""
+
+    __tablename__ = "slashing_proposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    validator_id: Mapped[int] = mapped_column(ForeignKey("validators.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    reason_hash: Mapped[str] = mapped_column(String(66))
+    status: Mapped[str] = mapped_column(String(16))  # proposed | sent | confirmed | failed
+    tx_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Dataset(Base):
+    """A dataset: a query over accepted items, frozen into immutable versions (services/datasets.py)."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)  # None: operator
+    query: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    token_id: Mapped[int | None] = mapped_column(Uint256)  # its DatasetRegistry token, once created on chain
+    create_tx_key: Mapped[str | None] = mapped_column(String(200))
+
+
+class DatasetVersion(Base):
+    """One frozen version: its manifest blob, Merkle root and where its anchoring on chain stands."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "number", name="uq_dataset_versions_dataset_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    manifest_cid: Mapped[str] = mapped_column(ForeignKey("blobs.cid"))
+    items_root: Mapped[str] = mapped_column(String(66))
+    item_count: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    anchor_status: Mapped[str] = mapped_column(String(16))  # off | pending | confirmed | failed
+    anchor_tx_key: Mapped[str | None] = mapped_column(String(200))
+    anchor_tx_hash: Mapped[str | None] = mapped_column(String(66))
+    chain_version: Mapped[int | None] = mapped_column(Integer)  # its number in DatasetRegistry
+    anchor_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DatasetItem(Base):
+    """A submission in a version, at its manifest index (what the next version is compared with)."""
+
+    __tablename__ = "dataset_items"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Withdrawal(Base):
+    """A contributor's withdrawal of consent: the item leaves every later version."""
+
+    __tablename__ = "withdrawals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """One row of the append-only, hash-chained audit log (``services/audit.py`` writes and checks it)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # 1, 2, 3 …
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(66))
+    hash: Mapped[str] = mapped_column(String(66), unique=True)
+
+
+class AuditHead(Base):
+    """The audit log's newest (seq, hash) in one row: appends lock it, so there is one chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(66))
+
+
+class AuditAnchor(Base):
+    """A head of the audit log to anchor on chain, and where that stands."""
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    head_hash: Mapped[str] = mapped_column(String(66))
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | confirmed | failed
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -29,14 +29,17 @@ __all__ = [
     "EIP712_DOMAIN_TYPE",
     "MESSAGE_CLASSES",
     "SUBMISSION_TYPES",
+    "AppealMessage",
     "Eip712Domain",
     "Eip712Struct",
     "SubmissionMessage",
     "TypedMessage",
+    "VoteMessage",
     "digest_typed",
     "recover_typed",
     "sign_typed",
     "typed_data_json",
+    "verify_signer",
     "verify_submission",
 ]
 
@@ -164,7 +167,51 @@ class SubmissionMessage(TypedMessage):
     deadline: int
 
 
-MESSAGE_CLASSES: tuple[type[TypedMessage], ...] = (SubmissionMessage,)
+@dataclass(frozen=True, kw_only=True)
+class VoteMessage(TypedMessage):
+    """What a validator signs to vote on one assigned item.
+
+    ``decision`` is ``accept`` or ``reject``; ``labels`` the chosen labels as compact JSON
+    (``["a","b"]``). The assignment names the item, so the vote never reveals which item it is.
+    """
+
+    PRIMARY_TYPE = "Vote"
+    FIELDS = (
+        ("validator", "address"),
+        ("task_id", "uint256"),
+        ("assignment_id", "uint256"),
+        ("decision", "string"),
+        ("labels", "string"),
+        ("nonce", "uint256"),
+    )
+
+    validator: str
+    task_id: int
+    assignment_id: int
+    decision: str
+    labels: str
+    nonce: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppealMessage(TypedMessage):
+    """What a contributor signs to appeal the rejection of one of their submissions."""
+
+    PRIMARY_TYPE = "Appeal"
+    FIELDS = (
+        ("contributor", "address"),
+        ("submission_id", "uint256"),
+        ("reason", "string"),
+        ("nonce", "uint256"),
+    )
+
+    contributor: str
+    submission_id: int
+    reason: str
+    nonce: int
+
+
+MESSAGE_CLASSES: tuple[type[TypedMessage], ...] = (SubmissionMessage, VoteMessage, AppealMessage)
 SUBMISSION_TYPES: dict[str, list[dict[str, str]]] = {"Submission": SubmissionMessage.eip712_type()}
 
 
@@ -233,3 +280,23 @@ def verify_submission(
         raise BadSignature(
             f"signature was signed by {signer} but names contributor {message.contributor}", field="signature"
         )
+
+
+def verify_signer(
+    domain: Eip712Domain, message: TypedMessage, signature: str, *, expected_signer: str
+) -> str:
+    """Check that ``message`` was signed, in ``domain``, by ``expected_signer``; returns its digest (0x-hex).
+
+    Raises:
+        InvalidInput: (``signature``) a malformed signature.
+        BadSignature: (``signature``) signed by someone else, or over other content or another domain.
+    """
+    typed = message.to_typed_data(domain)
+    signer = recover_typed(typed, signature)
+    sender = normalize_address(expected_signer, field="expected_signer")
+    if signer != sender:
+        raise BadSignature(
+            f"the {message.PRIMARY_TYPE} signature was signed by {signer} but sent by {sender}",
+            field="signature",
+        )
+    return "0x" + digest_typed(typed).hex()

@@ -17,22 +17,31 @@ EIP-55 checksum. Accounts come back in EIP-55 form; the root and proofs are lowe
 Speed (``benchmarks/merkle.py``): a tree of 1,000,000 values and all its proofs take ~9 s on one
 core with pycryptodome's Keccak, ~8 s where safe-pysha3 is installed (picked up by itself).
 Every function makes its own hasher, so trees may be built and read from several threads.
+
+Trees over other leaf types (e.g. ``["uint256", "bytes32"]`` for dataset items) come from
+:func:`build_typed` in the same layout, through ``eth_abi``.
 """
 
 from datacoop.merkle._keccak import BACKEND as KECCAK_BACKEND
 from datacoop.merkle._standard_v1 import load
 from datacoop.merkle._tree import LEAF_ENCODING, MerkleTree, build
+from datacoop.merkle._typed import LeafTree, build_from_leaves, build_typed, typed_leaf_hash, verify_typed
 from datacoop.merkle._values import values_from_json
 from datacoop.merkle._verify import leaf_hash, process_proof, verify
 
 __all__ = [
     "KECCAK_BACKEND",
     "LEAF_ENCODING",
+    "LeafTree",
     "MerkleTree",
     "build",
+    "build_from_leaves",
+    "build_typed",
     "leaf_hash",
     "load",
     "process_proof",
+    "typed_leaf_hash",
     "values_from_json",
     "verify",
+    "verify_typed",
 ]

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import anyio.to_thread
-from sqlalchemy import exists, select
+from sqlalchemy import String, cast, exists, select
 from sqlalchemy.orm import Session
 
 from datacoop.db import Database
-from datacoop.db.models import Blob, Participant, Submission
+from datacoop.db.models import Blob, DatasetVersion, Participant, Prescreen, StageResultRow, Submission
 from datacoop.errors import NotFound, TooLarge
 from datacoop.schemas import BlobPublic
 from datacoop.services.clock import Clock, utc_now
@@ -132,4 +132,12 @@ class BlobService:
 
 
 def _referenced(s: Session, cid: str) -> bool:
-    return bool(s.scalar(select(exists().where(Submission.cid == cid))))
+    """Whether any row names the blob: a submission, its scrubbed copy, a stage's artifact, a manifest."""
+    checks = (
+        exists().where(Submission.cid == cid),
+        exists().where(Prescreen.scrubbed_cid == cid),
+        exists().where(DatasetVersion.manifest_cid == cid),
+        # blurred or redacted copies live in a stage's artifacts (JSON); a CID is unique text
+        exists().where(cast(StageResultRow.artifacts, String).contains(cid)),
+    )
+    return any(s.scalar(select(check)) for check in checks)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,14 @@ def enqueue(s: Session, submission_id: int, now: datetime) -> None:
     )
 
 
+def _available(now: datetime) -> ColumnElement[bool]:
+    """Jobs a worker may lease: queued, or running under a lease that ran out."""
+    return or_(
+        ScreeningJob.status == "queued",
+        and_(ScreeningJob.status == "running", ScreeningJob.lease_until < now),
+    )
+
+
 def _instantiate(cls: type[Stage], deps: StageDeps) -> Stage:
     create = getattr(cls, "create", None)
     return create(deps) if create is not None else cls()
@@ -66,10 +74,7 @@ class ScreeningService:
     def claim(self, worker: str) -> int | None:
         """Lease the oldest available job; its submission id, or None when there is none."""
         now = self._clock()
-        available = or_(
-            ScreeningJob.status == "queued",
-            and_(ScreeningJob.status == "running", ScreeningJob.lease_until < now),
-        )
+        available = _available(now)
         for _ in range(5):  # another worker may win the race for a candidate: try the next
             with self._db.transaction() as s:
                 candidate = s.scalar(
@@ -93,6 +98,50 @@ class ScreeningService:
             if won is not None:
                 return int(won)
         return None
+
+    def work_on(self, submission_id: int, worker: str) -> timedelta | None:
+        """Lease and process the job of one submission (a broker message names it).
+
+        Returns None when the job is finished, by this call or before; when another
+        worker holds a live lease, how long until that lease runs out.
+        """
+        now = self._clock()
+        with self._db.transaction() as s:
+            won = s.execute(
+                update(ScreeningJob)
+                .where(ScreeningJob.submission_id == submission_id, _available(now))
+                .values(status="running", lease_until=now + self._lease, worker=worker,
+                        attempts=ScreeningJob.attempts + 1, updated_at=now)
+                .returning(ScreeningJob.id)
+            ).scalar()  # fmt: skip
+            if won is None:
+                job = s.scalar(select(ScreeningJob).where(ScreeningJob.submission_id == submission_id))
+                if job is None or job.status == "done":
+                    return None
+                return max((job.lease_until or now + self._lease) - now, timedelta(0))
+        self.process(submission_id, worker)
+        return None
+
+    def overdue(self, *, after: timedelta, limit: int = 1000) -> list[int]:
+        """Jobs a broker may never have carried: queued, or leased by a worker that died.
+
+        Marks each as published now and returns their submission ids. A job is due
+        ``after`` its last publish, then at gaps that double with its age (at most ten
+        ``after``), so a long backlog is not published over and over.
+        """
+        now = self._clock()
+        stale = or_(ScreeningJob.status == "queued", ScreeningJob.lease_until < now)
+        with self._db.transaction() as s:
+            jobs = s.scalars(
+                select(ScreeningJob)
+                .where(ScreeningJob.status != "done", stale, ScreeningJob.updated_at < now - after)
+                .order_by(ScreeningJob.updated_at)
+                .limit(limit)
+            ).all()
+            due = [j for j in jobs if now - j.updated_at >= min(j.updated_at - j.created_at, 10 * after)]
+            for job in due:
+                job.updated_at = now
+            return [j.submission_id for j in due]
 
     def work_once(self, worker: str) -> bool:
         """Claim and process one job; False when the queue is empty."""

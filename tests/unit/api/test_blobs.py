@@ -76,3 +76,38 @@ def test_gc_removes_only_old_unreferenced_blobs(
     assert report.deleted == [orphan]
     assert node.store.exists(kept) and not node.store.exists(orphan)
     assert report.kept_referenced == 1
+
+
+def test_gc_keeps_the_copies_pre_screening_made(
+    contributor: DataCoopClient, requester: DataCoopClient, node: Node, clock: ManualClock
+) -> None:
+    # Prepare: a photo with a face, under a task that blurs faces: a scrubbed and a blurred copy
+    import io
+
+    from PIL import Image
+    from skimage import data as samples
+    from sqlalchemy import select
+    from tests.unit.api.conftest import task_body
+
+    from datacoop.db.models import Prescreen, StageResultRow
+
+    task = requester.create_task(task_body(rules={"stages": {"pii": {"faces": "blur"}}}))
+    out = io.BytesIO()
+    Image.fromarray(samples.astronaut()).save(out, "JPEG", quality=90)
+    photo = contributor.upload(out.getvalue()).cid
+    submission = contributor.submit(task.id, photo, "KE")
+    assert node.screening.work_once("test")
+    with node.db.transaction() as s:
+        scrubbed = s.get(Prescreen, submission.id).scrubbed_cid  # type: ignore[union-attr]
+        artifacts = s.scalars(
+            select(StageResultRow.artifacts).where(StageResultRow.submission_id == submission.id)
+        )
+        copies = {scrubbed, *(cid for a in artifacts for cid in a.values())}
+    # Execute
+    clock.advance(hours=2)
+    gc = node.blobs.collect_garbage(timedelta(seconds=0))
+    # Assert
+    assert gc.deleted == []
+    assert len(copies) == 2 and None not in copies  # the scrubbed copy and the blurred one
+    for cid in {photo, *copies}:
+        assert node.store.exists(cid)

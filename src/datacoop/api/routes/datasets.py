@@ -1,0 +1,87 @@
+"""Datasets, their immutable versions and manifests, and contributors' withdrawals."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.datasets.public import (
+    DatasetCreate,
+    DatasetPublic,
+    VersionCreate,
+    VersionPublic,
+    WithdrawalCreate,
+    WithdrawalPublic,
+)
+
+router = APIRouter(tags=["datasets"])
+
+
+@router.get("/datasets", response_model=list[DatasetPublic])
+def list_datasets(node: NodeDep) -> list[DatasetPublic]:
+    return node.datasets.list_all()
+
+
+@router.post("/datasets", response_model=DatasetPublic, status_code=status.HTTP_201_CREATED)
+def create_dataset(node: NodeDep, who: CurrentParticipant, body: DatasetCreate) -> DatasetPublic:
+    return node.datasets.create(who, body.name, body.query)
+
+
+@router.get("/datasets/{dataset_id}", response_model=DatasetPublic)
+def get_dataset(node: NodeDep, dataset_id: int) -> DatasetPublic:
+    return node.datasets.get(dataset_id)
+
+
+@router.post(
+    "/datasets/{dataset_id}/versions", response_model=VersionPublic, status_code=status.HTTP_201_CREATED
+)
+def create_version(
+    node: NodeDep, who: CurrentParticipant, dataset_id: int, body: VersionCreate | None = None
+) -> VersionPublic:
+    version = node.datasets.create_version(dataset_id, who, body.query if body else None)
+    if node.chain is not None:  # start its anchoring now; GET moves it along
+        node.datasets.sync()
+    return version
+
+
+@router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionPublic)
+def get_version(node: NodeDep, dataset_id: int, number: int) -> VersionPublic:
+    version = node.datasets.version(dataset_id, number)
+    if version.anchor.status == "pending" and node.chain is not None:
+        node.datasets.sync()  # idempotent: moves the outbox and the anchoring one step
+        version = node.datasets.version(dataset_id, number)
+    return version
+
+
+@router.get("/datasets/{dataset_id}/versions/{number}/manifest")
+def get_manifest(node: NodeDep, dataset_id: int, number: int) -> Response:
+    version = node.datasets.version(dataset_id, number)
+    return _manifest(node.datasets.manifest_bytes(version.id), version.manifest_cid)
+
+
+@router.get("/dataset-versions/{version_id}", response_model=VersionPublic)
+def get_version_by_id(node: NodeDep, version_id: int) -> VersionPublic:
+    return node.datasets.version_by_id(version_id)
+
+
+@router.get("/dataset-versions/{version_id}/manifest")
+def get_manifest_by_id(node: NodeDep, version_id: int) -> Response:
+    version = node.datasets.version_by_id(version_id)
+    return _manifest(node.datasets.manifest_bytes(version_id), version.manifest_cid)
+
+
+@router.get("/dataset-versions/{version_id}/proof/{index}")
+def get_proof(node: NodeDep, version_id: int, index: int) -> dict[str, object]:
+    return node.datasets.proof(version_id, index)
+
+
+@router.post("/submissions/{submission_id}/withdraw", response_model=WithdrawalPublic)
+def withdraw(
+    node: NodeDep, who: CurrentParticipant, submission_id: int, body: WithdrawalCreate | None = None
+) -> WithdrawalPublic:
+    return node.datasets.withdraw(who, submission_id, body.reason if body else "")
+
+
+def _manifest(data: bytes, cid: str) -> Response:
+    # The exact stored bytes: re-serialising would change the CID they are verified against.
+    return Response(data, media_type="application/json", headers={"ETag": f'"{cid}"', "X-Manifest-CID": cid})

@@ -1,0 +1,121 @@
+"""Community review: validators' queue and votes, gold items, escalated decisions, appeals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Response, status
+from fastapi.responses import StreamingResponse
+
+from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.errors import Forbidden
+from datacoop.schemas import (
+    AppealCreate,
+    AppealPublic,
+    GoldItemCreate,
+    GoldItemPublic,
+    RequesterDecision,
+    ReviewItem,
+    ReviewStatus,
+    ValidatorPublic,
+    VoteCreate,
+    VotePublic,
+)
+from datacoop.services.review_slashing import SlashingPublic
+
+router = APIRouter(tags=["reviews"])
+CHUNK = 1 << 20
+
+
+@router.get("/reviews/me", response_model=ValidatorPublic)
+def me(node: NodeDep, who: CurrentParticipant) -> ValidatorPublic:
+    """Your validator record (checks your stake; 403 below the node's minimum)."""
+    return node.review.enrol(who)
+
+
+@router.get(
+    "/reviews/next",
+    response_model=ReviewItem,
+    responses={204: {"description": "nothing is waiting for you now; ask again later"}},
+)
+def next_item(node: NodeDep, who: CurrentParticipant) -> ReviewItem | Response:
+    """Your next item to review with its task and pre-screen report; 204 when there is none."""
+    item = node.review.next_for(who)
+    return item if item is not None else Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/reviews/{assignment_id}/content", response_class=StreamingResponse)
+def item_content(node: NodeDep, who: CurrentParticipant, assignment_id: int) -> StreamingResponse:
+    """The bytes of an item assigned to you."""
+    cid = node.review.content(who, assignment_id)
+    store = node.store
+
+    def chunks() -> Iterator[bytes]:
+        with store.open(cid) as f:
+            while block := f.read(CHUNK):
+                yield block
+
+    return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+
+@router.post("/reviews/{assignment_id}/vote", response_model=VotePublic, status_code=status.HTTP_201_CREATED)
+def vote(node: NodeDep, who: CurrentParticipant, assignment_id: int, body: VoteCreate) -> VotePublic:
+    """Vote on an item assigned to you with an EIP-712 ``Vote`` (see GET /v1/eip712)."""
+    return node.review.vote(who, assignment_id, body)
+
+
+@router.post("/tasks/{task_id}/gold", response_model=GoldItemPublic, status_code=status.HTTP_201_CREATED)
+def add_gold(node: NodeDep, who: CurrentParticipant, task_id: int, body: GoldItemCreate) -> GoldItemPublic:
+    """Add an item with a known answer to your task; validators cannot tell it from a real one."""
+    return node.review.add_gold(who, task_id, body)
+
+
+@router.get("/tasks/{task_id}/gold", response_model=list[GoldItemPublic])
+def list_gold(node: NodeDep, who: CurrentParticipant, task_id: int) -> list[GoldItemPublic]:
+    return node.review.list_gold(who, task_id)
+
+
+@router.get("/submissions/{submission_id}/review", response_model=ReviewStatus)
+def review_status(node: NodeDep, submission_id: int) -> ReviewStatus:
+    """Where the community review of a submission stands."""
+    return node.review.status(submission_id)
+
+
+@router.post("/submissions/{submission_id}/decision", response_model=ReviewStatus)
+def decide(
+    node: NodeDep, who: CurrentParticipant, submission_id: int, body: RequesterDecision
+) -> ReviewStatus:
+    """The task's requester settles an item the validators could not."""
+    return node.review.decide(who, submission_id, body)
+
+
+@router.post(
+    "/submissions/{submission_id}/appeal", response_model=AppealPublic, status_code=status.HTTP_201_CREATED
+)
+def appeal(node: NodeDep, who: CurrentParticipant, submission_id: int, body: AppealCreate) -> AppealPublic:
+    """Appeal the rejection of your submission, once, with an EIP-712 ``Appeal``."""
+    return node.review.appeal(who, submission_id, body)
+
+
+@router.get("/submissions/{submission_id}/appeal", response_model=AppealPublic)
+def get_appeal(node: NodeDep, submission_id: int) -> AppealPublic:
+    return node.review.get_appeal(submission_id)
+
+
+def _operator(node: NodeDep, who: CurrentParticipant) -> None:
+    if not node.review.slashing.is_operator(who.address):
+        raise Forbidden("only the node's operator handles slashing", field="authorization")
+
+
+@router.get("/reviews/slashing", response_model=list[SlashingPublic])
+def slashing_proposals(node: NodeDep, who: CurrentParticipant) -> list[SlashingPublic]:
+    """Recorded slashing proposals and where their execution stands (operator only)."""
+    _operator(node, who)
+    return node.review.slashing.list()
+
+
+@router.post("/reviews/slashing/{proposal_id}/execute", response_model=SlashingPublic)
+def execute_slashing(node: NodeDep, who: CurrentParticipant, proposal_id: int) -> SlashingPublic:
+    """Slash on chain through the outbox (operator only); the relay sends and confirms it."""
+    _operator(node, who)
+    return node.review.slashing.execute(proposal_id)

@@ -1,0 +1,62 @@
+"""Settlement: funding a task's escrow, epochs, claims and statements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.domain.identity import normalize_address
+from datacoop.errors import Forbidden
+
+router = APIRouter(tags=["settlement"])
+
+
+class EscrowLink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    escrow_task_id: int = Field(ge=1, description="the TaskEscrow task id returned by openTask")
+
+
+@router.post("/tasks/{task_id}/escrow", status_code=status.HTTP_201_CREATED)
+def link_escrow(node: NodeDep, who: CurrentParticipant, task_id: int, body: EscrowLink) -> dict[str, Any]:
+    """Tie the task to the escrow task its requester opened and funded on chain."""
+    return node.settlement.link_escrow(who, task_id, body.escrow_task_id)
+
+
+@router.post("/tasks/{task_id}/epochs", status_code=status.HTTP_201_CREATED, response_model=None)
+def close_epoch(node: NodeDep, who: CurrentParticipant, task_id: int) -> dict[str, Any] | Response:
+    """Close the task's next epoch now (operator only); 204 when nothing new is owed."""
+    if not node.settlement.is_operator(who.address):
+        raise Forbidden("only the node's operator closes epochs", field="authorization")
+    view = node.settlement.close_epoch(task_id)
+    if view is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return view.as_json()
+
+
+@router.get("/tasks/{task_id}/epochs")
+def list_epochs(node: NodeDep, task_id: int) -> list[dict[str, Any]]:
+    return [e.as_json() for e in node.settlement.epochs(task_id)]
+
+
+@router.get("/tasks/{task_id}/spend")
+def spend(node: NodeDep, who: CurrentParticipant, task_id: int) -> dict[str, Any]:
+    """The requester's spending: funded, posted, paid, remaining, cost per accepted item."""
+    return node.settlement.spend(who, task_id)
+
+
+@router.get("/claims/{address}")
+def claims(node: NodeDep, address: str) -> list[dict[str, Any]]:
+    """What ``address`` can claim per task: cumulative amount, proof, and what is already claimed on chain."""
+    return node.settlement.claims(normalize_address(address, field="address"))
+
+
+@router.get("/statements/{address}")
+def statement(node: NodeDep, who: CurrentParticipant, address: str) -> dict[str, Any]:
+    """Which items and votes earned ``address`` what, per epoch (its owner or the operator only)."""
+    account = normalize_address(address, field="address")
+    if account != who.address and not node.settlement.is_operator(who.address):
+        raise Forbidden("a statement is shown to its owner only", field="address")
+    return node.settlement.statement(account)

@@ -1,0 +1,198 @@
+"""Money on chain from the command line: fund a task, close epochs, claim, read your earnings.
+
+``task fund`` and ``claim`` send transactions with your own key to the node's chain
+(its JSON-RPC address comes from the node's health report unless ``--rpc`` says
+otherwise); ``epoch close`` asks the node, signed in as its operator, to close one.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from datacoop.chain.client import ChainClient
+from datacoop.chain.contracts import TaskEscrow, TestToken
+from datacoop.cli._common import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_URL,
+    DataDirOpt,
+    KeyOpt,
+    UrlOpt,
+    console,
+    reports_errors,
+)
+from datacoop.cli.tasks import task_app
+from datacoop.client import DataCoopClient, load_account
+from datacoop.errors import InvalidInput, Unavailable
+
+__all__ = ["register"]
+
+epoch_app = typer.Typer(help="Close and list a task's settlement epochs.", no_args_is_help=True)
+RpcOpt = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC address (default: the node's chain)")]
+_WINDOW = re.compile(r"^(\d+)d$")
+
+
+def _chain_info(client: DataCoopClient, rpc: str | None) -> tuple[ChainClient, dict[str, Any]]:
+    chain = client.health().get("chain")
+    if not isinstance(chain, dict) or "escrow" not in chain:
+        raise Unavailable("the node reports no chain: it runs with chain = 'off'", field="chain")
+    url = rpc or chain.get("rpc_url")
+    if not url:
+        raise InvalidInput("the node does not say where its chain is: pass --rpc", field="rpc")
+    return ChainClient(str(url)), chain
+
+
+def parse_amount(text: str, decimals: int, field: str = "amount") -> int:
+    """``12.5`` tokens → base units; refuses more decimals than the token has, and non-positive amounts."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidInput(
+            f"{field} must be a number of tokens such as 100 or 12.5, got {text!r}", field=field
+        ) from None
+    units = value * (Decimal(10) ** decimals)
+    if units <= 0 or units != units.to_integral_value():
+        raise InvalidInput(
+            f"{field} must be positive with at most {decimals} decimal places, got {text!r}", field=field
+        )
+    return int(units)
+
+
+@reports_errors
+def fund(
+    task_id: Annotated[int, typer.Argument(help="the task to fund")],
+    amount: Annotated[str, typer.Option(help="budget in whole tokens, e.g. 500 or 12.5")],
+    claim_window: Annotated[
+        str, typer.Option(help="how long after the deadline claims stay open, e.g. 30d")
+    ] = "30d",
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = None,
+    rpc: RpcOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+) -> None:
+    """Put a task's budget into escrow on chain (approve + openTask) and tell the node."""
+    window = _WINDOW.match(claim_window)
+    if window is None:
+        raise InvalidInput(f"claim_window must look like 30d, got {claim_window!r}", field="claim_window")
+    account = load_account(key, data_dir=data_dir)
+    client = DataCoopClient(url, account=account)
+    client.login()
+    task = client.get_task(task_id)
+    chain, info = _chain_info(client, rpc)
+    token = TestToken(chain, str(info["token"]))
+    escrow = TaskEscrow(chain, str(info["escrow"]))
+    decimals = int(chain.contract("TestToken", token.address).functions.decimals().call())
+    units = parse_amount(amount, decimals)
+    console.print(f"approving {amount} tokens for the escrow …")
+    chain.send(account, token.approve(escrow.address, units).as_tx())
+    deadline = int(task.deadline.timestamp())
+    receipt = chain.send(
+        account, escrow.open_task(token.address, units, deadline, int(window.group(1)) * 86_400).as_tx()
+    )
+    full = chain.w3.eth.get_transaction_receipt(receipt.tx_hash)  # type: ignore[arg-type]
+    opened = chain.contract("TaskEscrow", escrow.address).events.TaskOpened().process_receipt(full)
+    escrow_task_id = int(opened[0]["args"]["taskId"])
+    linked = client.link_escrow(task_id, escrow_task_id)
+    console.print(
+        f"task {task_id} funded: escrow task {escrow_task_id}, {linked['funded']} base units "
+        f"(tx {receipt.tx_hash})"
+    )
+
+
+@reports_errors
+def close(
+    task_id: Annotated[int, typer.Argument(help="the task whose epoch to close")],
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+) -> None:
+    """Close the task's next epoch now (the node's operator key); the node posts and confirms it."""
+    client = DataCoopClient(url, account=load_account(key, data_dir=data_dir))
+    client.login()
+    epoch = client.close_epoch(task_id)
+    if epoch is None:
+        console.print(f"task {task_id}: nothing new is owed; no epoch closed")
+        return
+    console.print(
+        f"task {task_id} epoch {epoch['epoch']}: {epoch['earnings']} earnings, total {epoch['total']} "
+        f"({epoch['status']}); the node posts it now"
+    )
+    if int(epoch["shortfall"]):
+        console.print(
+            f"  {epoch['shortfall']} more is owed than the escrow holds: the requester should top up"
+        )
+
+
+@reports_errors
+def list_epochs(
+    task_id: Annotated[int, typer.Argument(help="the task")],
+    url: UrlOpt = DEFAULT_URL,
+) -> None:
+    """A task's epochs and their state on chain."""
+    table = Table("epoch", "status", "earnings", "total", "tx")
+    for e in DataCoopClient(url).epochs(task_id):
+        table.add_row(str(e["epoch"]), e["status"], str(e["earnings"]), e["total"], e["tx_hash"] or "")
+    console.print(table)
+
+
+@reports_errors
+def claim(
+    task: Annotated[int | None, typer.Option(help="claim only this task")] = None,
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = None,
+    rpc: RpcOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+) -> None:
+    """Claim what you are owed, with your key, straight from the escrow contract."""
+    account = load_account(key, data_dir=data_dir)
+    client = DataCoopClient(url, account=account)
+    owed = [c for c in client.claims(account.address) if task is None or c["task_id"] == task]
+    owed = [c for c in owed if int(c["claimable"]) > 0]
+    if not owed:
+        console.print("nothing to claim")
+        return
+    chain, _ = _chain_info(client, rpc)
+    for c in owed:
+        req = TaskEscrow(chain, c["escrow"]).claim(
+            c["escrow_task_id"], account.address, int(c["cumulative"]), c["proof"]
+        )
+        receipt = chain.send(account, req.as_tx())
+        console.print(
+            f"task {c['task_id']}: claimed {c['claimable']} (epoch {c['epoch']}, tx {receipt.tx_hash})"
+        )
+
+
+@reports_errors
+def earnings(
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+) -> None:
+    """What your items and votes earned, per task and epoch."""
+    client = DataCoopClient(url, account=load_account(key, data_dir=data_dir))
+    client.login()
+    table = Table("task", "epoch", "status", "items", "votes", "total")
+    for e in client.statement()["epochs"]:
+        kinds = [i["kind"] for i in e["items"]]
+        table.add_row(
+            str(e["task_id"]),
+            str(e["epoch"] or "—"),
+            e["status"],
+            str(kinds.count("item")),
+            str(kinds.count("vote")),
+            e["total"],
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    task_app.command("fund")(fund)
+    epoch_app.command("close")(close)
+    epoch_app.command("list")(list_epochs)
+    app.add_typer(epoch_app, name="epoch")
+    app.command("claim")(claim)
+    app.command("earnings")(earnings)

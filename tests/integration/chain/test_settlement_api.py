@@ -1,0 +1,131 @@
+"""Settlement through the API and the SDK, on a node whose chain is a real local anvil."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from tests.integration.chain.test_settlement import REWARD, UNIT, _accept, _fund
+
+from datacoop.app import Node, build_node
+from datacoop.chain.anvil import AnvilNode
+from datacoop.chain.client import ChainClient
+from datacoop.chain.contracts import TaskEscrow, TestToken
+from datacoop.db import Database
+from datacoop.errors import Forbidden, InvalidInput
+from datacoop.schemas import TaskCreate
+from datacoop.settings import Settings
+
+
+@pytest.fixture
+def node(
+    tmp_path: Path, db: Database, clock: Any, anvil: AnvilNode, accounts: list[LocalAccount]
+) -> Iterator[Node]:
+    settings = Settings(
+        data_dir=tmp_path / "node", chain="rpc", rpc_url=anvil.url, operator_key="0x" + accounts[0].key.hex()
+    )
+    built = build_node(settings, db=db, clock=clock, migrate=False)
+    yield built
+    built.close()
+
+
+def _settle(node: Node) -> None:
+    for _ in range(100):
+        node.settlement.tick()
+        if all(
+            e.status in ("confirmed", "failed")
+            for t in node.settlement.funded_tasks()
+            for e in node.settlement.epochs(t)
+        ):
+            return
+    raise AssertionError("the epoch did not confirm")
+
+
+def test_fund_close_claim_through_the_api(
+    node: Node, sdk: Any, db: Database, chain: ChainClient, accounts: list[LocalAccount]
+) -> None:
+    # Prepare: the requester creates and funds a task; two items of a contributor are accepted
+    operator, requester, contributor = accounts[0], accounts[1], accounts[2]
+    assert node.chain is not None
+    token, escrow = (
+        TestToken(chain, node.chain.deployment.token),
+        TaskEscrow(chain, node.chain.deployment.escrow),
+    )
+    as_requester = sdk(requester)
+    task = as_requester.create_task(
+        TaskCreate.model_validate(
+            {
+                "title": "Masks",
+                "description": "photos of protective masks",
+                "modality": "image",
+                "reward_per_item": REWARD,
+                "target_count": 10,
+                "deadline": "2030-01-01T00:00:00Z",
+                "consent_text": "ok",
+            }
+        )
+    )
+    escrow_task_id = _fund(chain, token, escrow, requester, 10 * UNIT)
+    linked = as_requester.link_escrow(task.id, escrow_task_id)
+    _accept(db, task.id, contributor, 2)
+    # Execute
+    with pytest.raises(Forbidden):
+        sdk(contributor).close_epoch(task.id)  # only the operator closes epochs
+    epoch = sdk(operator).close_epoch(task.id)
+    _settle(node)
+    as_contributor = sdk(contributor)
+    owed = as_contributor.claims()
+    for c in owed:
+        req = escrow.claim(c["escrow_task_id"], contributor.address, int(c["cumulative"]), c["proof"])
+        chain.send(contributor, req.as_tx())
+    # Assert
+    assert linked["escrow_task_id"] == escrow_task_id and int(linked["funded"]) == 10 * UNIT
+    assert epoch is not None and epoch["status"] == "pending" and int(epoch["total"]) == 2 * REWARD
+    assert [e["status"] for e in as_requester.epochs(task.id)] == ["confirmed"]
+    assert [(c["task_id"], int(c["claimable"])) for c in owed] == [(task.id, 2 * REWARD)]
+    assert token.balance_of(contributor.address) == 2 * REWARD
+    assert int(as_contributor.claims()[0]["claimable"]) == 0
+    assert int(as_contributor.statement()["epochs"][0]["total"]) == 2 * REWARD
+    spend = as_requester.spend(task.id)
+    assert (int(spend["remaining"]), int(spend["paid"])) == (10 * UNIT - 2 * REWARD, 2 * REWARD)
+    assert sdk(operator).close_epoch(task.id) is None  # nothing new: 204
+
+
+def test_refusals_name_the_field(
+    node: Node, sdk: Any, accounts: list[LocalAccount], chain: ChainClient
+) -> None:
+    requester, other = accounts[1], accounts[3]
+    task = sdk(requester).create_task(
+        TaskCreate.model_validate(
+            {
+                "title": "Ducts",
+                "description": "ventilation ducts",
+                "modality": "image",
+                "reward_per_item": 1,
+                "target_count": 10,
+                "deadline": "2030-01-01T00:00:00Z",
+                "consent_text": "ok",
+            }
+        )
+    )
+    assert node.chain is not None
+    token, escrow = (
+        TestToken(chain, node.chain.deployment.token),
+        TaskEscrow(chain, node.chain.deployment.escrow),
+    )
+    theirs = _fund(chain, token, escrow, other, 5)
+    with pytest.raises(Forbidden) as opened_by_other:
+        sdk(requester).link_escrow(task.id, theirs)  # an escrow someone else opened
+    with pytest.raises(Forbidden) as not_requester:
+        sdk(other).link_escrow(task.id, theirs)
+    with pytest.raises(InvalidInput) as bad_address:
+        sdk(requester).claims("0x1234")
+    with pytest.raises(Forbidden) as someone_elses:
+        sdk(requester).statement(other.address)
+    assert opened_by_other.value.field == "escrow_task_id"
+    assert not_requester.value.field == "task_id"
+    assert bad_address.value.field == "address"
+    assert someone_elses.value.field == "address"

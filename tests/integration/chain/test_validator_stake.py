@@ -1,0 +1,110 @@
+"""Review against the real ValidatorStaking on a local anvil: eligibility by stake, slashing executed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+
+from datacoop.chain.client import ChainClient
+from datacoop.chain.contracts import TestToken, ValidatorStaking
+from datacoop.chain.deploy import Deployment
+from datacoop.chain.outbox import Relay
+from datacoop.chain.setup import ChainHandle
+from datacoop.db import Database
+from datacoop.db.models import SlashingProposal, Validator
+from datacoop.domain.review import Qualification
+from datacoop.domain.signing import Eip712Domain
+from datacoop.errors import Conflict, Forbidden
+from datacoop.services.participants import get_or_create
+from datacoop.services.review import ReviewService
+from datacoop.services.review_outcomes import record_gold
+from datacoop.services.review_slashing import SlashingDesk
+from datacoop.services.stakes import ChainStakes
+
+UNIT = 10**18
+MIN_STAKE = 100 * UNIT
+
+
+def test_a_staked_account_is_eligible_until_it_unbonds_below_the_minimum(
+    db: Database,
+    chain: ChainClient,
+    deployment: Deployment,
+    token: TestToken,
+    accounts: list[LocalAccount],
+) -> None:
+    # Prepare: a review service reading stakes from the chain
+    validator = accounts[2]
+    staking = ValidatorStaking(chain, deployment.staking)
+    review = ReviewService(
+        db,
+        Eip712Domain(chain_id=chain.chain_id, verifying_contract=deployment.escrow),
+        ChainStakes(chain, deployment.staking),
+        min_stake=MIN_STAKE,
+        ttl=timedelta(hours=1),
+        qualification=Qualification(),
+        report=lambda _sid: {},
+    )
+    with db.transaction() as s:
+        who = get_or_create(s, validator.address, datetime.now(UTC))
+        s.flush()
+        s.expunge(who)
+    with pytest.raises(Forbidden):  # nothing staked yet
+        review.enrol(who)
+    # Execute: stake 150 through the contract
+    chain.send(validator, token.mint(validator.address, 150 * UNIT).as_tx())
+    chain.send(validator, token.approve(staking.address, 150 * UNIT).as_tx())
+    chain.send(validator, staking.stake(150 * UNIT).as_tx())
+    # Assert
+    assert review.enrol(who).staked
+    # Execute: unbond 60, leaving 90 staked (the 60 stay slashable but no longer count)
+    chain.send(validator, staking.request_unbond(60 * UNIT).as_tx())
+    assert staking.slashable(validator.address) == 150 * UNIT
+    with pytest.raises(Forbidden) as refused:
+        review.enrol(who)
+    assert refused.value.field == "stake" and "staked now: " + str(90 * UNIT) in refused.value.message
+
+
+def test_a_slashing_proposal_is_executed_once_through_the_outbox(
+    db: Database,
+    chain: ChainClient,
+    relay: Relay,
+    deployment: Deployment,
+    token: TestToken,
+    accounts: list[LocalAccount],
+) -> None:
+    # Prepare: a staked validator whose gold answers are all wrong
+    validator = accounts[3]
+    staking = ValidatorStaking(chain, deployment.staking)
+    chain.send(validator, token.mint(validator.address, 150 * UNIT).as_tx())
+    chain.send(validator, token.approve(staking.address, 150 * UNIT).as_tx())
+    chain.send(validator, staking.stake(150 * UNIT).as_tx())
+    now = datetime.now(UTC)
+    rules = Qualification(gold_needed=2, exclude_after=3, exclude_below=0.6)
+    with db.transaction() as s:
+        who = get_or_create(s, validator.address, now)
+        s.flush()
+        v = Validator(participant_id=who.id, staked=True, qualified=False, excluded=False, reputation=0.5,
+                      gold_answered=0, gold_correct=0, decided_votes=0, agreed_votes=0, created_at=now,
+                      updated_at=now)  # fmt: skip
+        s.add(v)
+        s.flush()
+        for _ in range(3):
+            record_gold(s, v, False, rules, now)
+        assert v.excluded
+        proposal_id = s.scalars(select(SlashingProposal.id)).one()
+    handle = ChainHandle(chain, relay, accounts[0], deployment)
+    desk = SlashingDesk(db, handle, amount=40 * UNIT)
+    # Execute
+    sent = desk.execute(proposal_id)
+    assert sent.status == "sent"
+    with pytest.raises(Conflict):
+        desk.execute(proposal_id)  # never twice
+    key = f"slash:{chain.chain_id}:{staking.address}:{proposal_id}"
+    assert relay.drive(key).status == "confirmed"
+    # Assert
+    [done] = desk.list()
+    assert done.status == "confirmed" and done.tx_hash is not None
+    assert staking.slashable(validator.address) == 110 * UNIT
