@@ -80,7 +80,7 @@ class ReviewRules(_Model):
 
     k: int = Field(default=3, ge=1, le=25, description="validators per item")
     gold_rate: float = Field(default=0.1, ge=0, le=1, description="share of a queue that is gold items")
-    threshold: float = Field(default=0.95, gt=0.5, le=1, description="posterior that makes an item final")
+    threshold: float = Field(default=0.98, gt=0.5, le=1, description="posterior that makes an item final")
     max_votes: int = Field(
         default=7, ge=1, le=51, description="votes before an unsure item goes to the requester"
     )
