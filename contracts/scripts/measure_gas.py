@@ -38,6 +38,7 @@ from datacoop.chain.artifacts import compile_contract
 
 REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "node_modules" / ".bin" / "anvil"
+REFERENCE = REPO / "contracts" / "tests" / "reference"
 DAY = 86_400
 UNIT = 10**18
 
@@ -201,6 +202,25 @@ def measure_settlement(
     gas["transfer_per_item_gas"] = round((contributors * first + (items - contributors) * later) / items)
 
 
+def measure_reference(chain: Chain, token: Contract, gas: dict[str, int]) -> None:
+    """The same claims (depth 20: a fresh account, then that account again after a new root)
+    through one-distribution-per-contract references (`contracts/tests/reference`): what the
+    goals' contracts cost in this Vyper, without and with a cap at the posted total."""
+    for name, key in (("ReferenceDrop", "reference"), ("ReferenceCappedDrop", "reference_capped")):
+        drop = chain.deploy(name, token.address, source_dir=REFERENCE)
+        chain.send(token.functions.mint(drop.address, 1000 * UNIT))
+        capped = name == "ReferenceCappedDrop"
+
+        def claim(account: str, amount: int, added: int, drop: Contract = drop, capped: bool = capped) -> int:
+            root, proof = random_proof(account, amount, 20)
+            chain.send(drop.functions.setRoot(root, added) if capped else drop.functions.setRoot(root))
+            return gas_of(chain.send(drop.functions.claim(account, amount, proof), chain.accounts[1]))
+
+        account = fresh_account()
+        gas[f"{key}_claim_gas_depth20"] = claim(account, 5 * UNIT, 5 * UNIT)
+        gas[f"{key}_claim_gas_repeat_depth20"] = claim(account, 8 * UNIT, 3 * UNIT)
+
+
 def measure_registry_and_market(chain: Chain, token: Contract, gas: dict[str, int]) -> None:
     admin, publisher, buyer = chain.accounts[0], chain.accounts[3], chain.accounts[4]
     registry = chain.deploy("DatasetRegistry")
@@ -255,6 +275,7 @@ def measure(items: int = 10_000, contributors: int = 1_000) -> dict[str, int]:
             chain.send(token.functions.transfer(chain.accounts[2], UNIT), requester)
         )
         measure_escrow(chain, token, gas)
+        measure_reference(chain, token, gas)
         measure_registry_and_market(chain, token, gas)
         measure_staking(chain, token, gas)
         if items:

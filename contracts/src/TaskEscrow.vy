@@ -253,7 +253,7 @@ def claimable(taskId: uint256, account: address, cumulativeAmount: uint256) -> u
     """
     if block.timestamp > cumulative_merkle._closes_at(taskId):
         return 0
-    already: uint256 = cumulative_merkle.claimed[taskId][account]
+    already: uint256 = cumulative_merkle._claimed_of(taskId, account)
     if cumulativeAmount <= already:
         return 0
     return cumulativeAmount - already

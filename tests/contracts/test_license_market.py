@@ -314,6 +314,7 @@ def test_contributors_claim_royalties_against_posted_roots(
     assert (claimed.listingId, claimed.account, claimed.amount) == (listing, alice, 200 * UNIT)
     assert token.balanceOf(alice) == 200 * UNIT
     assert market.claimed(listing, alice) == 200 * UNIT
+    assert market.claimed(listing + 2**96, alice) == 0  # no listing has that id; no aliasing
     pool = market.royaltyPool(listing)
     assert (pool.credited, pool.total, pool.paid, pool.epoch, pool.root) == (
         600 * UNIT,

@@ -273,6 +273,23 @@ def test_claim_pays_the_entitlement_to_the_account(
     assert_solvent(escrow, token)
 
 
+def test_claimed_is_kept_per_task_and_account_and_never_aliases(
+    escrow: Any, open_task: OpenTask, post_tree: PostTree, contributors: list[str]
+) -> None:
+    """`claimed` lives in one flat map keyed by `task << 160 | account`: no two pairs share a word."""
+    alice, bob = contributors[:2]
+    first, second = open_task(100 * UNIT), open_task(100 * UNIT)
+    tree = post_tree(first, [(alice, 10 * UNIT), (bob, 20 * UNIT)])
+    escrow.claim(first, alice, 10 * UNIT, tree.proof(alice, 10 * UNIT))
+    assert escrow.claimed(first, alice) == 10 * UNIT
+    assert escrow.claimed(first, bob) == 0
+    assert escrow.claimed(second, alice) == 0
+    # An id at or above 2**96 can belong to no task; it would share the key of `first` if the
+    # view did not refuse it.
+    assert escrow.claimed(first + 2**96, alice) == 0
+    assert escrow.claimable(first + 2**96, alice, 10 * UNIT) == 0
+
+
 def test_one_claim_pays_every_epoch_since_the_last(
     escrow: Any, token: Any, open_task: OpenTask, post_tree: PostTree, contributors: list[str]
 ) -> None:

@@ -16,7 +16,7 @@
         pass as a leaf (second-preimage attack).
 
         Invariants per pool: paid <= total <= funded < 2**96; total never
-        decreases; claimed[pool][account] never decreases.
+        decreases; claimed(pool, account) never decreases.
 
         Gas layout: a claim touches two words of the pool and nothing else.
         `_hot_root` holds the upper 192 bits of the root and the closing
@@ -24,7 +24,9 @@
         headroom `total - paid` (96 bits). A claim is checked against the
         upper 192 bits of the root: forging one needs a keccak-256 preimage
         of a given 192-bit prefix (about 2**192 hashes). The full root is
-        kept beside them for readers.
+        kept beside them for readers. What an account was paid sits in a
+        flat map keyed by `pool << 160 | account` (pool ids stay below
+        2**96), one hash per access instead of two for a nested map.
 """
 
 from . import safe_erc20
@@ -34,6 +36,9 @@ MAX_PROOF_DEPTH: constant(uint256) = 32
 
 # @dev Upper bound (exclusive) of a pool's funding, so the headroom fits 96 bits.
 FUNDING_LIMIT: constant(uint256) = 2**96
+
+# @dev Upper bound (exclusive) of a pool id, so `pool << 160 | account` is a unique key.
+POOL_ID_LIMIT: constant(uint256) = 2**96
 
 _LOW_64: constant(uint256) = 2**64 - 1
 _LOW_160: constant(uint256) = 2**160 - 1
@@ -50,8 +55,20 @@ struct Pool:
 
 _pools: HashMap[uint256, Pool]
 
-# @dev Cumulative amount already paid to an account from a pool.
-claimed: public(HashMap[uint256, HashMap[address, uint256]])
+# @dev Cumulative amount already paid to an account from a pool, keyed by
+# `pool_id << 160 | account`. A nested `HashMap[uint256, HashMap[address,
+# uint256]]` costs a second keccak per access (~55 gas each; a claim makes two).
+_claimed: HashMap[uint256, uint256]
+
+
+@external
+@view
+def claimed(poolId: uint256, account: address) -> uint256:
+    """
+    @dev Cumulative amount already paid to `account` from pool `poolId`
+         (the task id in TaskEscrow, the listing id in LicenseMarket).
+    """
+    return self._claimed_of(poolId, account)
 
 
 @internal
@@ -61,6 +78,7 @@ def _open(pool_id: uint256, token: address, closes_at: uint256):
          (inclusive). The pool must not exist yet.
     """
     assert token != empty(address), "cumulative_merkle: token is zero"
+    assert pool_id < POOL_ID_LIMIT, "cumulative_merkle: pool id above 2**96"
     assert closes_at <= _LOW_64, "cumulative_merkle: closing time too far"
     assert self._pools[pool_id].hot_pay == 0, "cumulative_merkle: pool exists"
     self._pools[pool_id].hot_root = closes_at
@@ -115,7 +133,9 @@ def _claim(
     hot_root: uint256 = self._pools[pool_id].hot_root
     # An unknown pool has closing time 0: always closed.
     assert block.timestamp <= hot_root & _LOW_64, "cumulative_merkle: pool closed"
-    already: uint256 = self.claimed[pool_id][account]
+    # The pool exists (it is open), so pool_id < POOL_ID_LIMIT and the key is unique.
+    key: uint256 = (pool_id << 160) | convert(account, uint256)
+    already: uint256 = self._claimed[key]
     assert cumulative_amount > already, "cumulative_merkle: nothing to claim"
 
     node: bytes32 = keccak256(keccak256(abi_encode(account, cumulative_amount)))
@@ -132,10 +152,21 @@ def _claim(
     hot_pay: uint256 = self._pools[pool_id].hot_pay
     assert amount <= hot_pay >> 160, "cumulative_merkle: claim above total"
     self._pools[pool_id].hot_pay = unsafe_sub(hot_pay, amount << 160)
-    self.claimed[pool_id][account] = cumulative_amount
+    self._claimed[key] = cumulative_amount
 
     safe_erc20._transfer(convert(hot_pay & _LOW_160, address), account, amount)
     return amount
+
+
+@internal
+@view
+def _claimed_of(pool_id: uint256, account: address) -> uint256:
+    """
+    @dev What `account` was already paid from pool `pool_id` (0 for an id no pool can have).
+    """
+    if pool_id >= POOL_ID_LIMIT:
+        return 0
+    return self._claimed[(pool_id << 160) | convert(account, uint256)]
 
 
 @internal
