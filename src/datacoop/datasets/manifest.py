@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from datacoop import merkle
@@ -75,8 +75,8 @@ class ManifestItem:
     review: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        """The item as the JSON object in the manifest's ``items``."""
-        return asdict(self)
+        """The item as the JSON object in the manifest's ``items`` (shallow: nested values are shared)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def item_hash(self) -> bytes:
         """``keccak256`` of the item's canonical JSON (the ``bytes32`` half of its leaf)."""
