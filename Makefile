@@ -20,9 +20,14 @@ install: $(BIN)/python node_modules/.package-lock.json
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[pipeline,models]'
 
+# Flower (federated learning) pins fastapi, starlette, typer and uvicorn below DataCoop's: the tests take
+# flwr without its dependency list, plus the few packages its client/server API imports.
+FLWR_NO_DEPS := flwr==1.41.0 grpcio grpcio-health-checking 'protobuf<7' 'iterators<0.0.3' tomli tomli_w
+
 install-test: $(BIN)/python node_modules/.package-lock.json
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet --no-deps $(FLWR_NO_DEPS)
 
 up: install  ## install DataCoop and run it on its embedded default (Ctrl-C stops it)
 	$(BIN)/datacoop up $(ARGS)

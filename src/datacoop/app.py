@@ -7,7 +7,8 @@ a deployment changes wiring here and nowhere else.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,10 @@ from datacoop.services.audit import AuditLog
 from datacoop.services.auth import AuthService
 from datacoop.services.blobs import BlobService
 from datacoop.services.clock import Clock, utc_now
+from datacoop.services.compute import ComputeConfig, ComputeService
 from datacoop.services.datasets import DatasetService
 from datacoop.services.duplicates import DatabaseDuplicates
+from datacoop.services.exchange import ExchangeService
 from datacoop.services.health import HealthService
 from datacoop.services.review import ReviewService
 from datacoop.services.review_slashing import SlashingDesk
@@ -70,6 +73,9 @@ class Node:
     settlement: SettlementService
     compliance: PolicyEngine
     audit: AuditLog
+    exchange: ExchangeService = field(init=False)  # built from datasets, compliance and audit
+    compute: ComputeService = field(init=False)  # compute-to-data jobs (services/compute.py)
+    compute_workers: WorkerPool | None = None
     chain: ChainHandle | None = None
     dev_accounts: tuple[LocalAccount, ...] = ()
     workers: WorkerPool | None = None
@@ -78,10 +84,17 @@ class Node:
     broker_workers: BrokerWorkers | None = None
 
     def start_settlement(self) -> WorkerPool | None:
-        """Post epochs and follow them to confirmation in this process (and close them on schedule)."""
+        """Drive the node's chain work in this process: epochs (posted, confirmed, closed on schedule),
+        dataset versions (anchored in DatasetRegistry), listings and royalty rounds."""
         if self.chain is not None and self.settlement_loop is None:
-            self.settlement_loop = WorkerPool(self.settlement.tick, threads=1, idle_s=1.0).start()
+            self.settlement_loop = WorkerPool(self._chain_tick, threads=1, idle_s=1.0).start()
         return self.settlement_loop
+
+    def _chain_tick(self, _worker: str) -> bool:
+        changed = self.settlement.tick()
+        self.datasets.sync()
+        self.exchange.sync()  # listings, publisher shares and royalty rounds
+        return changed
 
     def start_workers(self, threads: int = 1) -> WorkerPool:
         """Run pre-screening in this process (the embedded default); stopped by close()."""
@@ -103,6 +116,17 @@ class Node:
             ).start()  # fmt: skip
         return self.broker_workers
 
+    def start_compute_workers(self, threads: int = 1) -> WorkerPool:
+        """Run compute-to-data jobs in this process; stopped by close()."""
+        if self.compute_workers is None:
+            self.compute_workers = WorkerPool(self.compute.work_once, threads=threads, idle_s=1.0).start()
+        return self.compute_workers
+
+    def close_compute_workers(self) -> None:
+        if self.compute_workers is not None:
+            self.compute_workers.stop()
+            self.compute_workers = None
+
     def wake_workers(self, submission_id: int) -> None:
         if self.workers is not None:
             self.workers.notify()
@@ -114,6 +138,7 @@ class Node:
             self.settlement_loop.stop()
         if self.workers is not None:
             self.workers.stop()
+        self.close_compute_workers()
         if self.broker_workers is not None:
             self.broker_workers.stop()
         if self.broker is not None:
@@ -224,7 +249,51 @@ def _assemble(
         broker=_broker(settings, screening),
     )
     node.submissions.on_committed = node.wake_workers
+    node.exchange = ExchangeService(
+        db, store, node.datasets, node.compliance, node.audit, chain,
+        secret=_download_secret(settings), url_ttl=timedelta(seconds=settings.download_url_ttl_seconds),
+        clock=clock,
+    )  # fmt: skip
+    node.compute = _compute(settings, node, clock)
     return node
+
+
+def _compute(settings: Settings, node: Node, clock: Clock) -> ComputeService:
+    from datacoop.compute import Limits, OutputLimits, OutputSigner
+
+    limits = Limits(
+        cpu_seconds=settings.compute_cpu_seconds,
+        wall_seconds=settings.compute_wall_seconds,
+        memory_bytes=settings.compute_memory_bytes,
+        output_bytes=settings.compute_output_bytes,
+    )
+    config = ComputeConfig(
+        allowed_requirements=list(settings.compute_allowed_requirements),
+        limits=limits,
+        outputs=OutputLimits(
+            max_bytes=settings.compute_output_bytes, max_files=settings.compute_output_files
+        ),
+        work_dir=settings.compute_work_dir,
+    )
+    key = settings.data_dir / "compute_url_secret"
+    if not key.exists():
+        key.touch(mode=0o600)
+        key.write_text(secrets.token_hex(32))
+    signer = OutputSigner(bytes.fromhex(key.read_text().strip()))
+    return ComputeService(
+        node.db, node.store, node.audit, signer, manifest=node.datasets.manifest, config=config, clock=clock
+    )
+
+
+def _download_secret(settings: Settings) -> str:
+    """The signing key of download URLs: the configured one, else one generated into the data directory."""
+    if settings.download_secret:
+        return settings.download_secret
+    path = settings.data_dir / "download_secret"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def _broker(settings: Settings, screening: ScreeningService) -> PrescreenBroker | None:

@@ -151,6 +151,35 @@ class Settings(BaseSettings):
         "(datacoop/compliance/policies/default.yaml)",
     )
 
+    # exchange
+    download_secret: str | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC key of signed download URLs; default: generated into <data_dir>/download_secret "
+        "on first start (must be set in production)",
+    )
+    download_url_ttl_seconds: int = Field(
+        default=600, ge=10, le=86_400, description="how long a signed download URL works"
+    )
+
+    # compute-to-data
+    compute_allowed_requirements: list[str] = Field(
+        default_factory=lambda: ["numpy", "pillow", "scikit-learn"],
+        description="packages a buyer's algorithm may require (installed beside DataCoop; none per job)",
+    )
+    compute_cpu_seconds: int = Field(default=60, ge=1, le=86_400, description="CPU time of one job")
+    compute_wall_seconds: int = Field(default=120, ge=1, le=86_400, description="wall-clock time of one job")
+    compute_memory_bytes: int = Field(
+        default=2 * GiB, ge=256 * 1024**2, description="address space of one job"
+    )
+    compute_output_bytes: int = Field(
+        default=10 * 1024**2, ge=1024, description="largest output file, and all outputs together"
+    )
+    compute_output_files: int = Field(default=16, ge=1, le=10_000, description="most output files of one job")
+    compute_work_dir: Path | None = Field(
+        default=None, description="where jobs run (their data materialised); default: the system temp folder"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -183,6 +212,10 @@ class Settings(BaseSettings):
             if self.database_url is None:
                 raise ValueError(
                     "database_url must be set in production (the SQLite default is for one machine)"
+                )
+            if self.download_secret is None:
+                raise ValueError(
+                    "download_secret must be set in production (the generated one is for one machine)"
                 )
         return self
 

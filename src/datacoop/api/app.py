@@ -7,7 +7,18 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from datacoop import __version__
 from datacoop.api.errors import install_error_handlers
-from datacoop.api.routes import auth, blobs, datasets, meta, reviews, settlement, submissions, tasks
+from datacoop.api.routes import (
+    auth,
+    blobs,
+    compute,
+    datasets,
+    exchange,
+    meta,
+    reviews,
+    settlement,
+    submissions,
+    tasks,
+)
 from datacoop.app import Node
 
 __all__ = ["create_app"]
@@ -24,6 +35,8 @@ def create_app(node: Node) -> FastAPI:
     v1 = APIRouter(prefix="/v1")
     for module in (meta, auth, tasks, blobs, submissions, reviews, datasets, settlement):
         v1.include_router(module.router)
+    v1.include_router(exchange.router)
+    v1.include_router(compute.router)
     app.include_router(v1)
     install_error_handlers(app)
     if node.settings.cors_origins:

@@ -8,7 +8,22 @@ from __future__ import annotations
 
 import typer
 
-from datacoop.cli import audit, cid, dataset, gc, merkle, policy, settle, submit, tasks, up, worker
+from datacoop.cli import (
+    audit,
+    cid,
+    compute,
+    dataset,
+    demo,
+    exchange,
+    gc,
+    merkle,
+    policy,
+    settle,
+    submit,
+    tasks,
+    up,
+    worker,
+)
 
 __all__ = ["app", "main"]
 
@@ -19,8 +34,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (up, cid, tasks, submit, gc, merkle, worker, dataset, settle, policy, audit):
+for module in (up, cid, tasks, submit, gc, merkle, worker, dataset, settle, policy, audit, demo):
     module.register(app)
+exchange.register(app)
+compute.register(app)
 
 
 def main() -> None:

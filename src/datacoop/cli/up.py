@@ -42,6 +42,7 @@ def up(
     node = build_node(settings, check_stages=False)
     worker = _start_worker(settings)
     node.start_settlement()  # epochs: posted through the outbox and followed to confirmation
+    node.start_compute_workers()  # compute-to-data jobs (each runs in a sandboxed child process)
     try:
         _announce(settings, node.health.check(), [a.address for a in node.dev_accounts])
         config = uvicorn.Config(

@@ -11,6 +11,7 @@ Starlette's ``TestClient``) to talk to an app in-process.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -24,6 +25,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel
 
+from datacoop.compute.public import JobPublic
 from datacoop.datasets.public import DatasetPublic, VersionPublic, WithdrawalPublic
 from datacoop.domain.signing import (
     AppealMessage,
@@ -284,6 +286,83 @@ class DataCoopClient:
     def spend(self, task_id: int) -> dict[str, Any]:
         return dict(self._request("GET", f"/tasks/{task_id}/spend").json())
 
+    # --- exchange ---------------------------------------------------------------------------
+
+    def create_listing(self, version_id: int, **terms: Any) -> dict[str, Any]:
+        """List an anchored version: price, licence, duration_s, royalty_bps, access_modes, jurisdictions…"""
+        body = {"version_id": version_id, **terms}
+        if "price" in body:
+            body["price"] = str(body["price"])
+        return dict(self._request("POST", "/listings", json=body).json())
+
+    def listings(self, **filters: Any) -> list[dict[str, Any]]:
+        """Listings on sale; filters: q, modality, licence, max_price, min_items, max_size, origin, buyer."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        return list(self._request("GET", "/listings", params=params).json())
+
+    def listing(self, listing_id: int) -> dict[str, Any]:
+        return dict(self._request("GET", f"/listings/{listing_id}").json())
+
+    def place_order(
+        self,
+        listing_id: int,
+        tx_hash: str,
+        jurisdiction: str,
+        purpose: str = "training",
+        safeguards: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """Tell the node about a licence bought on chain (LicenseMarket.buy); returns the grant."""
+        body = {
+            "listing_id": listing_id,
+            "tx_hash": tx_hash,
+            "jurisdiction": jurisdiction,
+            "purpose": purpose,
+            "safeguards": list(safeguards),
+        }
+        return dict(self._request("POST", "/orders", json=body).json())
+
+    def order(self, order_id: int) -> dict[str, Any]:
+        return dict(self._request("GET", f"/orders/{order_id}").json())
+
+    def download_url(self, order_id: int) -> dict[str, Any]:
+        """A short-lived signed URL of the order's export (``url`` is relative to the node)."""
+        return dict(self._request("GET", f"/orders/{order_id}/download-url").json())
+
+    def download(
+        self, order_id: int, out: Path | str, *, progress: Callable[[int], None] | None = None
+    ) -> Path:
+        """Download the order's export to ``out``, resuming from ``out`` + ``.part`` if one is there."""
+        target = Path(out)
+        part = target.with_name(target.name + ".part")
+        have = part.stat().st_size if part.exists() else 0
+        url = self.download_url(order_id)["url"]
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        with self._http.stream("GET", url, headers=headers) as response:
+            if response.status_code == 416:  # nothing left to fetch
+                part.replace(target)
+                return target
+            if not response.is_success:
+                response.read()
+                _raise_for(response)
+            mode = "ab" if response.status_code == 206 else "wb"
+            with part.open(mode) as f:
+                for chunk in response.iter_bytes():
+                    f.write(chunk)
+                    if progress:
+                        progress(len(chunk))
+        part.replace(target)
+        return target
+
+    def royalties(self, address: str | None = None) -> list[dict[str, Any]]:
+        """Per listing: cumulative royalty, proof and what is claimed (default: your account)."""
+        who = address or self._need_account().address
+        return list(self._request("GET", f"/royalties/{who}").json())
+
+    def close_royalty_round(self, listing_id: int) -> dict[str, Any] | None:
+        """Post the listing's next royalty root (the operator only); None when nothing is new."""
+        response = self._request("POST", f"/listings/{listing_id}/royalty-rounds")
+        return None if response.status_code == 204 else dict(response.json())
+
     # --- community review -------------------------------------------------------------------
 
     def validator_record(self) -> ValidatorPublic:
@@ -344,6 +423,44 @@ class DataCoopClient:
 
     def get_appeal(self, submission_id: int) -> AppealPublic:
         return self._get(f"/submissions/{submission_id}/appeal", AppealPublic)
+
+    # --- compute-to-data --------------------------------------------------------------------
+
+    def compute_submit(
+        self, version_id: int, algorithm: str | Path, *, entry: str | None = None,
+        requirements: list[str] | None = None,
+    ) -> JobPublic:  # fmt: skip
+        """Send an algorithm (a .py file or a .zip package) to run beside a dataset version."""
+        path = Path(algorithm)
+        source = base64.b64encode(path.read_bytes()).decode()
+        body = {"version_id": version_id, "filename": path.name, "entry": entry, "source": source,
+                "requirements": requirements or []}  # fmt: skip
+        return JobPublic.model_validate(self._request("POST", "/compute/jobs", json=body).json())
+
+    def compute_job(self, job_id: int) -> JobPublic:
+        return self._get(f"/compute/jobs/{job_id}", JobPublic)
+
+    def compute_wait(self, job_id: int, *, timeout: float = 600, poll: float = 0.5) -> JobPublic:
+        """Poll until the job is done (or ``timeout`` seconds pass: then its status as it stands)."""
+        deadline = time.monotonic() + timeout
+        job = self.compute_job(job_id)
+        while job.status != "done" and time.monotonic() < deadline:
+            time.sleep(poll)
+            job = self.compute_job(job_id)
+        return job
+
+    def compute_fetch(self, job_id: int, out_dir: str | Path, names: list[str] | None = None) -> list[Path]:
+        """Download released outputs (``names``, default all) through their signed URLs into ``out_dir``."""
+        folder, saved = Path(out_dir), []
+        for name in names if names is not None else [o.name for o in self.compute_job(job_id).outputs]:
+            link = self._request("POST", f"/compute/jobs/{job_id}/outputs/{name}/link").json()
+            response = self._http.get(link["url"])
+            _raise_for(response)
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(response.content)
+            saved.append(target)
+        return saved
 
     def close(self) -> None:
         self._http.close()

@@ -34,15 +34,22 @@ __all__ = [
     "Base",
     "Blob",
     "ChainTx",
+    "ComputeJob",
+    "ComputeLicence",
+    "ComputeUsage",
     "Dataset",
     "DatasetItem",
     "DatasetVersion",
     "GoldItem",
+    "Listing",
+    "Order",
     "Participant",
     "Prescreen",
     "ReviewAssignment",
     "ReviewOutcome",
     "ReviewVote",
+    "RoyaltyEntitlement",
+    "RoyaltyRound",
     "ScreeningJob",
     "SlashingProposal",
     "StageResultRow",
@@ -571,3 +578,157 @@ class AuditAnchor(Base):
     status: Mapped[str] = mapped_column(String(16))  # pending | sent | confirmed | failed
     tx_hash: Mapped[str | None] = mapped_column(String(66))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Listing(Base):
+    """A dataset version offered for sale on LicenseMarket (services/exchange.py lists and sells it)."""
+
+    __tablename__ = "listings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), index=True)
+    publisher_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))  # None: operator
+    title: Mapped[str] = mapped_column(String(200))
+    modality: Mapped[str] = mapped_column(String(16), index=True)
+    item_count: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    origins: Mapped[list[str]]  # the items' jurisdictions of origin
+    token: Mapped[str] = mapped_column(String(42))
+    price: Mapped[int] = mapped_column(Uint256)
+    licence: Mapped[str] = mapped_column(String(100), index=True)
+    terms_text: Mapped[str] = mapped_column(Text)
+    terms_hash: Mapped[str] = mapped_column(String(66))
+    duration_s: Mapped[int] = mapped_column(BigInteger)
+    royalty_bps: Mapped[int] = mapped_column(Integer)
+    access_modes: Mapped[list[str]]
+    jurisdictions: Mapped[list[str]]  # buyer jurisdictions offered to; ["*"]: anywhere
+    data_category: Mapped[str] = mapped_column(String(32))
+    consent_scope: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # pending | listed | failed
+    tx_key: Mapped[str] = mapped_column(String(200), unique=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    market_listing_id: Mapped[int | None] = mapped_column(Uint256)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Order(Base):
+    """A licence bought on chain and the access it grants (the compliant items only)."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    buyer: Mapped[str] = mapped_column(String(42))
+    tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    licence_id: Mapped[int] = mapped_column(Uint256, unique=True)
+    expires: Mapped[int] = mapped_column(BigInteger)  # unix seconds, from the LicenceSold event
+    amount: Mapped[int] = mapped_column(Uint256)
+    royalty: Mapped[int] = mapped_column(Uint256)
+    publisher_share: Mapped[int] = mapped_column(Uint256)
+    operator_fee: Mapped[int] = mapped_column(Uint256)
+    jurisdiction: Mapped[str] = mapped_column(String(2))
+    purpose: Mapped[str] = mapped_column(String(100))
+    safeguards: Mapped[list[str]]
+    granted: Mapped[list[str]]  # manifest indices (as text) the buyer may download
+    withheld: Mapped[dict[str, Any]]  # manifest index -> {outcome, rule, legal_basis, explanation}
+    forward_tx_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class RoyaltyRound(Base):
+    """One posting of a listing's cumulative royalty root (like settlement's epochs)."""
+
+    __tablename__ = "royalty_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # pending | posted | confirmed | failed
+    credited: Mapped[int] = mapped_column(Uint256)  # the pool's credited royalties this root shares out
+    total: Mapped[int] = mapped_column(Uint256)
+    root: Mapped[str] = mapped_column(String(66))
+    tx_key: Mapped[str] = mapped_column(String(200), unique=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RoyaltyEntitlement(Base):
+    """A contributor's cumulative royalty in one round."""
+
+    __tablename__ = "royalty_entitlements"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("royalty_rounds.id"), primary_key=True)
+    account: Mapped[str] = mapped_column(String(42), primary_key=True, index=True)
+    cumulative: Mapped[int] = mapped_column(Uint256)
+
+
+class ComputeLicence(Base):
+    """A buyer's right to run compute jobs or federated rounds on one version (the default port's table).
+
+    The exchange grants these when an order for a compute access mode settles; ``price`` is per
+    ``unit`` (``job`` or ``round``).
+    """
+
+    __tablename__ = "compute_licences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), index=True)
+    buyer: Mapped[str] = mapped_column(String(42), index=True)  # EIP-55 checksummed
+    unit: Mapped[str] = mapped_column(String(16))  # job | round
+    price: Mapped[int] = mapped_column(Uint256)
+    token: Mapped[str | None] = mapped_column(String(42))
+    source: Mapped[str] = mapped_column(String(200))  # e.g. "order:12" or "operator"
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ComputeJob(Base):
+    """A compute-to-data job: the buyer's algorithm against one version, queued, run in a sandbox, checked."""
+
+    __tablename__ = "compute_jobs"
+    __table_args__ = (Index("ix_compute_jobs_status_lease", "status", "lease_until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), index=True)
+    licence_id: Mapped[int | None] = mapped_column(ForeignKey("compute_licences.id"))
+    algorithm_cid: Mapped[str] = mapped_column(String(100))
+    algorithm_name: Mapped[str] = mapped_column(String(200))
+    entry: Mapped[str] = mapped_column(String(200))
+    requirements: Mapped[list[str]]
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | done
+    outcome: Mapped[str | None] = mapped_column(String(16))  # released | withheld | stopped | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[str | None] = mapped_column(Text)
+    outputs: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{name, cid, size}]
+    isolation: Mapped[dict[str, Any]]
+    seconds: Mapped[float | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class ComputeUsage(Base):
+    """One billable use of a compute licence (a job run, or a node's federated round), for settlement."""
+
+    __tablename__ = "compute_usage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    licence_id: Mapped[int | None] = mapped_column(ForeignKey("compute_licences.id"), index=True)
+    buyer: Mapped[str] = mapped_column(String(42), index=True)
+    version_id: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(16))  # job | round
+    subject: Mapped[str] = mapped_column(String(200))  # "compute_job:7" or "federated_run:3/round:2"
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Uint256)
+    created_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None]
+    settlement_ref: Mapped[str | None] = mapped_column(String(200))

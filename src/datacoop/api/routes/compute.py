@@ -1,0 +1,54 @@
+"""Compute-to-data: submit an algorithm, follow the job, download released outputs by signed URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from fastapi import APIRouter, status
+from fastapi.responses import StreamingResponse
+
+from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.compute.public import JobCreate, JobPublic, OutputLink
+
+router = APIRouter(prefix="/compute", tags=["compute"])
+
+
+@router.post("/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
+def submit_job(node: NodeDep, who: CurrentParticipant, body: JobCreate) -> JobPublic:
+    job = node.compute.submit(
+        who, body.version_id, body.source, body.filename, entry=body.entry, requirements=body.requirements
+    )
+    if node.compute_workers is not None:
+        node.compute_workers.notify()
+    return job
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic)
+def get_job(node: NodeDep, who: CurrentParticipant, job_id: int) -> JobPublic:
+    """Status; once done: outcome, the reason it was stopped or withheld, the scrubbed log, outputs."""
+    return node.compute.get(job_id, who)
+
+
+@router.post("/jobs/{job_id}/outputs/{name:path}/link", response_model=OutputLink)
+def output_link(node: NodeDep, who: CurrentParticipant, job_id: int, name: str) -> OutputLink:
+    return node.compute.output_link(job_id, who, name)
+
+
+def _chunks(f: BinaryIO) -> Iterator[bytes]:
+    with f:
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+@router.get("/outputs/{job_id}/{name:path}", response_class=StreamingResponse)
+def download_output(
+    node: NodeDep, job_id: int, name: str, buyer: str, expires: int, sig: str
+) -> StreamingResponse:
+    """The signature is the credential: it names the buyer and runs out after a few minutes."""
+    f, size = node.compute.open_output(job_id, name, buyer, expires, sig)
+    headers = {
+        "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"',
+    }
+    return StreamingResponse(_chunks(f), media_type="application/octet-stream", headers=headers)

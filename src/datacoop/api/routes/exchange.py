@@ -1,0 +1,149 @@
+"""The exchange: listings, orders, signed downloads (resumable with Range) and royalties."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.domain.identity import normalize_address
+from datacoop.errors import Forbidden, InvalidInput
+from datacoop.services.exchange_listings import SearchFilters
+
+router = APIRouter(tags=["exchange"])
+
+
+class ListingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version_id: int = Field(ge=1, description="an anchored dataset version")
+    title: str = Field(default="", max_length=200)
+    price: str = Field(description="ERC-20 base units, as a decimal string", max_length=78)
+    licence: str = Field(min_length=1, max_length=100, description="e.g. CC-BY-4.0, or 'custom'")
+    terms_text: str = Field(default="", max_length=100_000)
+    duration_s: int = Field(ge=1, description="how long a licence lasts, in seconds")
+    royalty_bps: int = Field(default=0, ge=0, le=10_000, description="contributors' share, basis points")
+    access_modes: list[str] = Field(
+        default_factory=lambda: ["download"], description="download, compute_to_data, federated"
+    )
+    jurisdictions: list[str] = Field(default_factory=lambda: ["*"], description="buyer jurisdictions")
+    data_category: str = "personal"
+    consent_scope: str = "general"
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    listing_id: int = Field(ge=1)
+    tx_hash: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="the LicenseMarket.buy transaction")
+    jurisdiction: str = Field(min_length=2, max_length=2, description="where the buyer receives the data")
+    purpose: str = Field(default="training", min_length=1, max_length=100)
+    safeguards: list[str] = Field(default_factory=list, description="transfer safeguards in place")
+
+
+@router.post("/listings", status_code=status.HTTP_201_CREATED)
+def create_listing(node: NodeDep, who: CurrentParticipant, body: ListingCreate) -> dict[str, Any]:
+    """List an anchored version on LicenseMarket (its publisher); the node sends the transaction."""
+    view = node.exchange.create_listing(who, body.model_dump())
+    node.exchange.sync()
+    return view
+
+
+@router.get("/listings")
+def search_listings(
+    node: NodeDep,
+    q: str | None = None,
+    modality: str | None = None,
+    licence: str | None = None,
+    max_price: Annotated[int | None, Query(ge=0)] = None,
+    min_items: Annotated[int | None, Query(ge=0)] = None,
+    max_size: Annotated[int | None, Query(ge=0)] = None,
+    origin: Annotated[str | None, Query(description="a jurisdiction the items come from")] = None,
+    buyer: Annotated[str | None, Query(description="a buyer jurisdiction it is offered to")] = None,
+    include_pending: bool = False,
+) -> list[dict[str, Any]]:
+    """Listings on sale, filtered."""
+    if node.chain is not None:
+        node.exchange.sync()
+    filters = SearchFilters(q, modality, licence, max_price, min_items, max_size, origin, buyer)
+    return node.exchange.search(filters, include_pending=include_pending)
+
+
+@router.get("/listings/{listing_id}")
+def get_listing(node: NodeDep, listing_id: int) -> dict[str, Any]:
+    """The listing page: terms, datasheet, samples, metadata links and provenance summary."""
+    if node.chain is not None:
+        node.exchange.sync()
+    return node.exchange.listing_page(listing_id)
+
+
+@router.post(
+    "/listings/{listing_id}/royalty-rounds", status_code=status.HTTP_201_CREATED, response_model=None
+)
+def close_royalty_round(node: NodeDep, who: CurrentParticipant, listing_id: int) -> dict[str, Any] | Response:
+    """Share what the pool was credited and post the root (operator only); 204 when nothing is new."""
+    if not node.exchange.is_operator(who.address):
+        raise Forbidden("only the node's operator posts royalty roots", field="authorization")
+    view = node.exchange.close_royalty_round(listing_id)
+    node.exchange.sync()
+    return Response(status_code=status.HTTP_204_NO_CONTENT) if view is None else view
+
+
+@router.post("/orders", status_code=status.HTTP_201_CREATED)
+def create_order(node: NodeDep, who: CurrentParticipant, body: OrderCreate) -> dict[str, Any]:
+    """Record a purchase made on chain; the answer lists the granted items and the withheld ones."""
+    return node.exchange.record_order(
+        who, body.listing_id, body.tx_hash, body.jurisdiction, body.purpose, body.safeguards
+    )
+
+
+@router.get("/orders")
+def list_orders(node: NodeDep, who: CurrentParticipant) -> list[dict[str, Any]]:
+    return node.exchange.orders(who)
+
+
+@router.get("/orders/{order_id}")
+def get_order(node: NodeDep, who: CurrentParticipant, order_id: int) -> dict[str, Any]:
+    return node.exchange.order(who, order_id)
+
+
+@router.get("/orders/{order_id}/download-url")
+def download_url(node: NodeDep, who: CurrentParticipant, order_id: int) -> dict[str, Any]:
+    """A short-lived signed URL of the order's export (a tar in WebDataset layout)."""
+    return node.exchange.download_url(who, order_id)
+
+
+@router.get("/deliveries/{token}", response_model=None)
+def deliver(
+    node: NodeDep, token: str, range_: Annotated[str | None, Header(alias="Range")] = None
+) -> StreamingResponse | Response:
+    """The export's bytes, after checking the licence on chain; ``Range: bytes=a-b`` resumes."""
+    try:
+        delivery = node.exchange.open_delivery(token, range_)  # every check happens before a byte is sent
+    except InvalidInput as exc:
+        if exc.field == "range" and exc.limit is not None:  # beyond the end: 416, as RFC 9110 says
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.limit}"})
+        raise
+    partial = range_ is not None
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(delivery.end - delivery.start + 1),
+        "Content-Disposition": f'attachment; filename="order-{delivery.order_id}.tar"',
+        "ETag": f'"order-{delivery.order_id}-{delivery.size}"',
+    }
+    code = status.HTTP_200_OK
+    if partial:
+        headers["Content-Range"] = f"bytes {delivery.start}-{delivery.end}/{delivery.size}"
+        code = status.HTTP_206_PARTIAL_CONTENT
+    return StreamingResponse(
+        delivery.chunks, status_code=code, media_type="application/x-tar", headers=headers
+    )
+
+
+@router.get("/royalties/{address}")
+def royalties(node: NodeDep, address: str) -> list[dict[str, Any]]:
+    """What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain."""
+    account = normalize_address(address, field="address")
+    node.exchange.sync()  # follow rounds being posted, and open the ones sales made due
+    return node.exchange.royalties(account)

@@ -1,0 +1,246 @@
+"""Compute-to-data, done-when: misbehaving algorithms are stopped or withheld, with the reason shown
+to the buyer; a well-behaved one's result is released and downloaded through a signed URL.
+
+Each test goes the buyer's way: the SDK submits over the API, a worker (the service's own
+``work_once``, what WorkerPool calls) runs the job in the real sandbox, the SDK reads the result.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from datacoop.app import Node
+from datacoop.client import DataCoopClient
+from datacoop.compute.public import JobPublic
+from datacoop.compute.sandbox import plan_isolation
+from datacoop.db.models import AuditEntry, ComputeUsage
+from datacoop.errors import Forbidden, InvalidInput, NotFound
+
+pytestmark = pytest.mark.usefixtures("licensed")
+
+WELL_BEHAVED = """
+import json, os
+import numpy as np
+from PIL import Image
+
+def run(data_dir, out_dir):
+    index = json.load(open(os.path.join(data_dir, "index.json")))
+    means = {}
+    for item in index:
+        pixels = np.asarray(Image.open(os.path.join(data_dir, item["file"])).convert("RGB"), dtype=float)
+        means.setdefault(item["labels"]["tags"][0], []).append(pixels.mean(axis=(0, 1)))
+    result = {label: np.mean(rows, axis=0).round(2).tolist() for label, rows in means.items()}
+    summary = {"mean_rgb": result, "uid": os.getuid(), "items": len(index)}
+    json.dump(summary, open(os.path.join(out_dir, "means.json"), "w"))
+"""
+
+
+def _run(node: Node, buyer: DataCoopClient, version_id: int, source: str, tmp_path: Path) -> JobPublic:
+    # Prepare
+    path = tmp_path / "algorithm.py"
+    path.write_text(textwrap.dedent(source))
+    job = buyer.compute_submit(version_id, path, requirements=["numpy", "pillow"])
+    assert job.status == "queued"
+    # Execute
+    assert node.compute.work_once("test-worker")
+    return buyer.compute_job(job.id)
+
+
+def test_a_well_behaved_algorithm_is_released(
+    node: Node, buyer: DataCoopClient, version_id: int, tmp_path: Path
+) -> None:
+    job = _run(node, buyer, version_id, WELL_BEHAVED, tmp_path)
+
+    assert (job.status, job.outcome, job.reason) == ("done", "released", None), job.log
+    files = buyer.compute_fetch(job.id, tmp_path / "got")
+    result = json.loads(files[0].read_text())
+    assert result["items"] == 6
+    red, blue = result["mean_rgb"]["red"], result["mean_rgb"]["blue"]
+    assert red[0] > red[2] + 80 and blue[2] > blue[0] + 80  # the colours the images were drawn around
+    # the isolation that applied here, seen from inside the job as well as reported
+    plan = plan_isolation()
+    assert job.isolation["user"] == plan.user and result["uid"] == plan.uid
+    assert job.isolation["network_namespace"] == plan.network_namespace
+    with node.db.transaction() as s:
+        usage = s.scalars(select(ComputeUsage)).all()
+        audit = s.scalars(
+            select(AuditEntry.action).where(AuditEntry.subject == f"compute_job:{job.id}")
+        ).all()
+    assert [(u.unit, u.quantity, u.amount) for u in usage] == [("job", 1, 3 * 10**18)]
+    assert list(audit) == ["compute.job.submitted", "compute.job.finished"]
+
+
+def test_opening_a_network_socket_stops_the_job(
+    node: Node, buyer: DataCoopClient, version_id: int, tmp_path: Path
+) -> None:
+    source = """
+    import socket
+    def run(data_dir, out_dir):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.connect(("127.0.0.1", 80))
+    """
+    job = _run(node, buyer, version_id, source, tmp_path)
+
+    assert job.outcome == "stopped"
+    assert job.reason is not None and "network access is not allowed" in job.reason
+    assert job.outputs == []
+
+
+def test_reading_outside_its_data_stops_the_job(
+    node: Node, buyer: DataCoopClient, version_id: int, tmp_path: Path
+) -> None:
+    source = """
+    import os
+    def run(data_dir, out_dir):
+        try:  # swallowing the error does not help: the job ends at the attempt
+            secret = open(os.path.join(data_dir, "..", "..", "..", "etc", "passwd")).read()
+        except OSError:
+            secret = "none"
+        open(os.path.join(out_dir, "leak.txt"), "w").write(secret)
+    """
+    job = _run(node, buyer, version_id, source, tmp_path)
+
+    assert job.outcome == "stopped"
+    assert job.reason == "reading outside the job's data is not allowed (/etc/passwd)"
+    assert job.outputs == []
+
+
+def test_writing_ten_times_the_output_limit_stops_the_job(
+    node: Node, buyer: DataCoopClient, version_id: int, tmp_path: Path
+) -> None:
+    limit = node.compute.config.limits.output_bytes
+    source = f"""
+    import os
+    def run(data_dir, out_dir):
+        with open(os.path.join(out_dir, "big.txt"), "w") as f:
+            for _ in range(10):
+                f.write("x" * {limit})
+    """
+    job = _run(node, buyer, version_id, source, tmp_path)
+
+    assert job.outcome == "stopped"
+    assert job.reason == f"the algorithm wrote a file larger than the output limit of {limit:,} bytes"
+    assert job.outputs == []
+
+
+def test_many_files_over_the_limit_together_are_withheld(
+    node: Node, buyer: DataCoopClient, version_id: int, tmp_path: Path
+) -> None:
+    limit = node.compute.config.limits.output_bytes
+    source = f"""
+    import os
+    def run(data_dir, out_dir):
+        for i in range(10):  # each file under the limit, ten times the limit together
+            open(os.path.join(out_dir, f"part{{i}}.txt"), "w").write("x" * ({limit} - 1))
+    """
+    job = _run(node, buyer, version_id, source, tmp_path)
+
+    assert job.outcome == "withheld"
+    assert job.reason is not None and "over the output limit" in job.reason
+
+
+def test_copying_an_input_item_into_the_output_is_withheld(
+    node: Node, buyer: DataCoopClient, version_id: int, tmp_path: Path
+) -> None:
+    source = """
+    import os
+    import numpy as np
+    def run(data_dir, out_dir):
+        items = os.path.join(data_dir, "items")
+        raw = open(os.path.join(items, sorted(os.listdir(items))[2]), "rb").read()
+        # smuggled out inside an allowed type: a valid .npy array of the item's bytes
+        np.save(os.path.join(out_dir, "weights.npy"), np.frombuffer(raw, dtype=np.uint8))
+    """
+    job = _run(node, buyer, version_id, source, tmp_path)
+
+    assert job.outcome == "withheld"
+    assert job.reason is not None and "contains bytes of input item '000002.png'" in job.reason
+    assert job.outputs == []
+    with pytest.raises(NotFound):  # nothing was released, so there is nothing to link to
+        buyer.compute_fetch(job.id, tmp_path, names=["weights.npy"])
+
+
+def test_a_requirement_off_the_allow_list_is_refused(
+    buyer: DataCoopClient, version_id: int, tmp_path: Path
+) -> None:
+    path = tmp_path / "algorithm.py"
+    path.write_text("def run(data_dir, out_dir):\n    pass\n")
+
+    with pytest.raises(InvalidInput) as caught:
+        buyer.compute_submit(version_id, path, requirements=["numpy", "requests>=2"])
+
+    assert caught.value.field == "requirements[1]"
+    assert "'requests' is not on the allow-list" in caught.value.message
+
+
+def test_a_buyer_without_a_licence_cannot_submit(
+    sdk,
+    version_id: int,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.conftest import make_account
+
+    stranger: DataCoopClient = sdk(make_account(0x5757))
+    path = tmp_path / "algorithm.py"
+    path.write_text("def run(data_dir, out_dir):\n    pass\n")
+
+    with pytest.raises(Forbidden):
+        stranger.compute_submit(version_id, path)
+
+
+def test_the_worker_pool_runs_queued_jobs(
+    node: Node, buyer: DataCoopClient, version_id: int, tmp_path: Path
+) -> None:
+    path = tmp_path / "algorithm.py"
+    path.write_text(textwrap.dedent(WELL_BEHAVED))
+    job = buyer.compute_submit(version_id, path, requirements=["numpy", "pillow"])
+    node.start_compute_workers()
+    try:
+        done = buyer.compute_wait(job.id, timeout=60, poll=0.1)
+    finally:
+        node.close_compute_workers()
+
+    assert (done.status, done.outcome) == ("done", "released")
+    assert node.compute.claim("another") is None  # nothing left, and a finished job is not leased again
+
+
+def test_a_download_link_is_the_buyers_and_runs_out(
+    node: Node,
+    buyer: DataCoopClient,
+    version_id: int,
+    tmp_path: Path,
+    api,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    job = _run(node, buyer, version_id, WELL_BEHAVED, tmp_path)
+    link = buyer._request("POST", f"/compute/jobs/{job.id}/outputs/means.json/link").json()
+
+    assert api.get(link["url"]).status_code == 200
+    forged = link["url"].replace(buyer.account.address, "0x" + "1" * 40)  # type: ignore[union-attr]
+    assert api.get(forged).json()["error"]["code"] == "forbidden"
+    clock.advance(seconds=link["ttl_seconds"] + 1)
+    assert api.get(link["url"]).json()["error"]["code"] == "gone"
+
+
+def test_a_job_whose_worker_died_is_taken_up_again(
+    node: Node,
+    buyer: DataCoopClient,
+    version_id: int,
+    tmp_path: Path,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    path = tmp_path / "algorithm.py"
+    path.write_text(textwrap.dedent(WELL_BEHAVED))
+    job = buyer.compute_submit(version_id, path, requirements=["numpy", "pillow"])
+    assert node.compute.claim("worker-that-dies") == job.id
+    assert node.compute.claim("second") is None  # its lease is live
+
+    clock.advance(seconds=node.compute.config.lease.total_seconds() + 1)
+
+    assert node.compute.claim("second") == job.id
+    assert node.compute.process(job.id, "second") == "released"
