@@ -71,6 +71,18 @@ event VersionPublished:
     itemCount: uint256
 
 
+event AuditAnchored:
+    seq: indexed(uint256)
+    head: bytes32
+
+
+# @dev The node's audit log, anchored: the hash of its entry `seq` (its head
+#      when anchored). Anchors only move forward and are never rewritten.
+auditAnchors: public(HashMap[uint256, bytes32])
+
+# @dev The sequence number of the latest anchored audit-log entry.
+lastAuditSeq: public(uint256)
+
 # @dev Number of datasets created; the last token id.
 datasetCount: public(uint256)
 
@@ -134,3 +146,18 @@ def version(tokenId: uint256, number: uint256) -> Version:
     """
     assert number != 0 and number <= self.versionCount[tokenId], "DatasetRegistry: no such version"
     return self._versions[tokenId][number]
+
+
+@external
+def anchorAudit(seq: uint256, head: bytes32):
+    """
+    @dev Anchors the head of the node's append-only audit log: `head` is
+         the hash of its entry `seq`. Owner (the node's operator) only;
+         `seq` must exceed the last anchored one, so no anchor is rewritten.
+    """
+    ownable._check_owner()
+    assert seq > self.lastAuditSeq, "DatasetRegistry: audit anchors only move forward"
+    assert head != empty(bytes32), "DatasetRegistry: audit head is zero"
+    self.auditAnchors[seq] = head
+    self.lastAuditSeq = seq
+    log AuditAnchored(seq=seq, head=head)

@@ -6,8 +6,10 @@ a deployment changes wiring here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,7 @@ from datacoop.db import Database
 from datacoop.domain.review import Qualification
 from datacoop.domain.signing import Eip712Domain
 from datacoop.domain.tasks import Modality
-from datacoop.errors import InvalidInput
+from datacoop.errors import Conflict, InvalidInput
 from datacoop.models.factory import build_embedders
 from datacoop.pipeline.base import StageDeps
 from datacoop.pipeline.registry import stages_for
@@ -80,6 +82,7 @@ class Node:
     dev_accounts: tuple[LocalAccount, ...] = ()
     workers: WorkerPool | None = None
     settlement_loop: WorkerPool | None = None
+    audit_anchored_at: float = 0.0  # time.monotonic() of the last automatic audit anchor
     broker: PrescreenBroker | None = None  # set when settings.broker_url is: jobs travel through it
     broker_workers: BrokerWorkers | None = None
 
@@ -94,7 +97,12 @@ class Node:
         changed = self.settlement.tick()
         self.datasets.sync()
         self.exchange.sync()  # listings, publisher shares and royalty rounds
-        return changed
+        every = self.settings.audit_anchor_seconds
+        if every and time.monotonic() - self.audit_anchored_at >= every:
+            self.audit_anchored_at = time.monotonic()
+            with contextlib.suppress(Conflict):  # an empty log has no head to anchor yet
+                self.audit.anchor(min_new_entries=1)
+        return bool(self.audit.sync()) or changed
 
     def start_workers(self, threads: int = 1) -> WorkerPool:
         """Run pre-screening in this process (the embedded default); stopped by close()."""
@@ -232,7 +240,7 @@ def _assemble(
         health=health,
         screening=screening,
         compliance=PolicyEngine(load_policy(settings.compliance_policy)),
-        audit=AuditLog(db, clock=clock),
+        audit=AuditLog(db, clock=clock, chain=chain),
         datasets=DatasetService(
             db, store, blobs, domain, chain=chain, anchoring=settings.chain != "off", clock=clock
         ),

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     rpc_url: str | None = None
     operator_key: str | None = Field(default=None, description="hex key that posts roots and deploys")
     confirmations: int = Field(default=1, ge=1, le=1000, description="blocks a transaction needs to count")
+    audit_anchor_seconds: int = Field(
+        default=3600, ge=0, le=30 * 86_400,
+        description="anchor the audit log's head on chain this often (0: only `datacoop audit anchor`)",
+    )  # fmt: skip
     epoch_interval_seconds: int = Field(
         default=0, ge=0, le=30 * 86_400,
         description="close every funded task's epoch this often (0: only on demand, `datacoop epoch close`)",

@@ -113,3 +113,20 @@ def test_a_contract_publisher_cannot_reenter_while_its_token_is_minted(
     assert receiver.reentered() and not receiver.reentrySucceeded()
     assert registry.datasetCount() == 1
     assert registry.balanceOf(receiver.address) == 1
+
+
+def test_the_owner_anchors_the_audit_log_forward_only(registry: Any, admin: str, stranger: str) -> None:
+    head = b"\x42" * 32
+    registry.anchorAudit(5, head, sender=admin)
+    (anchored,) = events(registry, "AuditAnchored")
+    registry.anchorAudit(9, b"\x43" * 32, sender=admin)
+    assert (anchored.seq, anchored.head) == (5, head)
+    assert registry.auditAnchors(5) == head and registry.lastAuditSeq() == 9
+    with boa.reverts("DatasetRegistry: audit anchors only move forward"):
+        registry.anchorAudit(9, b"\x44" * 32, sender=admin)  # never rewritten
+    with boa.reverts("DatasetRegistry: audit anchors only move forward"):
+        registry.anchorAudit(7, b"\x44" * 32, sender=admin)
+    with boa.reverts("DatasetRegistry: audit head is zero"):
+        registry.anchorAudit(10, b"\x00" * 32, sender=admin)
+    with boa.reverts("ownable: caller is not the owner"):
+        registry.anchorAudit(10, head, sender=stranger)

@@ -146,6 +146,15 @@ class DatasetRegistry(_Wrapper):
             "published_at": v[3],
         }
 
+    def anchor_audit(self, seq: int, head: str) -> TxRequest:
+        """Anchor the audit log's entry ``seq`` (its hash ``head``); the registry's owner only."""
+        return self._tx("anchorAudit", seq, _b32(head))
+
+    def audit_anchors(self) -> dict[int, str]:
+        """Every anchored audit-log head, from the ``AuditAnchored`` events: ``{seq: hash}``."""
+        logs = self.contract.events.AuditAnchored.get_logs(from_block=0)
+        return {int(e["args"]["seq"]): "0x" + bytes(e["args"]["head"]).hex() for e in logs}
+
 
 class LicenseMarket(_Wrapper):
     """Listings, licence tokens with expiry, and royalty pools."""

@@ -10,8 +10,11 @@ from typing import Annotated
 import typer
 
 from datacoop.app import Node, build_node
+from datacoop.chain.client import ChainClient
+from datacoop.chain.contracts import DatasetRegistry
 from datacoop.cli._common import DEFAULT_DATA_DIR, DataDirOpt, console, reports_errors
-from datacoop.errors import IntegrityError
+from datacoop.domain.identity import normalize_address
+from datacoop.errors import IntegrityError, InvalidInput
 from datacoop.settings import Settings
 
 __all__ = ["register"]
@@ -22,11 +25,28 @@ def _node(data_dir: Path) -> Node:
 
 
 @reports_errors
-def verify(data_dir: DataDirOpt = DEFAULT_DATA_DIR) -> None:
-    """Recompute the chain and compare it with its head and anchors; exit 6 at the first bad entry."""
+def verify(
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    rpc: Annotated[
+        str | None, typer.Option(help="JSON-RPC address: also compare with the anchors on chain")
+    ] = None,
+    registry: Annotated[str | None, typer.Option(help="DatasetRegistry address holding the anchors")] = None,
+) -> None:
+    """Recompute the chain and compare it with its head and anchors; exit 6 at the first bad entry.
+
+    With --rpc and --registry the anchors are also read from the chain, which catches a log
+    rewritten consistently in the database (anchors table included).
+    """
+    if (rpc is None) != (registry is None):
+        raise InvalidInput("give --rpc and --registry together", field="rpc" if rpc is None else "registry")
+    on_chain = (
+        DatasetRegistry(ChainClient(rpc), normalize_address(registry, field="registry")).audit_anchors()
+        if rpc is not None and registry is not None
+        else None
+    )
     node = _node(data_dir)
     try:
-        report = node.audit.verify()
+        report = node.audit.verify(on_chain=on_chain)
         pending = sum(a.status == "pending" for a in node.audit.anchors())
     finally:
         node.close()
@@ -37,7 +57,9 @@ def verify(data_dir: DataDirOpt = DEFAULT_DATA_DIR) -> None:
         )
     console.print(
         f"ok: {report.entries} entries chain to head {report.head_hash}; "
-        f"{report.anchors_checked} anchors match ({pending} pending: not on chain yet)",
+        f"{report.anchors_checked} anchors match ({pending} pending: not on chain yet"
+        + ("; anchors read from the chain" if on_chain is not None else "")
+        + ")",
         markup=False,
     )
 
@@ -70,7 +92,7 @@ def anchor(
     min_new: Annotated[int, typer.Option(min=1, help="only if this many entries came since the last")] = 1,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
 ) -> None:
-    """Record the current head as an anchor (kept pending: no contract can take it yet)."""
+    """Record the current head as an anchor; a running node (`datacoop up`) sends it to the chain."""
     node = _node(data_dir)
     try:
         made = node.audit.anchor(min_new_entries=min_new)

@@ -8,7 +8,10 @@ first updates the one ``audit_head`` row: PostgreSQL then holds that row's lock
 and SQLite its write lock until the transaction ends, so concurrent appends
 queue up and form one chain. :meth:`AuditLog.verify` recomputes the chain and
 names the first entry that does not fit; :meth:`AuditLog.anchor` records a head
-to put on chain (pending: no deployed contract has a function for it yet).
+to put on chain and :meth:`AuditLog.sync` sends it through the transactional
+outbox to ``DatasetRegistry.anchorAudit`` (owner only, sequence numbers only
+move forward), so a rewrite of the whole log, head row and anchors table
+included, still differs from what the chain holds.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from datacoop.chain.contracts import DatasetRegistry
+from datacoop.chain.outbox import enqueue
+from datacoop.chain.setup import ChainHandle
 from datacoop.db import Database
-from datacoop.db.models import AuditAnchor, AuditEntry, AuditHead
+from datacoop.db.models import AuditAnchor, AuditEntry, AuditHead, ChainTx
 from datacoop.errors import Conflict, IntegrityError, InvalidInput, TooLarge
 from datacoop.services.clock import Clock, utc_now
 
@@ -39,9 +45,7 @@ __all__ = [
 
 GENESIS = "0x" + "00" * 32
 MAX_DETAILS_BYTES = 64 * 1024
-ANCHOR_PENDING_NOTE = (
-    "not sent: neither DatasetRegistry nor LicenseMarket has a function to record an audit-log head"
-)
+ANCHOR_PENDING_NOTE = "not sent yet: a node with a chain sends it (datacoop up)"
 _LIMITS = {"actor": 200, "action": 100, "subject": 200}
 _HEAD, _LOG = cast(Table, AuditHead.__table__), cast(Table, AuditEntry.__table__)
 # Built once: statement construction, not the database, was most of an append's time.
@@ -120,8 +124,9 @@ def entry_hash(
 class AuditLog:
     """Write, read and check the audit log of one database."""
 
-    def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, *, clock: Clock = utc_now, chain: ChainHandle | None = None) -> None:
         self._db, self._clock = db, clock
+        self._chain = chain
 
     def append(
         self, s: Session, *, actor: str, action: str, subject: str, details: dict[str, Any] | None = None
@@ -188,12 +193,72 @@ class AuditLog:
             s.add(row)
         return _anchor(row)
 
+    def _registry(self) -> DatasetRegistry | None:
+        if self._chain is None:
+            return None
+        return DatasetRegistry(self._chain.client, self._chain.deployment.registry)
+
+    def _anchor_key(self, seq: int) -> str:
+        assert self._chain is not None
+        return f"audit:{self._chain.client.chain_id}:{self._chain.deployment.registry}:{seq}"
+
+    def sync(self) -> list[Anchor]:
+        """Send recorded anchors through the outbox and follow them; the anchors whose status changed.
+
+        Without a chain, nothing moves (anchors stay pending, said so in their note).
+        """
+        registry = self._registry()
+        if registry is None or self._chain is None:
+            return []
+        changed: list[Anchor] = []
+        with self._db.transaction() as s:
+            last_sent = 0
+            for row in s.scalars(select(AuditAnchor).order_by(AuditAnchor.seq, AuditAnchor.id)):
+                if row.status in ("confirmed", "failed"):
+                    last_sent = max(last_sent, row.seq) if row.status == "confirmed" else last_sent
+                    continue
+                if row.seq <= last_sent:  # an older head recorded twice: the chain only moves forward
+                    row.status, row.note = "failed", f"entry {last_sent} is already anchored"
+                    changed.append(_anchor(row))
+                    continue
+                req = registry.anchor_audit(row.seq, row.head_hash)
+                enqueue(
+                    s, key=self._anchor_key(row.seq), chain_id=self._chain.client.chain_id,
+                    sender=self._chain.operator.address, to=req.to, data=req.data, now=self._clock(),
+                )  # fmt: skip
+                last_sent = row.seq
+                if row.status == "pending" and row.note:
+                    row.note = None
+        self._chain.relay.step()
+        with self._db.transaction() as s:
+            for row in s.scalars(select(AuditAnchor).where(AuditAnchor.status.in_(("pending", "sent")))):
+                tx = s.scalar(select(ChainTx).where(ChainTx.key == self._anchor_key(row.seq)))
+                if tx is None:
+                    continue
+                status = {"confirmed": "confirmed", "failed": "failed", "reverted": "failed"}.get(
+                    tx.status, "sent" if tx.status in ("sent", "mined") else "pending"
+                )
+                if (status, tx.tx_hash) != (row.status, row.tx_hash):
+                    row.status, row.tx_hash = status, tx.tx_hash
+                    if status == "failed":
+                        row.note = tx.error or "the anchoring transaction reverted"
+                    changed.append(_anchor(row))
+        return changed
+
+    def chain_anchors(self) -> dict[int, str]:
+        """The anchors the chain holds (``{seq: hash}``); empty without a chain."""
+        registry = self._registry()
+        return registry.audit_anchors() if registry is not None else {}
+
     def anchors(self) -> list[Anchor]:
         with self._db.transaction() as s:
             return [_anchor(a) for a in s.scalars(select(AuditAnchor).order_by(AuditAnchor.id))]
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, on_chain: dict[int, str] | None = None) -> VerifyReport:
         """Recompute the whole chain, then compare it with the head row and every anchor.
+
+        ``on_chain`` adds the anchors read from the chain (:meth:`chain_anchors`): those catch a log
+        rewritten consistently, anchors table included.
 
         Read in this order — anchors, head, entries — so that appends running meanwhile (which only add
         entries after the head that was read) are never mistaken for tampering.
@@ -202,6 +267,8 @@ class AuditLog:
             anchored: dict[int, set[str]] = {}
             for a in s.scalars(select(AuditAnchor)):
                 anchored.setdefault(a.seq, set()).add(a.head_hash)
+            for seq, head_hash in (on_chain or {}).items():  # read from the chain, not from this database
+                anchored.setdefault(seq, set()).add(head_hash)
             head = s.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one_or_none()
             check = _ChainCheck(anchored, None if head is None else (head.seq, head.hash))
             rows = s.scalars(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))

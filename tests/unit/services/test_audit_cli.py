@@ -103,3 +103,8 @@ def test_anchor_then_verify_counts_it(app: typer.Typer, data_dir: Path) -> None:
     assert "no anchor" in again.stdout
     checked = _run(app, "verify", data_dir=data_dir)
     assert "1 anchors match (1 pending: not on chain yet)" in checked.stdout
+
+
+def test_chain_anchors_need_both_the_rpc_and_the_registry(app: typer.Typer, data_dir: Path) -> None:
+    half = _run(app, "verify", "--rpc", "http://127.0.0.1:1", data_dir=data_dir)
+    assert half.exit_code == 2 and "error [registry]: give --rpc and --registry together" in half.stderr
