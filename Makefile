@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: up test test-fast lint bench install install-test clean
+.PHONY: up test test-fast lint bench install install-test clean web
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is needed (apt-get install nodejs npm)"; exit 1; }
 	npm install --no-audit --no-fund --loglevel=error  # not `npm ci`: the lock lists anvil's other-platform builds incompletely
 
+# the web app (web/, Vite): built into the package's web_dist/, which `datacoop up` serves at /
+web:  ## build the browser app (npm packages pinned by web/package-lock.json)
+	@command -v npm >/dev/null || { echo "npm is needed (apt-get install nodejs npm)"; exit 1; }
+	npm --prefix web ci --no-audit --no-fund --loglevel=error
+	npm --prefix web run build
+
 # torch first, pinned: that takes the CPU build on this kind of machine (resolved later, it pulls CUDA's GBs)
-install: $(BIN)/python node_modules/.package-lock.json
+install: $(BIN)/python node_modules/.package-lock.json web
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[pipeline,models]'
 
@@ -24,7 +30,7 @@ install: $(BIN)/python node_modules/.package-lock.json
 # flwr without its dependency list, plus the few packages its client/server API imports.
 FLWR_NO_DEPS := flwr==1.41.0 grpcio grpcio-health-checking 'protobuf<7' 'iterators<0.0.3' tomli tomli_w
 
-install-test: $(BIN)/python node_modules/.package-lock.json
+install-test: $(BIN)/python node_modules/.package-lock.json web
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
 	$(PIP) install --quiet --no-deps $(FLWR_NO_DEPS)
@@ -33,10 +39,10 @@ up: install  ## install DataCoop and run it on its embedded default (Ctrl-C stop
 	$(BIN)/datacoop up $(ARGS)
 
 test: install-test  ## install the test extras and run every test (PostgreSQL too where one answers)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 4 $(PYTEST_ARGS)
 
 test-fast: install-test  ## skip the slow tests (1 GiB upload, several-hundred-MiB CID)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -n 4 -m "not slow" $(PYTEST_ARGS)
 
 lint: install-test  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests benchmarks

@@ -19,6 +19,7 @@ from datacoop.api.routes import (
     submissions,
     tasks,
 )
+from datacoop.api.web import dev_router, mount_web
 from datacoop.app import Node
 
 __all__ = ["create_app"]
@@ -37,7 +38,9 @@ def create_app(node: Node) -> FastAPI:
         v1.include_router(module.router)
     v1.include_router(exchange.router)
     v1.include_router(compute.router)
+    v1.include_router(dev_router)
     app.include_router(v1)
+    mount_web(app)  # last: the web app's catch-all answers only what no API route does
     install_error_handlers(app)
     if node.settings.cors_origins:
         app.add_middleware(
