@@ -228,6 +228,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 1,000 examples in the in-process EVM: minutes, more beside other workers
 def test_the_escrow_keeps_its_invariants(
     escrow: Any, token: Any, funded_requester: str, operator: str
 ) -> None:

@@ -234,6 +234,7 @@ class MarketMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 1,000 examples in the in-process EVM: minutes, more beside other workers
 def test_the_market_keeps_its_invariants(
     market: Any, registry: Any, token: Any, admin: str, operator: str
 ) -> None:

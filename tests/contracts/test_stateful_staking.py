@@ -140,6 +140,7 @@ class StakingMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 1,000 examples in the in-process EVM: minutes, more beside other workers
 def test_staking_conserves_tokens(deployers: dict[str, Any], token: Any, admin: str, operator: str) -> None:
     treasury = boa.env.generate_address("staking-sm-treasury")
     with boa.env.prank(admin):

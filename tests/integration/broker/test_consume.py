@@ -36,7 +36,7 @@ def test_published_submissions_each_get_one_result_and_are_acked(
     done = wait_for(lambda: finished(node) == N, timeout=60)
     acked = wait_for(lambda: messages_left(broker_url, queue) == 0, timeout=10)
     worker.send_signal(signal.SIGTERM)
-    code = worker.wait(30)
+    code = worker.wait(120)
     # Assert
     assert done, log.read_text()[-3000:]
     assert_one_final_result_each(node, N)
@@ -57,7 +57,7 @@ def test_sigterm_finishes_the_current_jobs_and_hands_the_rest_back(
     assert wait_for(lambda: finished(node) >= 5, timeout=60), log.read_text()[-3000:]
     # Execute
     worker.send_signal(signal.SIGTERM)
-    code = worker.wait(30)
+    code = worker.wait(120)
     # Assert: stopped cleanly, no job half done, every unfinished submission still has its message
     done = finished(node)
     assert code == 0, log.read_text()[-3000:]

@@ -39,7 +39,7 @@ def test_the_sweeper_publishes_jobs_whose_message_was_never_sent(
     worker = start_worker(broker_settings.data_dir, {**broker_env, "DATACOOP_BROKER_SWEEP_SECONDS": "1"}, log)
     done = wait_for(lambda: finished(node) == N, timeout=90)
     worker.send_signal(signal.SIGTERM)
-    code = worker.wait(30)
+    code = worker.wait(120)
     # Assert
     assert done, log.read_text()[-3000:]
     assert code == 0
