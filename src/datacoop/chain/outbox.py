@@ -38,10 +38,21 @@ from datacoop.db.models import ChainTx
 from datacoop.errors import NotFound, Unavailable
 from datacoop.services.clock import Clock, utc_now
 
-__all__ = ["FINAL", "IN_FLIGHT", "Relay", "enqueue"]
+__all__ = ["FINAL", "IN_FLIGHT", "POSTING_STATUS", "Relay", "enqueue"]
 
 IN_FLIGHT = ("signed", "sent", "mined")
 FINAL = ("confirmed", "reverted", "failed")
+# What a record's status means for the thing it posts (an epoch, a royalty round): not in a canonical
+# block yet → pending; mined → posted; past the confirmations → confirmed; refused or reverted → failed.
+POSTING_STATUS = {
+    "pending": "pending",
+    "signed": "pending",
+    "sent": "pending",
+    "mined": "posted",
+    "confirmed": "confirmed",
+    "failed": "failed",
+    "reverted": "failed",
+}
 
 
 def enqueue(

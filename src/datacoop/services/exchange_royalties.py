@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from datacoop import merkle
 from datacoop.chain.contracts import LicenseMarket
-from datacoop.chain.outbox import enqueue
+from datacoop.chain.outbox import POSTING_STATUS, enqueue
 from datacoop.chain.setup import ChainHandle
 from datacoop.db.models import ChainTx, Listing, RoyaltyEntitlement, RoyaltyRound
 from datacoop.domain.identity import normalize_address
@@ -35,15 +35,7 @@ from datacoop.errors import Conflict
 __all__ = ["OPEN", "contributor_counts", "open_round", "round_json", "shares", "sync_rounds"]
 
 OPEN = ("pending", "posted")
-_STATUS_OF_TX = {
-    "pending": "pending",
-    "signed": "pending",
-    "sent": "pending",
-    "mined": "posted",
-    "confirmed": "confirmed",
-    "failed": "failed",
-    "reverted": "failed",
-}
+_STATUS_OF_TX = POSTING_STATUS
 
 
 def contributor_counts(contributors: Iterable[str]) -> dict[str, int]:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from datacoop import merkle
 from datacoop.chain.contracts import TaskEscrow
-from datacoop.chain.outbox import enqueue
+from datacoop.chain.outbox import POSTING_STATUS, enqueue
 from datacoop.chain.setup import ChainHandle
 from datacoop.db import Database
 from datacoop.db.models import (
@@ -53,15 +53,7 @@ __all__ = ["EpochView", "SettlementService", "VoteReward"]
 log = logging.getLogger("datacoop.settlement")
 
 OPEN = ("pending", "posted")
-_STATUS_OF_TX = {
-    "pending": "pending",
-    "signed": "pending",
-    "sent": "pending",
-    "mined": "posted",
-    "confirmed": "confirmed",
-    "failed": "failed",
-    "reverted": "failed",
-}
+_STATUS_OF_TX = POSTING_STATUS
 
 
 @dataclass(frozen=True)
