@@ -10,6 +10,7 @@ import contextlib
 import functools
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from datacoop.services.auth import AuthService
 from datacoop.services.blobs import BlobService
 from datacoop.services.clock import Clock, utc_now
 from datacoop.services.compute import ComputeConfig, ComputeService
+from datacoop.services.dashboard import TaskDashboardService
 from datacoop.services.datasets import DatasetService
 from datacoop.services.duplicates import DatabaseDuplicates
 from datacoop.services.exchange import ExchangeService
@@ -44,7 +46,7 @@ from datacoop.services.review import ReviewService
 from datacoop.services.review_slashing import SlashingDesk
 from datacoop.services.screening import ScreeningService
 from datacoop.services.settlement import SettlementService, VoteReward
-from datacoop.services.stakes import ChainStakes, InMemoryStakes, StakeReader
+from datacoop.services.stakes import CachedStakes, ChainStakes, InMemoryStakes, StakeReader
 from datacoop.services.submissions import SubmissionService
 from datacoop.services.tasks import TaskService
 from datacoop.settings import Settings
@@ -77,6 +79,7 @@ class Node:
     audit: AuditLog
     exchange: ExchangeService = field(init=False)  # built from datasets, compliance and audit
     compute: ComputeService = field(init=False)  # compute-to-data jobs (services/compute.py)
+    dashboard: TaskDashboardService = field(init=False)  # a requester's view of a task
     compute_workers: WorkerPool | None = None
     chain: ChainHandle | None = None
     dev_accounts: tuple[LocalAccount, ...] = ()
@@ -263,6 +266,7 @@ def _assemble(
         clock=clock,
     )  # fmt: skip
     node.compute = _compute(settings, node, clock)
+    node.dashboard = TaskDashboardService(db, is_operator=node.settlement.is_operator)
     return node
 
 
@@ -340,9 +344,15 @@ def _review(
     clock: Clock,
 ) -> ReviewService:
     # without a chain nobody has a stake: only review_min_stake = 0 opens review
-    stakes: StakeReader = (
-        ChainStakes(chain.client, chain.deployment.staking) if chain is not None else InMemoryStakes()
-    )
+    stakes: StakeReader = InMemoryStakes()
+    forget: Callable[[str], None] | None = None
+    if chain is not None:
+        cached = CachedStakes(
+            ChainStakes(chain.client, chain.deployment.staking),
+            ttl=settings.review_stake_cache_seconds,
+            cache_from=settings.review_min_stake,
+        )
+        stakes, forget = cached, cached.invalidate
     qualification = Qualification(
         gold_needed=settings.review_qualify_gold,
         min_accuracy=settings.review_qualify_accuracy,
@@ -358,5 +368,5 @@ def _review(
         qualification=qualification,
         report=screening.report,
         clock=clock,
-        slashing=SlashingDesk(db, chain, amount=settings.review_slash_amount, clock=clock),
+        slashing=SlashingDesk(db, chain, amount=settings.review_slash_amount, clock=clock, on_slashed=forget),
     )

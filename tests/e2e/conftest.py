@@ -46,9 +46,12 @@ class RunningNode:
         return self.process.returncode
 
 
-def start_node(data_dir: Path, log: Path, *, timeout: float = 60) -> RunningNode:
+def start_node(
+    data_dir: Path, log: Path, *, timeout: float = 60, settings: dict[str, str] | None = None
+) -> RunningNode:
+    """``datacoop up`` without the caller's DATACOOP_ variables, plus ``settings`` (DATACOOP_X: value)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATACOOP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATACOOP_")} | (settings or {})
     cmd = [sys.executable, "-m", "datacoop", "up", "--data-dir", str(data_dir), "--port", str(port)]
     t0 = time.monotonic()
     with log.open("a") as out:

@@ -42,6 +42,15 @@ export async function api<R>(method: string, path: string, body?: unknown): Prom
   return data as R;
 }
 
+/** Bytes the API serves only to the signed-in caller (fetch with the token; <img> cannot). */
+export async function authorizedBlob(path: string): Promise<globalThis.Blob> {
+  const headers: Record<string, string> = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { headers });
+  if (!response.ok) throw failure(response.status, await response.json().catch(() => null));
+  return response.blob();
+}
+
 export type Blob = { cid: string; size: number };
 
 function uploadOnce(file: File, onProgress: (fraction: number) => void): Promise<Blob> {

@@ -19,6 +19,6 @@ export function initialLang(): Lang {
 export function translator(lang: Lang) {
   const table = TABLES[lang];
   return (key: Key, vars: Record<string, string | number> = {}): string =>
-    (table[key] ?? en[key]).replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? `{${name}}`));
+    (table[key] ?? en[key] ?? key).replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? `{${name}}`));
 }
 export type T = ReturnType<typeof translator>;

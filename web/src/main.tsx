@@ -14,36 +14,15 @@ import {
   type Wallet,
 } from "./wallet";
 import "./style.css";
+import { parseUnits } from "viem";
+import { amount, chainInfo, tokenOf, type Token } from "./chain";
+import type { Submission, Task } from "./types";
+import { errorText, when } from "./util";
+import { Earnings } from "./views/earnings";
+import { MyTasks } from "./views/requester";
+import { Validator } from "./views/validator";
 
-type Task = {
-  id: number;
-  title: string;
-  description: string;
-  modality: string;
-  reward_per_item: string;
-  target_count: number;
-  deadline: string;
-  consent_text: string;
-  consent_hash: string;
-  allowed_jurisdictions: string[];
-  status: string;
-  submission_count: number;
-};
-type Change = { from_state: string | null; to_state: string; reason: string | null; at: string };
-type Submission = {
-  id: number;
-  task_id: number;
-  cid: string;
-  state: string;
-  created_at: string;
-  history: Change[];
-  details: Record<string, unknown>;
-};
-type Claim = { task_id: number; epoch: number; cumulative: string; claimed: string; claimable: string };
-type View = "tasks" | "mine" | "earnings" | "create";
-
-const errorText = (t: T, err: unknown) =>
-  err instanceof ApiFailure ? (err.error.code === "network" ? t("error.network") : err.error.message) : String(err);
+type View = "tasks" | "mine" | "earnings" | "review" | "requester" | "create";
 
 function App() {
   const [lang, setLang] = useState<Lang>(initialLang);
@@ -51,18 +30,22 @@ function App() {
   const [wallet, setWallet] = useState<Wallet | null>(null);
   const [view, setView] = useState<View>("tasks");
   const [task, setTask] = useState<Task | null>(null);
+  const [opened, setOpened] = useState<number | null>(null);
   useEffect(() => {
     document.documentElement.lang = lang;
     localStorage.setItem("datacoop.lang", lang);
   }, [lang]);
   const go = (v: View) => {
     setTask(null);
+    setOpened(null);
     setView(v);
   };
   const nav: [View, Key][] = [
     ["tasks", "nav.tasks"],
     ["mine", "nav.mine"],
     ["earnings", "nav.earnings"],
+    ["review", "nav.review"],
+    ["requester", "nav.requester"],
     ["create", "nav.create"],
   ];
   return (
@@ -113,8 +96,18 @@ function App() {
         {wallet && task && <Contribute t={t} task={task} wallet={wallet} onDone={() => go("mine")} />}
         {wallet && !task && view === "tasks" && <Tasks t={t} onPick={setTask} />}
         {wallet && !task && view === "mine" && <Mine t={t} />}
-        {wallet && !task && view === "earnings" && <Earnings t={t} address={wallet.address} />}
-        {wallet && !task && view === "create" && <CreateTask t={t} />}
+        {wallet && !task && view === "earnings" && <Earnings t={t} wallet={wallet} />}
+        {wallet && !task && view === "review" && <Validator t={t} wallet={wallet} />}
+        {wallet && !task && view === "requester" && <MyTasks key={opened ?? 0} t={t} wallet={wallet} open={opened} />}
+        {wallet && !task && view === "create" && (
+          <CreateTask
+            t={t}
+            onCreated={(id) => {
+              setOpened(id);
+              setView("requester");
+            }}
+          />
+        )}
       </main>
     </>
   );
@@ -183,11 +176,13 @@ function SignIn({ t, onSignedIn }: { t: T; onSignedIn: (w: Wallet) => void }) {
   );
 }
 
-const when = (iso: string, t: T) => new Date(iso).toLocaleString(t("lang.label") === "语言" ? "zh-CN" : "en");
-
 function Tasks({ t, onPick }: { t: T; onPick: (task: Task) => void }) {
   const [tasks, setTasks] = useState<Task[] | null>(null);
   const [query, setQuery] = useState("");
+  const [token, setTokenInfo] = useState<Token | null>(null);
+  useEffect(() => {
+    void chainInfo().then((c) => c && tokenOf(c).then(setTokenInfo));
+  }, []);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     api<Task[]>("GET", "/tasks?status=open").then(setTasks, (err) => setError(errorText(t, err)));
@@ -211,7 +206,7 @@ function Tasks({ t, onPick }: { t: T; onPick: (task: Task) => void }) {
               <dt>{t("tasks.modality")}</dt>
               <dd>{t(`modality.${x.modality}` as Key)}</dd>
               <dt>{t("tasks.reward")}</dt>
-              <dd>{x.reward_per_item}</dd>
+              <dd>{token ? amount(x.reward_per_item, token) : x.reward_per_item}</dd>
               <dt>{t("tasks.deadline")}</dt>
               <dd>{when(x.deadline, t)}</dd>
               <dt>{t("tasks.countries")}</dt>
@@ -422,50 +417,6 @@ function Mine({ t }: { t: T }) {
   );
 }
 
-function Earnings({ t, address }: { t: T; address: string }) {
-  const [claims, setClaims] = useState<Claim[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api<Claim[]>("GET", `/claims/${address}`).then(setClaims, (err) => setError(errorText(t, err)));
-  }, [address]);
-  return (
-    <section aria-labelledby="earn-h">
-      <h1 id="earn-h">{t("earn.heading")}</h1>
-      <p>{t("earn.intro")}</p>
-      {error && <p role="alert" class="error">{error}</p>}
-      {claims && claims.length === 0 && <p>{t("earn.empty")}</p>}
-      {claims && claims.length > 0 && (
-        <div class="scroll">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">{t("earn.task")}</th>
-                <th scope="col">{t("earn.epoch")}</th>
-                <th scope="col">{t("earn.total")}</th>
-                <th scope="col">{t("earn.claimed")}</th>
-                <th scope="col">{t("earn.claimable")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {claims.map((c) => (
-                <tr>
-                  <td>{c.task_id}</td>
-                  <td>{c.epoch}</td>
-                  <td>{c.cumulative}</td>
-                  <td>{c.claimed}</td>
-                  <td>
-                    <strong>{c.claimable}</strong>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
-  );
-}
-
 type Form = {
   title: string;
   description: string;
@@ -476,6 +427,8 @@ type Form = {
   consent_text: string;
   licence: string;
   allowed_jurisdictions: string;
+  k: string;
+  labels: string;
 };
 
 function localIn(days: number): string {
@@ -485,7 +438,7 @@ function localIn(days: number): string {
 }
 
 /** The API's limits (schemas.TaskCreate), checked as the requester types. */
-function check(t: T, f: Form): Partial<Record<keyof Form, string>> {
+function check(t: T, f: Form, decimals: number): Partial<Record<keyof Form, string>> {
   const e: Partial<Record<keyof Form, string>> = {};
   const text = (k: keyof Form, min: number, max: number) => {
     const v = f[k].trim();
@@ -497,32 +450,42 @@ function check(t: T, f: Form): Partial<Record<keyof Form, string>> {
   text("description", 1, 20_000);
   text("consent_text", 1, 20_000);
   text("licence", 1, 200);
-  if (!/^\d+$/.test(f.reward_per_item.trim())) e.reward_per_item = t("v.int", { n: 0 });
+  if (!/^\d+(\.\d+)?$/.test(f.reward_per_item.trim())) e.reward_per_item = t("v.tokens", { n: decimals });
+  else if ((f.reward_per_item.split(".")[1] ?? "").length > decimals) e.reward_per_item = t("v.tokens", { n: decimals });
   if (!/^\d+$/.test(f.target_count.trim()) || Number(f.target_count) < 1) e.target_count = t("v.int", { n: 1 });
   else if (Number(f.target_count) > 10_000_000) e.target_count = t("v.intmax", { n: 10_000_000 });
   if (!f.deadline) e.deadline = t("v.required");
   else if (new Date(f.deadline).getTime() <= Date.now()) e.deadline = t("v.future");
   if (f.allowed_jurisdictions.trim() && !/^\s*[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*\s*$/.test(f.allowed_jurisdictions))
     e.allowed_jurisdictions = t("v.countries");
+  if (!/^\d+$/.test(f.k.trim()) || Number(f.k) < 1) e.k = t("v.int", { n: 1 });
+  else if (Number(f.k) > 25) e.k = t("v.intmax", { n: 25 });
+  if (f.labels.split(",").some((l) => l.trim().length > 64)) e.labels = t("v.max", { n: 64 });
   return e;
 }
 
-function CreateTask({ t }: { t: T }) {
+function CreateTask({ t, onCreated }: { t: T; onCreated: (id: number) => void }) {
   const [form, setForm] = useState<Form>({
     title: "",
     description: "",
     modality: "image",
-    reward_per_item: "1000",
+    reward_per_item: "1",
     target_count: "100",
     deadline: localIn(30),
     consent_text: "",
     licence: "CC-BY-4.0",
     allowed_jurisdictions: "",
+    k: "3",
+    labels: "",
   });
   const [touched, setTouched] = useState<Set<keyof Form>>(new Set());
   const [server, setServer] = useState<{ field: string | null; message: string } | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  const errors = check(t, form);
+  const [token, setTokenInfo] = useState<Token>({ symbol: "", decimals: 18 });
+  useEffect(() => {
+    void chainInfo().then((c) => c && tokenOf(c).then(setTokenInfo));
+  }, []);
+  const errors = check(t, form, token.decimals);
   const fieldError = (k: keyof Form) =>
     (touched.has(k) ? errors[k] : undefined) ?? (server?.field === k ? server.message : undefined);
   const set = (k: keyof Form) => (e: Event) => {
@@ -543,7 +506,7 @@ function CreateTask({ t }: { t: T }) {
         title: form.title.trim(),
         description: form.description.trim(),
         modality: form.modality,
-        reward_per_item: form.reward_per_item.trim(),
+        reward_per_item: parseUnits(form.reward_per_item.trim(), token.decimals).toString(),
         target_count: Number(form.target_count),
         deadline: new Date(form.deadline).toISOString(),
         consent_text: form.consent_text.trim(),
@@ -552,9 +515,20 @@ function CreateTask({ t }: { t: T }) {
           .split(",")
           .map((c) => c.trim().toUpperCase())
           .filter(Boolean),
+        rules: {
+          review: {
+            k: Number(form.k),
+            max_votes: Math.max(7, Number(form.k)),
+            labels: form.labels
+              .split(",")
+              .map((l) => l.trim())
+              .filter(Boolean),
+          },
+        },
       });
       setServer(null);
       setDone(t("create.done", { id: made.id }));
+      onCreated(made.id);
     } catch (err) {
       const field = err instanceof ApiFailure ? err.error.field?.split(".")[0] ?? null : null;
       setServer({ field: field && field in form ? field : null, message: errorText(t, err) });
@@ -598,12 +572,14 @@ function CreateTask({ t }: { t: T }) {
             ))}
           </select>
         </div>
-        {input("reward_per_item", "create.reward", { inputMode: "numeric" })}
+        {input("reward_per_item", "create.reward", { inputMode: "decimal" })}
         {input("target_count", "create.target", { inputMode: "numeric" })}
         {input("deadline", "create.deadline", { type: "datetime-local" })}
         {input("consent_text", "create.consent", { rows: 4 }, true)}
         {input("licence", "create.licence")}
         {input("allowed_jurisdictions", "create.countries")}
+        {input("k", "create.k", { inputMode: "numeric" })}
+        {input("labels", "create.labels")}
         {server && !server.field && <p role="alert" class="error">{server.message}</p>}
         <button type="submit">{t("create.go")}</button>
         {done && <p role="status" class="ok">{done}</p>}

@@ -1,10 +1,18 @@
 // Wallets: EIP-6963 discovery (mipd) of injected EIP-1193 wallets through viem, and the local
 // node's DEVELOPMENT accounts (viem local accounts from keys the node hands out in development only).
 import { createStore, type EIP6963ProviderDetail } from "mipd";
-import { createWalletClient, custom, getAddress, type Address, type TypedDataDefinition } from "viem";
+import {
+  createWalletClient,
+  custom,
+  getAddress,
+  type Address,
+  type TypedDataDefinition,
+  type WalletClient,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 import { api } from "./api";
+import { chainOf, writer, type ChainInfo } from "./chain";
 
 export type Wallet = {
   name: string;
@@ -12,6 +20,8 @@ export type Wallet = {
   dev: boolean;
   signMessage(message: string): Promise<`0x${string}`>;
   signTypedData(typed: TypedDataDefinition): Promise<`0x${string}`>;
+  /** A client that sends this wallet's transactions to the node's chain. */
+  client(chain: ChainInfo): Promise<WalletClient>;
 };
 
 export const discovery = createStore();
@@ -26,6 +36,17 @@ export async function connectInjected(detail: Injected): Promise<Wallet> {
     dev: false,
     signMessage: (message) => client.signMessage({ account: address, message }),
     signTypedData: (typed) => client.signTypedData({ ...typed, account: address } as never),
+    client: async (chain) => {
+      const w = writer(chain, getAddress(address), detail.provider);
+      if ((await w.getChainId()) !== chain.chain_id) {
+        try {
+          await w.switchChain({ id: chain.chain_id });
+        } catch {
+          await w.addChain({ chain: chainOf(chain) });
+        }
+      }
+      return w;
+    },
   };
 }
 
@@ -47,6 +68,7 @@ export function devWallet(account: DevAccount, n: number): Wallet {
     dev: true,
     signMessage: (message) => local.signMessage({ message }),
     signTypedData: (typed) => local.signTypedData(typed as never),
+    client: async (chain) => writer(chain, local),
   };
 }
 

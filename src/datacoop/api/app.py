@@ -10,6 +10,7 @@ from datacoop.api.errors import install_error_handlers
 from datacoop.api.routes import (
     auth,
     blobs,
+    chain,
     compute,
     datasets,
     exchange,
@@ -38,6 +39,7 @@ def create_app(node: Node) -> FastAPI:
         v1.include_router(module.router)
     v1.include_router(exchange.router)
     v1.include_router(compute.router)
+    v1.include_router(chain.router)
     v1.include_router(dev_router)
     app.include_router(v1)
     mount_web(app)  # last: the web app's catch-all answers only what no API route does

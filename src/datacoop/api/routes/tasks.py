@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
 from datacoop.domain.tasks import TaskStatus
 from datacoop.schemas import TaskCreate, TaskPublic
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+CHUNK = 1 << 20
 
 
 @router.post("", response_model=TaskPublic, status_code=status.HTTP_201_CREATED)
@@ -36,3 +39,23 @@ def get_task(node: NodeDep, task_id: int) -> TaskPublic:
 @router.post("/{task_id}/close", response_model=TaskPublic)
 def close_task(node: NodeDep, who: CurrentParticipant, task_id: int) -> TaskPublic:
     return node.tasks.close(who, task_id)
+
+
+@router.get("/{task_id}/dashboard")
+def dashboard(node: NodeDep, who: CurrentParticipant, task_id: int) -> dict[str, Any]:
+    """The requester's view: progress, acceptance rate, rejections by cause, latest accepted samples."""
+    return node.dashboard.dashboard(who, task_id)
+
+
+@router.get("/{task_id}/samples/{submission_id}", response_class=StreamingResponse)
+def sample(node: NodeDep, who: CurrentParticipant, task_id: int, submission_id: int) -> StreamingResponse:
+    """An accepted item's (scrubbed) bytes, shown to the task's requester."""
+    cid = node.dashboard.sample_cid(who, task_id, submission_id)
+    store = node.store
+
+    def chunks() -> Iterator[bytes]:
+        with store.open(cid) as f:
+            while block := f.read(CHUNK):
+                yield block
+
+    return StreamingResponse(chunks(), media_type="application/octet-stream")

@@ -1,0 +1,92 @@
+"""The node's chain, relayed for browsers: ``POST /v1/chain/rpc`` speaks JSON-RPC to the node's EVM node.
+
+A phone that reaches the node may not reach its chain (an embedded anvil listens on the
+node's loopback), and a browser on another origin would need CORS from it. The relay
+forwards the read methods a wallet app needs and ``eth_sendRawTransaction`` (already
+signed by the user's key: the relay adds no authority). Anything else is refused with
+a JSON-RPC error naming the method, so the relay cannot be used to administer the chain
+(``anvil_*``, ``evm_*``, ``debug_*``, ``eth_sendTransaction`` with an unlocked account).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from web3.types import RPCEndpoint
+
+from datacoop.api.deps import NodeDep
+from datacoop.errors import InvalidInput, Unavailable
+
+router = APIRouter(prefix="/chain", tags=["chain"])
+
+ALLOWED = frozenset(
+    {
+        "eth_blockNumber",
+        "eth_call",
+        "eth_chainId",
+        "eth_estimateGas",
+        "eth_feeHistory",
+        "eth_gasPrice",
+        "eth_getBalance",
+        "eth_getBlockByHash",
+        "eth_getBlockByNumber",
+        "eth_getCode",
+        "eth_getLogs",
+        "eth_getTransactionByHash",
+        "eth_getTransactionCount",
+        "eth_getTransactionReceipt",
+        "eth_maxPriorityFeePerGas",
+        "eth_sendRawTransaction",
+        "net_version",
+    }
+)
+MAX_BODY_BYTES = 256 * 1024
+MAX_BATCH = 20
+
+
+def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+@router.post("/rpc")
+async def rpc(node: NodeDep, request: Request) -> JSONResponse:
+    """JSON-RPC 2.0 (single or batch of up to 20) relayed to the node's chain; see the module's notes."""
+    if node.chain is None:
+        raise Unavailable("this node runs without a chain (chain = 'off')", field="chain")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidInput(
+            f"a JSON-RPC body may be at most {MAX_BODY_BYTES} bytes, got {len(body)}",
+            field="body",
+            limit=MAX_BODY_BYTES,
+        )
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return JSONResponse(_error(None, -32700, "parse error: the body is not JSON"))
+    calls = payload if isinstance(payload, list) else [payload]
+    if not calls or len(calls) > MAX_BATCH:
+        return JSONResponse(_error(None, -32600, f"a batch holds 1 to {MAX_BATCH} calls"))
+    answers = await run_in_threadpool(_relay, node.chain.client.w3.provider, calls)
+    return JSONResponse(answers if isinstance(payload, list) else answers[0])
+
+
+def _relay(provider: Any, calls: list[Any]) -> list[dict[str, Any]]:
+    answers: list[dict[str, Any]] = []
+    for call in calls:
+        if not isinstance(call, dict) or not isinstance(call.get("method"), str):
+            answers.append(_error(None, -32600, "invalid request: an object with a method is needed"))
+            continue
+        request_id, method = call.get("id"), call["method"]
+        if method not in ALLOWED:
+            answers.append(_error(request_id, -32601, f"method {method!r} is not relayed by this node"))
+            continue
+        params = call.get("params", [])
+        answer = cast(dict[str, Any], dict(provider.make_request(RPCEndpoint(method), params)))
+        answer["id"] = request_id
+        answers.append(answer)
+    return answers
