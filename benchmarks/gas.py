@@ -3,6 +3,8 @@
     python benchmarks/gas.py --json [--items 10000] [--contributors 1000]
 
 Every number is ``gasUsed`` of a mined transaction (the 21,000 base and calldata included).
+Each task has its own escrow contract (a ``TaskVault`` that ``TaskEscrow.openTask`` deploys);
+claims are sent straight to it, as a contributor's wallet sends them.
 The epoch comparison settles ``--items`` accepted items earned by ``--contributors`` people
 once through DataCoop (one root, one claim per contributor) and once the naive way (one
 ERC-20 transfer per item), both sent in full, and divides each total by the item count.

@@ -77,10 +77,40 @@ def token(deployers: dict[str, Any], admin: str) -> Any:
         return deployers["TestToken"].deploy("DataCoop Test", "DCT", 18)
 
 
+class Escrow:
+    """The TaskEscrow factory under test, plus what tests need of the task vaults it creates.
+
+    Every attribute is the deployed factory's (``escrow.openTask``, ``escrow.tasks``, ...);
+    ``claim(task_id, ...)`` sends the claim where users send it, to the task's own vault,
+    and ``vault(task_id)`` is that vault.
+    """
+
+    def __init__(self, factory: Any, vault_deployer: Any) -> None:
+        self.factory = factory
+        self._vault_deployer = vault_deployer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.factory, name)
+
+    def vault(self, task_id: int) -> Any:
+        address = self.factory.vaultOf(task_id)
+        assert int(address, 16) != 0, f"no task {task_id}"
+        return self._vault_deployer.at(address)
+
+    def claim(self, task_id: int, account: str, amount: int, proof: list[bytes], **kw: Any) -> Any:
+        return self.vault(task_id).claim(account, amount, proof, **kw)
+
+    def held(self, task_id: int, token: Any) -> int:
+        """What the task's vault holds of ``token``."""
+        return int(token.balanceOf(self.factory.vaultOf(task_id)))
+
+
 @pytest.fixture
-def escrow(deployers: dict[str, Any], admin: str, operator: str) -> Any:
+def escrow(deployers: dict[str, Any], admin: str, operator: str) -> Escrow:
     with boa.env.prank(admin):
-        return deployers["TaskEscrow"].deploy(operator)
+        blueprint = deployers["TaskVault"].deploy_as_blueprint()
+        factory = deployers["TaskEscrow"].deploy(operator, blueprint.address)
+    return Escrow(factory, deployers["TaskVault"])
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from vyper.compiler.output import build_abi_output
 from datacoop.chain.artifacts import compile_contract, contract_names, contracts_dir
 from datacoop.errors import InvalidInput, NotFound
 
-CONTRACTS = ["DatasetRegistry", "LicenseMarket", "TaskEscrow", "TestToken", "ValidatorStaking"]
+CONTRACTS = ["DatasetRegistry", "LicenseMarket", "TaskEscrow", "TaskVault", "TestToken", "ValidatorStaking"]
 
 
 def test_the_sources_are_found_in_the_checkout() -> None:
@@ -37,8 +37,14 @@ def test_the_artifact_is_the_bytecode_the_tests_run(
     artifact = compile_contract(name, cache_dir=cache)
     assert artifact.bytecode == deployers[name].compiler_data.bytecode
     assert artifact.runtime_bytecode == deployers[name].compiler_data.bytecode_runtime
+    assert artifact.blueprint_bytecode == deployers[name].compiler_data.blueprint_bytecode
     assert artifact.abi == build_abi_output(deployers[name].compiler_data)
     assert artifact.name == name
+
+
+def test_the_blueprint_carries_the_init_code_behind_the_eip5202_preamble(cache: Path) -> None:
+    artifact = compile_contract("TaskVault", cache_dir=cache)
+    assert artifact.blueprint_bytecode.endswith(b"\xfe\x71\x00" + artifact.bytecode)
 
 
 def test_a_second_compile_reads_the_cache(cache: Path) -> None:
@@ -56,7 +62,7 @@ def test_editing_a_module_invalidates_its_importers(tmp_path: Path) -> None:
     sources = tmp_path / "src"
     shutil.copytree(SOURCES, sources)
     cache = tmp_path / "cache"
-    before = compile_contract("TaskEscrow", cache_dir=cache, source_dir=sources)
+    before = compile_contract("LicenseMarket", cache_dir=cache, source_dir=sources)
     # Execute: change a constant inside the shared module only
     module = sources / "modules" / "cumulative_merkle.vy"
     module.write_text(
@@ -64,10 +70,10 @@ def test_editing_a_module_invalidates_its_importers(tmp_path: Path) -> None:
             "MAX_PROOF_DEPTH: constant(uint256) = 32", "MAX_PROOF_DEPTH: constant(uint256) = 31"
         )
     )
-    after = compile_contract("TaskEscrow", cache_dir=cache, source_dir=sources)
+    after = compile_contract("LicenseMarket", cache_dir=cache, source_dir=sources)
     # Assert
     assert before.bytecode != after.bytecode
-    assert len(list(cache.glob("TaskEscrow-*.json"))) == 2
+    assert len(list(cache.glob("LicenseMarket-*.json"))) == 2
 
 
 def test_an_unknown_contract_suggests_a_close_name(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import boa
 import pytest
 from boa.contracts.base_evm_contract import BoaError
+from eth.exceptions import Revert
 from tests.contracts.conftest import DAY
 from tests.contracts.tree import Tree, build_tree
 
@@ -38,14 +39,14 @@ def test_a_fee_on_transfer_deposit_credits_what_arrived(
     escrow.topUp(task_id, 200, sender=requester)
     # Assert: 1 % kept by the token each time; the requested amount is never credited
     assert escrow.tasks(task_id).funded == 990 + 198
-    assert token.balanceOf(escrow.address) == 990 + 198
-    with boa.reverts("cumulative_merkle: total above funded"):
+    assert escrow.held(task_id, token) == 990 + 198
+    with boa.reverts("TaskEscrow: total above funded"):
         escrow.postRoot(task_id, 1, b"\1" * 32, 1200, sender=operator)
     alice, bob = contributors[:2]
     tree = _post(escrow, operator, task_id, [(alice, 1000), (bob, 188)])
     escrow.claim(task_id, alice, 1000, tree.proof(alice, 1000))
     escrow.claim(task_id, bob, 188, tree.proof(bob, 188))
-    assert token.balanceOf(escrow.address) == 0
+    assert escrow.held(task_id, token) == 0
     assert (token.balanceOf(alice), token.balanceOf(bob)) == (990, 187)  # the token's fee, not ours
 
 
@@ -62,7 +63,7 @@ def test_a_token_returning_nothing_works_end_to_end(
     escrow.claim(task_id, alice, 30, tree.proof(alice, 30))
     boa.env.time_travel(seconds=2 * DAY + 1)
     escrow.refund(task_id, sender=requester)
-    assert (token.balanceOf(alice), token.balanceOf(escrow.address)) == (30, 0)
+    assert (token.balanceOf(alice), escrow.held(task_id, token)) == (30, 0)
     assert token.balanceOf(requester) == 1000 - 30
 
 
@@ -82,7 +83,7 @@ def test_a_token_returning_false_on_deposit_is_no_deposit(
     token.mint(requester, 100)
     token.approve(escrow.address, 100, sender=requester)
     token.setBroken(True)
-    with boa.reverts("safe_erc20: transferFrom failed"):
+    with boa.reverts("TaskEscrow: transferFrom failed"):
         escrow.openTask(token.address, 100, boa.env.timestamp + DAY, DAY, sender=requester)
     assert escrow.taskCount() == 0
 
@@ -95,7 +96,7 @@ def test_a_token_returning_false_on_payout_leaves_the_claim_unpaid(
     task_id = _open(escrow, token, requester, 100)
     tree = _post(escrow, operator, task_id, [(alice, 30), (bob, 20)])
     token.setBroken(True)
-    with boa.reverts("safe_erc20: transfer failed"):
+    with boa.reverts("TaskVault: transfer failed"):
         escrow.claim(task_id, alice, 30, tree.proof(alice, 30))
     assert escrow.claimed(task_id, alice) == 0
     assert escrow.tasks(task_id).paid == 0
@@ -120,45 +121,95 @@ def test_a_claim_reentered_from_the_token_pays_once(
     alice, bob = contributors[:2]
     task_id = _open(escrow, hostile, requester, 100)
     tree = _post(escrow, operator, task_id, [(alice, 30), (bob, 20)])
-    again = escrow.claim.prepare_calldata(task_id, alice, 30, tree.proof(alice, 30))
-    hostile.arm(escrow.address, again, False)
+    vault = escrow.vault(task_id)
+    again = vault.claim.prepare_calldata(alice, 30, tree.proof(alice, 30))
+    hostile.arm(vault.address, again, False)
     # Execute
-    escrow.claim(task_id, alice, 30, tree.proof(alice, 30))
+    vault.claim(alice, 30, tree.proof(alice, 30))
     # Assert
     assert hostile.reentered() and not hostile.reentrySucceeded()
     assert hostile.balanceOf(alice) == 30
     assert escrow.tasks(task_id).paid == 30
-    assert hostile.balanceOf(escrow.address) == 70
+    assert hostile.balanceOf(vault.address) == 70
 
 
-@pytest.mark.parametrize("function", ["refund", "claim", "topUp", "openTask", "postRoot"])
-def test_every_entry_point_is_locked_during_a_payout(
-    hostile: Any, escrow: Any, requester: str, operator: str, contributors: list[str], function: str
+def test_a_claim_for_another_account_inside_a_payout_keeps_the_books(
+    hostile: Any, escrow: Any, requester: str, operator: str, contributors: list[str]
 ) -> None:
-    """RELIABILITY A4: cross-function re-entry into the compiled bytecode reverts (one lock)."""
+    """The vault's claim takes no lock (gas): it writes `claimed` before paying, so a claim that
+    re-enters it for another account pays that account exactly what it is owed, once."""
     alice, bob = contributors[:2]
     task_id = _open(escrow, hostile, requester, 100)
     tree = _post(escrow, operator, task_id, [(alice, 30), (bob, 20)])
+    vault = escrow.vault(task_id)
+    hostile.arm(vault.address, vault.claim.prepare_calldata(bob, 20, tree.proof(bob, 20)), True)
+    vault.claim(alice, 30, tree.proof(alice, 30))
+    assert hostile.reentered() and hostile.reentrySucceeded()
+    balances = [hostile.balanceOf(a) for a in (alice, bob, vault.address)]
+    assert balances == [30, 20, 50]
+    assert (vault.claimed(alice), vault.claimed(bob), escrow.tasks(task_id).paid) == (30, 20, 50)
+    for account, amount in ((alice, 30), (bob, 20)):
+        with boa.reverts("TaskVault: nothing to claim"):
+            vault.claim(account, amount, tree.proof(account, amount))
+
+
+@pytest.mark.parametrize("function", ["refund", "topUp", "openTask", "postRoot"])
+def test_every_escrow_entry_point_is_locked_during_a_refund(
+    hostile: Any, escrow: Any, requester: str, operator: str, function: str
+) -> None:
+    """RELIABILITY A4: re-entry into the factory while it pays out (refund) reverts at its lock."""
+    task_id = _open(escrow, hostile, requester, 100)
     payloads = {
         "refund": escrow.refund.prepare_calldata(task_id),
-        "claim": escrow.claim.prepare_calldata(task_id, bob, 20, tree.proof(bob, 20)),
         "topUp": escrow.topUp.prepare_calldata(task_id, 1),
         "openTask": escrow.openTask.prepare_calldata(hostile.address, 1, boa.env.timestamp + DAY, DAY),
-        "postRoot": escrow.postRoot.prepare_calldata(task_id, 2, b"\1" * 32, 50),
+        "postRoot": escrow.postRoot.prepare_calldata(task_id, 1, b"\1" * 32, 50),
     }
-    hostile.arm(escrow.address, payloads[function], True)  # bubble: the inner revert fails the claim
+    boa.env.time_travel(seconds=2 * DAY + 1)
+    hostile.arm(escrow.address, payloads[function], True)  # bubble: the inner revert fails the refund
     with pytest.raises(BoaError) as failure:
-        escrow.claim(task_id, alice, 30, tree.proof(alice, 30))
+        escrow.refund(task_id, sender=requester)
     # The innermost frame is the re-entered function, stopped with no reason at its entry: the
     # lock, not one of its own checks (each of those carries a reason string).
     innermost = failure.value.stack_trace[-1]
     assert innermost.vm_error.args[0] == b""
-    assert len(failure.value.stack_trace) == 3  # claim -> token.transfer -> re-entered function
-    assert escrow.claimed(task_id, alice) == 0
+    assert len(failure.value.stack_trace) == 4  # refund -> vault.release -> transfer -> re-entered
+    assert not escrow.tasks(task_id).refunded
     hostile.arm(escrow.address, payloads[function], False)
-    escrow.claim(task_id, alice, 30, tree.proof(alice, 30))
+    escrow.refund(task_id, sender=requester)
     assert hostile.reentered() and not hostile.reentrySucceeded()
-    assert escrow.tasks(task_id).paid == 30
+    assert hostile.balanceOf(requester) == 1000
+
+
+def test_the_vault_takes_roots_only_from_its_escrow(
+    hostile: Any, escrow: Any, requester: str, operator: str, contributors: list[str]
+) -> None:
+    alice, bob = contributors[:2]
+    task_id = _open(escrow, hostile, requester, 100)
+    tree = _post(escrow, operator, task_id, [(alice, 30), (bob, 20)])
+    vault = escrow.vault(task_id)
+    payload = vault.setRoot.prepare_calldata(b"\1" * 32)
+    for caller in (requester, operator):
+        with pytest.raises(Revert):
+            boa.env.raw_call(vault.address, data=payload, sender=caller)
+    hostile.arm(vault.address, payload, False)  # from inside a payout: refused too
+    vault.claim(alice, 30, tree.proof(alice, 30))
+    assert hostile.reentered() and not hostile.reentrySucceeded()
+    assert vault.root() == tree.root
+
+
+def test_the_vault_releases_its_tokens_only_to_its_escrow(
+    token: Any, escrow: Any, requester: str, operator: str, stranger: str
+) -> None:
+    task_id = _open(escrow, token, requester, 100)
+    vault = escrow.vault(task_id)
+    boa.env.time_travel(seconds=2 * DAY + 1)  # past the closing time: only the caller is wrong
+    for caller in (requester, operator, stranger):
+        with pytest.raises(Revert):
+            boa.env.raw_call(vault.address, data=vault.release.prepare_calldata(caller), sender=caller)
+    assert escrow.held(task_id, token) == 100
+    escrow.refund(task_id, sender=requester)
+    assert (escrow.held(task_id, token), token.balanceOf(requester)) == (0, 1000)
 
 
 def test_a_refund_reentered_from_the_token_pays_once(
@@ -170,7 +221,7 @@ def test_a_refund_reentered_from_the_token_pays_once(
     escrow.refund(task_id, sender=requester)
     assert hostile.reentered() and not hostile.reentrySucceeded()
     assert hostile.balanceOf(requester) == 1000
-    assert hostile.balanceOf(escrow.address) == 0
+    assert escrow.held(task_id, hostile) == 0
 
 
 def test_a_deposit_reentered_from_the_token_is_refused(hostile: Any, escrow: Any, requester: str) -> None:

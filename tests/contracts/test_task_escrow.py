@@ -16,14 +16,12 @@ def events(contract: Any, name: str) -> list[Any]:
 
 
 def assert_solvent(escrow: Any, token: Any) -> None:
-    """The escrow holds at least what every task could still pay or refund (RELIABILITY A2)."""
-    owed = 0
+    """Each task's vault holds what the task could still pay or refund (RELIABILITY A2)."""
     for task_id in range(1, escrow.taskCount() + 1):
         task = escrow.tasks(task_id)
-        assert task.paid <= task.total <= task.funded
-        if not task.refunded:
-            owed += task.funded - task.paid
-    assert token.balanceOf(escrow.address) >= owed
+        assert task.paid <= task.funded and task.total <= task.funded
+        assert escrow.held(task_id, token) == (0 if task.refunded else task.funded - task.paid)
+    assert token.balanceOf(escrow.address) == 0  # the factory itself never holds tokens
 
 
 # ---- openTask ------------------------------------------------------------------------------
@@ -63,9 +61,20 @@ def test_open_task_pulls_the_budget_and_numbers_tasks_from_one(
         token.address,
         100 * UNIT,
     )
-    assert (opened.deadline, opened.claimWindow) == (deadline, 3 * DAY)
-    assert token.balanceOf(escrow.address) == 105 * UNIT
+    assert (opened.deadline, opened.claimWindow, opened.vault) == (deadline, 3 * DAY, task.vault)
+    # one vault per task, holding only that task's budget
+    assert task.vault == escrow.vaultOf(1) != escrow.vaultOf(2) == escrow.tasks(2).vault
+    assert (escrow.held(1, token), escrow.held(2, token)) == (100 * UNIT, 5 * UNIT)
+    assert token.balanceOf(escrow.address) == 0
     assert token.balanceOf(funded_requester) == before - 105 * UNIT
+    vault = escrow.vault(1)
+    assert (vault.TOKEN(), vault.ESCROW(), vault.TASK_ID(), vault.CLOSES_AT()) == (
+        token.address,
+        escrow.address,
+        1,
+        deadline + 3 * DAY,
+    )
+    assert vault.root() == b"\0" * 32
 
 
 def test_open_task_rejects_the_zero_token(escrow: Any, funded_requester: str) -> None:
@@ -98,12 +107,6 @@ def test_open_task_rejects_an_end_beyond_64_bits(escrow: Any, token: Any, funded
         escrow.openTask(token.address, UNIT, 2**64 - DAY, DAY, sender=funded_requester)
 
 
-def test_open_task_rejects_a_budget_above_2_96(escrow: Any, token: Any, funded_requester: str) -> None:
-    token.mint(funded_requester, 2**96)
-    with boa.reverts("cumulative_merkle: funding above 2**96"):
-        escrow.openTask(token.address, 2**96, boa.env.timestamp + DAY, DAY, sender=funded_requester)
-
-
 def test_open_task_fails_without_allowance(escrow: Any, token: Any, stranger: str) -> None:
     token.mint(stranger, UNIT)
     with boa.reverts():
@@ -128,7 +131,7 @@ def test_top_up_adds_to_the_budget(
     (topped,) = events(escrow, "TaskToppedUp")
     assert (topped.taskId, topped.amount, topped.funded) == (task_id, 50 * UNIT, 150 * UNIT)
     assert escrow.tasks(task_id).funded == 150 * UNIT
-    assert token.balanceOf(escrow.address) == 150 * UNIT
+    assert escrow.held(task_id, token) == 150 * UNIT
 
 
 def test_top_up_is_for_the_requester_only(
@@ -200,34 +203,34 @@ def test_the_admin_grants_and_revokes_the_operator_role(
 @pytest.mark.parametrize("epoch", [0, 2, 5])
 def test_post_root_needs_the_next_epoch(escrow: Any, open_task: OpenTask, operator: str, epoch: int) -> None:
     task_id = open_task()
-    with boa.reverts("cumulative_merkle: epoch out of order"):
+    with boa.reverts("TaskEscrow: epoch out of order"):
         escrow.postRoot(task_id, epoch, b"\1" * 32, 0, sender=operator)
 
 
 def test_post_root_cannot_repeat_an_epoch(escrow: Any, open_task: OpenTask, operator: str) -> None:
     task_id = open_task()
     escrow.postRoot(task_id, 1, b"\1" * 32, 0, sender=operator)
-    with boa.reverts("cumulative_merkle: epoch out of order"):
+    with boa.reverts("TaskEscrow: epoch out of order"):
         escrow.postRoot(task_id, 1, b"\2" * 32, 0, sender=operator)
 
 
 def test_post_root_rejects_the_zero_root(escrow: Any, open_task: OpenTask, operator: str) -> None:
     task_id = open_task()
-    with boa.reverts("cumulative_merkle: root is zero"):
+    with boa.reverts("TaskEscrow: root is zero"):
         escrow.postRoot(task_id, 1, b"\0" * 32, 0, sender=operator)
 
 
 def test_post_root_total_never_decreases(escrow: Any, open_task: OpenTask, operator: str) -> None:
     task_id = open_task(100 * UNIT)
     escrow.postRoot(task_id, 1, b"\1" * 32, 50 * UNIT, sender=operator)
-    with boa.reverts("cumulative_merkle: total decreased"):
+    with boa.reverts("TaskEscrow: total decreased"):
         escrow.postRoot(task_id, 2, b"\2" * 32, 50 * UNIT - 1, sender=operator)
     escrow.postRoot(task_id, 2, b"\2" * 32, 50 * UNIT, sender=operator)  # equal is fine
 
 
 def test_post_root_total_never_exceeds_the_budget(escrow: Any, open_task: OpenTask, operator: str) -> None:
     task_id = open_task(100 * UNIT)
-    with boa.reverts("cumulative_merkle: total above funded"):
+    with boa.reverts("TaskEscrow: total above funded"):
         escrow.postRoot(task_id, 1, b"\1" * 32, 100 * UNIT + 1, sender=operator)
     escrow.postRoot(task_id, 1, b"\1" * 32, 100 * UNIT, sender=operator)
 
@@ -257,15 +260,11 @@ def test_claim_pays_the_entitlement_to_the_account(
     task_id = open_task(100 * UNIT)
     tree = post_tree(task_id, [(alice, 10 * UNIT), (bob, 20 * UNIT)])
     # Execute: anyone may submit; the tokens go to the account
-    escrow.claim(task_id, alice, 10 * UNIT, tree.proof(alice, 10 * UNIT), sender=stranger)
+    vault = escrow.vault(task_id)
+    vault.claim(alice, 10 * UNIT, tree.proof(alice, 10 * UNIT), sender=stranger)
     # Assert
-    (claimed,) = events(escrow, "Claimed")
-    assert (claimed.taskId, claimed.account, claimed.amount, claimed.cumulativeAmount) == (
-        task_id,
-        alice,
-        10 * UNIT,
-        10 * UNIT,
-    )
+    (claimed,) = events(vault, "Claimed")
+    assert (claimed.account, claimed.amount, claimed.cumulativeAmount) == (alice, 10 * UNIT, 10 * UNIT)
     assert token.balanceOf(alice) == 10 * UNIT
     assert token.balanceOf(stranger) == 0
     assert escrow.claimed(task_id, alice) == 10 * UNIT
@@ -276,17 +275,16 @@ def test_claim_pays_the_entitlement_to_the_account(
 def test_claimed_is_kept_per_task_and_account_and_never_aliases(
     escrow: Any, open_task: OpenTask, post_tree: PostTree, contributors: list[str]
 ) -> None:
-    """`claimed` lives in one flat map keyed by `task << 160 | account`: no two pairs share a word."""
+    """Each task's vault keeps its own `claimed`; the factory's views read the right one."""
     alice, bob = contributors[:2]
     first, second = open_task(100 * UNIT), open_task(100 * UNIT)
     tree = post_tree(first, [(alice, 10 * UNIT), (bob, 20 * UNIT)])
     escrow.claim(first, alice, 10 * UNIT, tree.proof(alice, 10 * UNIT))
-    assert escrow.claimed(first, alice) == 10 * UNIT
+    assert escrow.claimed(first, alice) == escrow.vault(first).claimed(alice) == 10 * UNIT
     assert escrow.claimed(first, bob) == 0
-    assert escrow.claimed(second, alice) == 0
-    # An id at or above 2**96 can belong to no task; it would share the key of `first` if the
-    # view did not refuse it.
-    assert escrow.claimed(first + 2**96, alice) == 0
+    assert escrow.claimed(second, alice) == escrow.vault(second).claimed(alice) == 0
+    # ids that belong to no task read as zero
+    assert escrow.claimed(first + 2**96, alice) == escrow.claimed(0, alice) == 0
     assert escrow.claimable(first + 2**96, alice, 10 * UNIT) == 0
 
 
@@ -300,8 +298,9 @@ def test_one_claim_pays_every_epoch_since_the_last(
     post_tree(task_id, [(alice, 5 * UNIT), (bob, 2 * UNIT)])
     third = post_tree(task_id, [(alice, 9 * UNIT), (bob, 4 * UNIT)])
     escrow.claim(task_id, alice, 9 * UNIT, third.proof(alice, 9 * UNIT))
-    escrow.claim(task_id, bob, 4 * UNIT, third.proof(bob, 4 * UNIT))
-    amounts = [log.amount for log in events(escrow, "Claimed")]
+    vault = escrow.vault(task_id)
+    vault.claim(bob, 4 * UNIT, third.proof(bob, 4 * UNIT))
+    amounts = [log.amount for log in events(vault, "Claimed")]
     assert amounts == [4 * UNIT]  # the last call's logs only
     assert (token.balanceOf(alice), token.balanceOf(bob)) == (9 * UNIT, 4 * UNIT)
     task = escrow.tasks(task_id)
@@ -326,7 +325,7 @@ def test_claiming_twice_reverts(
     task_id = open_task()
     tree = post_tree(task_id, [(alice, 10), (bob, 20)])
     escrow.claim(task_id, alice, 10, tree.proof(alice, 10))
-    with boa.reverts("cumulative_merkle: nothing to claim"):
+    with boa.reverts("TaskVault: nothing to claim"):
         escrow.claim(task_id, alice, 10, tree.proof(alice, 10))
     assert escrow.claimed(task_id, alice) == 10
 
@@ -338,7 +337,7 @@ def test_a_lower_cumulative_amount_than_claimed_reverts(
     task_id = open_task()
     tree = post_tree(task_id, [(alice, 10), (bob, 20)])
     escrow.claim(task_id, alice, 10, tree.proof(alice, 10))
-    with boa.reverts("cumulative_merkle: nothing to claim"):
+    with boa.reverts("TaskVault: nothing to claim"):
         escrow.claim(task_id, alice, 9, tree.proof(alice, 10))
 
 
@@ -361,7 +360,7 @@ def test_an_altered_claim_reverts(
         proof[0] = bytes([proof[0][0] ^ 1]) + proof[0][1:]
     else:
         proof = proof[:-1]
-    with boa.reverts("cumulative_merkle: invalid proof"):
+    with boa.reverts("TaskVault: invalid proof"):
         escrow.claim(task_id, account, amount, proof)
 
 
@@ -372,7 +371,7 @@ def test_a_proof_for_another_task_reverts(
     first, second = open_task(), open_task()
     tree = post_tree(first, [(alice, 10), (bob, 20)])
     post_tree(second, [(alice, 5), (bob, 5)])
-    with boa.reverts("cumulative_merkle: invalid proof"):
+    with boa.reverts("TaskVault: invalid proof"):
         escrow.claim(second, alice, 10, tree.proof(alice, 10))
 
 
@@ -384,19 +383,19 @@ def test_a_proof_against_a_replaced_root_reverts(
     task_id = open_task()
     old = post_tree(task_id, [(alice, 10), (bob, 20)])
     post_tree(task_id, [(alice, 15), (bob, 20)])
-    with boa.reverts("cumulative_merkle: invalid proof"):
+    with boa.reverts("TaskVault: invalid proof"):
         escrow.claim(task_id, alice, 10, old.proof(alice, 10))
 
 
 def test_claim_before_any_root_reverts(escrow: Any, open_task: OpenTask, contributors: list[str]) -> None:
     task_id = open_task()
-    with boa.reverts("cumulative_merkle: invalid proof"):
+    with boa.reverts("TaskVault: invalid proof"):
         escrow.claim(task_id, contributors[0], 10, [])
 
 
-def test_claim_of_an_unknown_task_reverts(escrow: Any, contributors: list[str]) -> None:
-    with boa.reverts("cumulative_merkle: pool closed"):
-        escrow.claim(9, contributors[0], 10, [])
+def test_an_unknown_task_has_no_vault(escrow: Any, contributors: list[str]) -> None:
+    assert escrow.vaultOf(9) == "0x" + "00" * 20
+    assert escrow.tasks(9).vault == "0x" + "00" * 20
 
 
 def test_claims_close_after_deadline_plus_window(
@@ -409,7 +408,7 @@ def test_claims_close_after_deadline_plus_window(
     boa.env.time_travel(seconds=2 * DAY)
     escrow.claim(task_id, alice, 10, tree.proof(alice, 10))
     boa.env.time_travel(seconds=1)
-    with boa.reverts("cumulative_merkle: pool closed"):
+    with boa.reverts("TaskVault: claims closed"):
         escrow.claim(task_id, bob, 20, tree.proof(bob, 20))
     assert token.balanceOf(bob) == 0
 
@@ -433,49 +432,46 @@ def test_an_inner_node_is_not_accepted_as_a_leaf(
     # Execute / Assert: with single hashing this leaf would equal `inner` if the upper 12
     # bytes of `left` were zero; double hashing makes it a different value in every case.
     assert leaf(forged_account, forged_amount) != inner
-    with boa.reverts("cumulative_merkle: invalid proof"):
+    with boa.reverts("TaskVault: invalid proof"):
         escrow.claim(task_id, forged_account, forged_amount, [sibling])
     # Nor is the pair accepted as raw calldata that puts the 32-byte child in the account word.
-    calldata = (
-        escrow.claim.prepare_calldata(task_id, forged_account, forged_amount, [sibling])[:36]
-        + left
-        + escrow.claim.prepare_calldata(task_id, forged_account, forged_amount, [sibling])[68:]
-    )
+    vault = escrow.vault(task_id)
+    calldata = vault.claim.prepare_calldata(forged_account, forged_amount, [sibling])
+    calldata = calldata[:4] + left + calldata[36:]
     with pytest.raises(Revert):  # the address word is out of range: the ABI decoder refuses it
-        boa.env.raw_call(escrow.address, data=calldata)
-    assert token.balanceOf(escrow.address) == escrow.tasks(task_id).funded
+        boa.env.raw_call(vault.address, data=calldata)
+    assert escrow.held(task_id, token) == escrow.tasks(task_id).funded
 
 
-def test_a_root_paying_more_than_its_total_is_capped(
+def test_a_root_paying_more_than_its_budget_cannot_touch_another_task(
     escrow: Any, token: Any, open_task: OpenTask, post_tree: PostTree, contributors: list[str]
 ) -> None:
-    """A faulty root (leaves adding up to more than its total) cannot pay past the total."""
+    """A faulty root (leaves adding up to more than the budget) pays from its task's vault only."""
     alice, bob = contributors[:2]
     task_id = open_task(100 * UNIT)
     other = open_task(100 * UNIT)
     tree = post_tree(task_id, [(alice, 60 * UNIT), (bob, 60 * UNIT)], total=100 * UNIT)
     escrow.claim(task_id, alice, 60 * UNIT, tree.proof(alice, 60 * UNIT))
-    with boa.reverts("cumulative_merkle: claim above total"):
+    with boa.reverts():  # the vault holds 40: the token refuses the transfer of 60
         escrow.claim(task_id, bob, 60 * UNIT, tree.proof(bob, 60 * UNIT))
+    assert escrow.claimed(task_id, bob) == 0
     assert escrow.tasks(task_id).paid == 60 * UNIT
-    assert escrow.tasks(other).funded == 100 * UNIT
+    assert (escrow.tasks(other).funded, escrow.held(other, token)) == (100 * UNIT, 100 * UNIT)
     assert_solvent(escrow, token)
 
 
-def test_claims_are_checked_against_the_upper_192_bits_of_the_root(
-    escrow: Any, open_task: OpenTask, operator: str, contributors: list[str]
+@pytest.mark.parametrize("byte", [0, 31])
+def test_claims_are_checked_against_every_bit_of_the_root(
+    escrow: Any, open_task: OpenTask, operator: str, contributors: list[str], byte: int
 ) -> None:
-    """The documented gas trade-off: the root's low 64 bits share a word with the closing time."""
     alice, bob = contributors[:2]
     tree = build_tree([(alice, 10), (bob, 20)])
-    low_changed = tree.root[:24] + bytes(b ^ 0xFF for b in tree.root[24:])
-    high_changed = bytes([tree.root[0] ^ 1]) + tree.root[1:]
+    changed = bytearray(tree.root)
+    changed[byte] ^= 1
     task_id = open_task()
-    escrow.postRoot(task_id, 1, low_changed, 30, sender=operator)
-    assert escrow.tasks(task_id).root == low_changed  # readers get the root exactly as posted
-    escrow.claim(task_id, alice, 10, tree.proof(alice, 10))
-    escrow.postRoot(task_id, 2, high_changed, 30, sender=operator)
-    with boa.reverts("cumulative_merkle: invalid proof"):
+    escrow.postRoot(task_id, 1, bytes(changed), 30, sender=operator)
+    assert escrow.tasks(task_id).root == bytes(changed)
+    with boa.reverts("TaskVault: invalid proof"):
         escrow.claim(task_id, bob, 20, tree.proof(bob, 20))
 
 
@@ -544,7 +540,7 @@ def test_after_refund_nothing_more_can_happen(
     tree = post_tree(task_id, [(alice, 10 * UNIT), (bob, 20 * UNIT)])
     boa.env.time_travel(seconds=2 * DAY + 1)
     escrow.refund(task_id, sender=funded_requester)
-    with boa.reverts("cumulative_merkle: pool closed"):
+    with boa.reverts("TaskVault: claims closed"):
         escrow.claim(task_id, alice, 10 * UNIT, tree.proof(alice, 10 * UNIT))
     with boa.reverts("TaskEscrow: task refunded"):
         escrow.postRoot(task_id, 2, b"\1" * 32, 30 * UNIT, sender=operator)

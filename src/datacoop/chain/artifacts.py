@@ -31,7 +31,7 @@ DEFAULT_CACHE_DIR = Path("~/.cache/datacoop/contracts")
 """Where compiled artifacts are kept unless a caller names another directory."""
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_FORMAT = 1  # bump when the cached JSON layout changes
+_FORMAT = 2  # bump when the cached JSON layout changes
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,16 @@ class Artifact:
         abi: the ABI as JSON-ready dicts.
         bytecode: the deployment (init) code.
         runtime_bytecode: the code the chain stores after deployment.
+        blueprint_bytecode: deployment code that stores the init code as an EIP-5202
+            blueprint (``0xFE7100`` + init code), for contracts other contracts create
+            with Vyper's ``create_from_blueprint`` (TaskEscrow's vaults).
     """
 
     name: str
     abi: list[dict[str, Any]]
     bytecode: bytes
     runtime_bytecode: bytes
+    blueprint_bytecode: bytes
 
 
 def contracts_dir() -> Path:
@@ -126,7 +130,9 @@ def _compile(name: str, source: Path, folder: Path) -> Artifact:
     file_input = bundle.load_file(source)
     try:
         out = compile_from_file_input(
-            file_input, input_bundle=bundle, output_formats=["abi", "bytecode", "bytecode_runtime"]
+            file_input,
+            input_bundle=bundle,
+            output_formats=["abi", "bytecode", "bytecode_runtime", "blueprint_bytecode"],
         )
     except VyperException as exc:
         raise DataCoopError(f"contract {name} does not compile: {exc}") from exc
@@ -135,6 +141,7 @@ def _compile(name: str, source: Path, folder: Path) -> Artifact:
         abi=list(out["abi"]),
         bytecode=bytes.fromhex(out["bytecode"].removeprefix("0x")),
         runtime_bytecode=bytes.fromhex(out["bytecode_runtime"].removeprefix("0x")),
+        blueprint_bytecode=bytes.fromhex(out["blueprint_bytecode"].removeprefix("0x")),
     )
 
 
@@ -144,6 +151,7 @@ def _to_json(artifact: Artifact) -> dict[str, Any]:
         "abi": artifact.abi,
         "bytecode": artifact.bytecode.hex(),
         "runtime_bytecode": artifact.runtime_bytecode.hex(),
+        "blueprint_bytecode": artifact.blueprint_bytecode.hex(),
     }
 
 
@@ -153,6 +161,7 @@ def _from_json(data: dict[str, Any]) -> Artifact:
         abi=list(data["abi"]),
         bytecode=bytes.fromhex(data["bytecode"]),
         runtime_bytecode=bytes.fromhex(data["runtime_bytecode"]),
+        blueprint_bytecode=bytes.fromhex(data["blueprint_bytecode"]),
     )
 
 

@@ -14,12 +14,14 @@ from typing import Any
 from web3.contract import Contract
 
 from datacoop.chain.client import ChainClient
+from datacoop.errors import NotFound
 
 __all__ = [
     "DatasetRegistry",
     "EscrowTask",
     "LicenseMarket",
     "TaskEscrow",
+    "TaskVault",
     "TestToken",
     "TxRequest",
     "ValidatorStaking",
@@ -85,12 +87,37 @@ class EscrowTask:
     deadline: int
     claim_window: int
     refunded: bool
+    vault: str
+    """The task's own escrow contract (a :class:`TaskVault`), where claims are sent."""
+
+
+class TaskVault(_Wrapper):
+    """The escrow of one task: holds its budget and pays claims against its current root."""
+
+    NAME = "TaskVault"
+
+    def claim(self, account: str, cumulative: int, proof: list[str]) -> TxRequest:
+        return self._tx("claim", account, cumulative, [_b32(p) for p in proof])
+
+    def claimed(self, account: str) -> int:
+        return int(self._read("claimed", account))
+
+    def root(self) -> str:
+        return "0x" + bytes(self._read("root")).hex()
 
 
 class TaskEscrow(_Wrapper):
-    """Task budgets and cumulative Merkle payouts."""
+    """Task budgets and cumulative Merkle payouts: the factory of one :class:`TaskVault` per task.
+
+    Opening, topping up, posting roots and refunds go to the factory; a claim goes straight
+    to the task's vault (:meth:`claim` resolves it, once per task).
+    """
 
     NAME = "TaskEscrow"
+
+    def __init__(self, client: ChainClient, address: str) -> None:
+        super().__init__(client, address)
+        self._vaults: dict[int, TaskVault] = {}
 
     def open_task(self, token: str, amount: int, deadline: int, claim_window: int) -> TxRequest:
         return self._tx("openTask", token, amount, deadline, claim_window)
@@ -102,16 +129,32 @@ class TaskEscrow(_Wrapper):
         return self._tx("postRoot", task_id, epoch, _b32(root), total)
 
     def claim(self, task_id: int, account: str, cumulative: int, proof: list[str]) -> TxRequest:
-        return self._tx("claim", task_id, account, cumulative, [_b32(p) for p in proof])
+        """A claim of ``account``'s cumulative entitlement, addressed to the task's vault."""
+        return self.vault(task_id).claim(account, cumulative, proof)
 
     def refund(self, task_id: int) -> TxRequest:
         return self._tx("refund", task_id)
+
+    def vault(self, task_id: int) -> TaskVault:
+        """The vault of ``task_id`` (cached: a task's vault never changes).
+
+        Raises:
+            NotFound: no task ``task_id`` on this escrow.
+        """
+        found = self._vaults.get(task_id)
+        if found is None:
+            address = str(self._read("vaultOf", task_id))
+            if int(address, 16) == 0:
+                raise NotFound(f"escrow task {task_id} does not exist on {self.address}", field="task_id")
+            found = self._vaults[task_id] = TaskVault(self.client, address)
+        return found
 
     def task(self, task_id: int) -> EscrowTask:
         t = self._read("tasks", task_id)
         return EscrowTask(
             requester=t[0], token=t[1], funded=t[2], paid=t[3], total=t[4], epoch=t[5],
             root="0x" + bytes(t[6]).hex(), deadline=t[7], claim_window=t[8], refunded=t[9],
+            vault=t[10],
         )  # fmt: skip
 
     def claimed(self, task_id: int, account: str) -> int:

@@ -23,14 +23,19 @@ from datacoop.errors import Unavailable
 
 __all__ = ["CONTRACTS", "Deployment", "ensure_deployed", "load_deployment"]
 
-CONTRACTS = ("TestToken", "TaskEscrow", "DatasetRegistry", "LicenseMarket", "ValidatorStaking")
+CONTRACTS = ("TestToken", "TaskVault", "TaskEscrow", "DatasetRegistry", "LicenseMarket", "ValidatorStaking")
 UNBONDING_DELAY_S = 7 * 24 * 3600
 OPERATOR_FEE_BPS = 250
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """Where DataCoop's contracts live on one chain."""
+    """Where DataCoop's contracts live on one chain.
+
+    ``vault_blueprint`` holds TaskVault's init code (EIP-5202), from which ``escrow`` creates
+    one vault per task. A ``deployment.json`` written before vaults existed lacks it and is
+    redeployed (its escrow is the older many-task contract).
+    """
 
     chain_id: int
     operator: str
@@ -39,10 +44,12 @@ class Deployment:
     registry: str
     market: str
     staking: str
+    vault_blueprint: str = ""
 
     def addresses(self) -> dict[str, str]:
         return {"token": self.token, "escrow": self.escrow, "registry": self.registry,
-                "market": self.market, "staking": self.staking}  # fmt: skip
+                "market": self.market, "staking": self.staking,
+                "vault_blueprint": self.vault_blueprint}  # fmt: skip
 
 
 def load_deployment(path: Path) -> Deployment | None:
@@ -52,13 +59,21 @@ def load_deployment(path: Path) -> Deployment | None:
 
 
 def _is_live(client: ChainClient, d: Deployment) -> bool:
-    return d.chain_id == client.chain_id and all(client.code_at(a) for a in d.addresses().values())
+    addresses = d.addresses().values()
+    return d.chain_id == client.chain_id and all(a and client.code_at(a) for a in addresses)
 
 
-def _deploy(client: ChainClient, relay: Relay, name: str, args: list[Any], tag: str) -> str:
+def _deploy(
+    client: ChainClient, relay: Relay, name: str, args: list[Any], tag: str, *, blueprint: bool = False
+) -> str:
+    """Deploy ``name`` through the outbox; ``blueprint``: its init code as an EIP-5202 blueprint."""
     artifact = compile_contract(name)
-    constructor = client.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args)
-    data = constructor.data_in_transaction
+    if blueprint:
+        data = "0x" + artifact.blueprint_bytecode.hex()
+        name += ".blueprint"
+    else:
+        constructor = client.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args)
+        data = constructor.data_in_transaction
     row = relay.submit(f"deploy:{client.chain_id}:{tag}:{name}", to=None, data=data)
     row = relay.drive(row.key)
     if row.status != "confirmed" or not row.contract_address:
@@ -79,11 +94,12 @@ def ensure_deployed(client: ChainClient, relay: Relay, operator: LocalAccount, p
         tag += f"-b{client.block_number()}"  # the same genesis but code gone: never reuse those keys
     op = operator.address
     token = _deploy(client, relay, "TestToken", ["DataCoop Test Token", "DCT", 18], tag)
-    escrow = _deploy(client, relay, "TaskEscrow", [op], tag)
+    vault_blueprint = _deploy(client, relay, "TaskVault", [], tag, blueprint=True)
+    escrow = _deploy(client, relay, "TaskEscrow", [op, vault_blueprint], tag)
     registry = _deploy(client, relay, "DatasetRegistry", [], tag)
     market = _deploy(client, relay, "LicenseMarket", [registry, op, op, OPERATOR_FEE_BPS], tag)
     staking = _deploy(client, relay, "ValidatorStaking", [token, op, UNBONDING_DELAY_S, op], tag)
-    deployment = Deployment(client.chain_id, op, token, escrow, registry, market, staking)
+    deployment = Deployment(client.chain_id, op, token, escrow, registry, market, staking, vault_blueprint)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(deployment), indent=2) + "\n")

@@ -1,11 +1,16 @@
 """A task's whole money path on a real node, through the Python chain layer.
 
-Requester funds; the operator posts cumulative roots through the outbox; contributors
-claim with proofs; the requester takes back what is left. At every step:
-paid ≤ total ≤ funded, and nobody is paid past their latest cumulative entitlement.
+Requester funds (the escrow deploys the task's own vault); the operator posts cumulative
+roots through the outbox; contributors claim with proofs from the task's vault; the
+requester takes back what is left. At every step: paid ≤ total ≤ funded (the roots here are
+honest), the vault holds funded - paid, and nobody is paid past their latest cumulative
+entitlement.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -13,14 +18,16 @@ from eth_account.signers.local import LocalAccount
 from datacoop import merkle
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import EscrowTask, TaskEscrow, TestToken
+from datacoop.chain.deploy import Deployment, ensure_deployed, load_deployment
 from datacoop.chain.outbox import Relay
-from datacoop.errors import Conflict
+from datacoop.errors import Conflict, NotFound
 
 UNIT = 10**18
 
 
-def _invariants(task: EscrowTask) -> None:
+def _invariants(task: EscrowTask, token: TestToken) -> None:
     assert task.paid <= task.total <= task.funded
+    assert token.balance_of(task.vault) == (0 if task.refunded else task.funded - task.paid)
 
 
 def _open(
@@ -51,7 +58,10 @@ def test_epochs_claims_and_refund(
     tree1 = merkle.build(epoch1)
     _post(relay, escrow, task_id, 1, tree1, 15 * UNIT)
     # Execute: alice claims epoch 1; epoch 2 raises alice and adds carol; one claim pays both epochs' worth
-    chain.send(alice, escrow.claim(task_id, alice.address, 10 * UNIT, tree1.proof(0)).as_tx())
+    first = escrow.claim(task_id, alice.address, 10 * UNIT, tree1.proof(0))
+    assert first.to == escrow.task(task_id).vault == escrow.vault(task_id).address != escrow.address
+    receipt = chain.send(alice, first.as_tx())
+    assert receipt.gas_used < 97_500
     epoch2 = [(alice.address, 25 * UNIT), (bob.address, 5 * UNIT), (carol.address, 7 * UNIT)]
     tree2 = merkle.build(epoch2)
     _post(relay, escrow, task_id, 2, tree2, 37 * UNIT)
@@ -61,7 +71,8 @@ def test_epochs_claims_and_refund(
         )
     # Assert
     task = escrow.task(task_id)
-    _invariants(task)
+    _invariants(task, token)
+    assert token.balance_of(escrow.address) == 0
     assert (task.funded, task.total, task.paid, task.epoch) == (100 * UNIT, 37 * UNIT, 37 * UNIT, 2)
     assert token.balance_of(alice.address) == 25 * UNIT
     assert escrow.claimed(task_id, carol.address) == 7 * UNIT
@@ -85,7 +96,7 @@ def test_wrong_claims_revert_before_sending(
     chain.send(alice, escrow.claim(task_id, alice.address, 10 * UNIT, tree.proof(0)).as_tx())
     with pytest.raises(Conflict):  # claiming again pays nothing more
         chain.send(alice, escrow.claim(task_id, alice.address, 10 * UNIT, tree.proof(0)).as_tx())
-    _invariants(escrow.task(task_id))
+    _invariants(escrow.task(task_id), token)
 
 
 def test_roots_cannot_exceed_the_budget_and_refund_is_final(
@@ -110,3 +121,20 @@ def test_roots_cannot_exceed_the_budget_and_refund_is_final(
         chain.send(requester, escrow.refund(task_id).as_tx())
     task = escrow.task(task_id)
     assert task.refunded and task.paid == 0
+    _invariants(task, token)
+    with pytest.raises(NotFound):
+        escrow.claim(task_id + 1, alice.address, 8 * UNIT, tree.proof(0))
+
+
+def test_a_deployment_file_from_before_task_vaults_is_redeployed(
+    chain: ChainClient, relay: Relay, deployment: Deployment, accounts: list[LocalAccount], tmp_path: Path
+) -> None:
+    """A ``deployment.json`` without ``vault_blueprint`` names the older many-task escrow."""
+    path = tmp_path / "deployment.json"
+    assert deployment.vault_blueprint and chain.code_at(deployment.vault_blueprint)[:3] == b"\xfe\x71\x00"
+    old = {k: v for k, v in json.loads(path.read_text()).items() if k != "vault_blueprint"}
+    path.write_text(json.dumps(old))
+    fresh = ensure_deployed(chain, relay, accounts[0], path)
+    assert fresh.escrow != deployment.escrow and fresh.vault_blueprint
+    assert load_deployment(path) == fresh
+    assert ensure_deployed(chain, relay, accounts[0], path) == fresh  # and found again after that
