@@ -122,3 +122,23 @@ def test_redact_policy_stores_a_copy_with_placeholders(blobs: Blobs) -> None:
     assert result.verdict is Verdict.PASS
     assert EMAIL not in redacted and PHONE not in redacted
     assert redacted.endswith("Mail [EMAIL_ADDRESS] or call [PHONE_NUMBER].")
+
+
+@pytest.mark.parametrize("share", [0.06, 0.1, 0.3])  # the cascade before alt2 missed 0.06
+def test_a_face_in_a_12_megapixel_photo_is_found_through_the_reduced_copy(share: float, blobs: Blobs) -> None:
+    # Prepare: the astronaut's face pasted into a 4000×3000 photo, its width a share of the long side
+    photo = scene((4000, 3000))
+    (box,) = find_faces(astronaut(), FaceSettings())
+    side = astronaut().size[0]
+    face = astronaut().crop(
+        (round(box.left * side), round(box.top * side), round((box.left + box.width) * side),
+         round((box.top + box.height) * side))
+    )  # fmt: skip
+    width = round(share * 4000)
+    photo.paste(face.resize((width, width)), (1500, 900))
+
+    # Execute: decode (1/4-scale JPEG draft) and the face check, as the pipeline runs them
+    result = pii(encode(photo, quality=90), blobs, faces="reject")
+
+    # Assert
+    assert result.verdict is Verdict.FAIL and result.details["faces"] == 1

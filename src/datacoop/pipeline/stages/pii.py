@@ -4,7 +4,7 @@ Settings (``rules.stages.pii``):
 
 - ``faces``: ``"review"`` (default: a validator checks consent), ``"reject"``, ``"blur"``
   (blur every face in a copy stored as ``artifacts["blurred_cid"]`` and keep the item) or
-  ``"allow"``; ``face_side`` (512), ``face_scale_factor`` (1.15), ``face_min_neighbors`` (5);
+  ``"allow"``; ``face_side`` (512), ``face_scale_factor`` (1.2), ``face_min_neighbors`` (4);
 - ``text``: ``"review"`` (default), ``"reject"``, ``"redact"`` (also ``"blur"``: replace each
   finding with its type in a copy stored as ``artifacts["redacted_cid"]``) or ``"allow"``;
   ``text_threshold`` (0.4): the lowest recognizer score that counts.
@@ -66,10 +66,11 @@ class PiiStage:
         return self._faces(item, image, params)
 
     def _faces(self, item: ItemContext, image: Image.Image, params: Mapping[str, Any]) -> StageResult:
+        default = FaceSettings()
         settings = FaceSettings(
-            side=int(params.get("face_side", 512)),
-            scale_factor=float(params.get("face_scale_factor", 1.15)),
-            min_neighbors=int(params.get("face_min_neighbors", 5)),
+            side=int(params.get("face_side", default.side)),
+            scale_factor=float(params.get("face_scale_factor", default.scale_factor)),
+            min_neighbors=int(params.get("face_min_neighbors", default.min_neighbors)),
         )
         boxes = find_faces(image, settings)
         policy = _policy(params, "faces")
