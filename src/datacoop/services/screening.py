@@ -303,7 +303,11 @@ def _prescreen_row(
         outcome=outcome.state.value,
         reasons=list(outcome.reasons),
         phash=_signed64(item.scratch.get("phash")),
-        scrubbed_cid=_artifact(results, "scrubbed_cid"),
+        # the copy anyone but the contributor sees: faces blurred or text redacted where the task's
+        # policy made such a copy, else the metadata-scrubbed one (none: the original is safe to show)
+        scrubbed_cid=_artifact(results, "blurred_cid")
+        or _artifact(results, "redacted_cid")
+        or _artifact(results, "scrubbed_cid"),
         worker=worker,
         completed_at=now,
     )
