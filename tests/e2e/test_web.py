@@ -242,6 +242,7 @@ def test_the_whole_loop_in_the_browser(up: RunningNode, tmp_path: Path) -> None:
                 page.keyboard.press(gold_answers[cid])
                 expect(page.get_by_test_id("voted")).to_have_text(f"Votes this session: {answered}")
             expect(page.get_by_test_id("standing")).to_contain_text("2 of 2 correct")
+            expect(page.get_by_test_id("rewards")).to_have_text("0 DCT")  # this task pays no vote reward
             expect(page.get_by_test_id("queue-empty")).to_be_visible()
 
             # 3. The contributor submits four photos, one a near-copy of another

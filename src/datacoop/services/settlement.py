@@ -467,6 +467,7 @@ class SettlementService:
                         "task_id": task_id,
                         "escrow": funding.escrow,
                         "escrow_task_id": funding.escrow_task_id,
+                        "vault": escrow.vault(funding.escrow_task_id).address,  # where claims go
                         "epoch": epoch.number,
                         "account": account,
                         "cumulative": str(cumulative),

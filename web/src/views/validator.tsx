@@ -38,11 +38,27 @@ type Item = {
   expires_at: string;
 };
 type Stake = { staked: bigint; unbonding: bigint; releaseAt: bigint };
+type Statement = { epochs: { items: { kind: string; amount: string }[] }[] };
 
 export function Validator({ t, wallet }: { t: T; wallet: Wallet }) {
   const [me, setMe] = useState<Me | null>(null);
   const [tick, setTick] = useState(0);
   const [onChain, setOnChain] = useState<bigint | null>(null);
+  const [rewards, setRewards] = useState<bigint | null>(null);
+  const [token, setToken] = useState<Token | null>(null);
+  useEffect(() => {
+    void chainInfo().then((c) => c && tokenOf(c).then(setToken));
+    void api<Statement>("GET", `/statements/${wallet.address}`).then(
+      (st) =>
+        setRewards(
+          st.epochs
+            .flatMap((e) => e.items)
+            .filter((i) => i.kind === "vote")
+            .reduce((sum, i) => sum + BigInt(i.amount), 0n),
+        ),
+      () => setRewards(null),
+    );
+  }, [tick]);
   useEffect(() => {
     // the node answers 403 below its minimum stake: ask only once something is staked
     if (onChain !== null && onChain > 0n) void api<Me>("GET", "/reviews/me").then(setMe, () => setMe(null));
@@ -65,6 +81,8 @@ export function Validator({ t, wallet }: { t: T; wallet: Wallet }) {
           </dd>
           <dt>{t("val.reputation")}</dt>
           <dd>{me.reputation.toFixed(2)}</dd>
+          <dt>{t("val.rewards")}</dt>
+          <dd data-testid="rewards">{rewards === null ? "—" : token ? amount(rewards, token) : rewards.toString()}</dd>
         </dl>
       )}
       {me?.staked ? (
