@@ -381,7 +381,7 @@ function Mine({ t }: { t: T }) {
       {subs && subs.length === 0 && <p>{t("mine.empty")}</p>}
       {subs && subs.length > 0 && (
         <div class="scroll">
-          <table>
+          <table class="stack">
             <thead>
               <tr>
                 <th scope="col">{t("mine.task")}</th>
@@ -394,19 +394,19 @@ function Mine({ t }: { t: T }) {
             <tbody aria-live="polite">
               {subs.map((s) => (
                 <tr data-testid="submission" data-state={s.state}>
-                  <td>{s.task_id}</td>
-                  <td>
+                  <td data-label={t("mine.task")}>{s.task_id}</td>
+                  <td data-label={t("mine.file")}>
                     <code class="cid">{s.cid}</code>
                   </td>
-                  <td>
+                  <td data-label={t("mine.state")}>
                     <span class={`state ${s.state}`}>{t(`state.${s.state}` as Key)}</span>
                   </td>
-                  <td data-testid="reasons">
+                  <td data-label={t("mine.reasons")} data-testid="reasons">
                     {reasons(t, s).map((r) => (
                       <div>{r}</div>
                     ))}
                   </td>
-                  <td>{when(s.created_at, t)}</td>
+                  <td data-label={t("mine.when")}>{when(s.created_at, t)}</td>
                 </tr>
               ))}
             </tbody>

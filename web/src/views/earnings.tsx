@@ -67,7 +67,7 @@ export function Earnings({ t, wallet }: { t: T; wallet: Wallet }) {
       {claims && claims.length === 0 && <p>{t("earn.empty")}</p>}
       {claims && claims.length > 0 && (
         <div class="scroll">
-          <table>
+          <table class="stack">
             <thead>
               <tr>
                 <th scope="col">{t("earn.task")}</th>
@@ -83,11 +83,11 @@ export function Earnings({ t, wallet }: { t: T; wallet: Wallet }) {
             <tbody>
               {claims.map((c) => (
                 <tr data-testid="claim-row">
-                  <td>{c.task_id}</td>
-                  <td>{c.epoch}</td>
-                  <td>{money(c.cumulative)}</td>
-                  <td>{money(c.claimed)}</td>
-                  <td data-testid="claimable">
+                  <td data-label={t("earn.task")}>{c.task_id}</td>
+                  <td data-label={t("earn.epoch")}>{c.epoch}</td>
+                  <td data-label={t("earn.total")}>{money(c.cumulative)}</td>
+                  <td data-label={t("earn.claimed")}>{money(c.claimed)}</td>
+                  <td data-label={t("earn.claimable")} data-testid="claimable">
                     <strong>{money(c.claimable)}</strong>
                   </td>
                   <td>

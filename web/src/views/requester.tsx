@@ -429,7 +429,7 @@ function Datasets({ t, task }: { t: T; task: Task }) {
       {versions.length === 0 && <p>{t("ds.none")}</p>}
       {versions.length > 0 && (
         <div class="scroll">
-          <table data-testid="versions">
+          <table class="stack" data-testid="versions">
             <thead>
               <tr>
                 <th scope="col">{t("ds.version")}</th>
@@ -441,12 +441,12 @@ function Datasets({ t, task }: { t: T; task: Task }) {
             <tbody>
               {versions.map(({ d, v }) => (
                 <tr>
-                  <td>
+                  <td data-label={t("ds.version")}>
                     {d.name} v{v.number}
                   </td>
-                  <td>{v.item_count}</td>
-                  <td>{t(`anchor.${v.anchor.status}` as Key)}</td>
-                  <td class="links">
+                  <td data-label={t("ds.items")}>{v.item_count}</td>
+                  <td data-label={t("ds.anchor")}>{t(`anchor.${v.anchor.status}` as Key)}</td>
+                  <td data-label={t("ds.downloads")} class="links">
                     <a href={`/v1/dataset-versions/${v.id}/manifest`} download={`manifest-v${v.number}.json`}>
                       {t("ds.manifest")}
                     </a>
