@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.streaming import stream_blob
 from datacoop.errors import Forbidden
 from datacoop.schemas import (
     AppealCreate,
@@ -24,7 +23,6 @@ from datacoop.schemas import (
 from datacoop.services.review_slashing import SlashingPublic
 
 router = APIRouter(tags=["reviews"])
-CHUNK = 1 << 20
 
 
 @router.get("/reviews/me", response_model=ValidatorPublic)
@@ -47,15 +45,7 @@ def next_item(node: NodeDep, who: CurrentParticipant) -> ReviewItem | Response:
 @router.get("/reviews/{assignment_id}/content", response_class=StreamingResponse)
 def item_content(node: NodeDep, who: CurrentParticipant, assignment_id: int) -> StreamingResponse:
     """The bytes of an item assigned to you."""
-    cid = node.review.content(who, assignment_id)
-    store = node.store
-
-    def chunks() -> Iterator[bytes]:
-        with store.open(cid) as f:
-            while block := f.read(CHUNK):
-                yield block
-
-    return StreamingResponse(chunks(), media_type="application/octet-stream")
+    return stream_blob(node.store, node.review.content(who, assignment_id))
 
 
 @router.post("/reviews/{assignment_id}/vote", response_model=VotePublic, status_code=status.HTTP_201_CREATED)

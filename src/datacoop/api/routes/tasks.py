@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.streaming import stream_blob
 from datacoop.domain.tasks import TaskStatus
 from datacoop.schemas import TaskCreate, TaskPublic
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
-CHUNK = 1 << 20
 
 
 @router.post("", response_model=TaskPublic, status_code=status.HTTP_201_CREATED)
@@ -50,12 +49,4 @@ def dashboard(node: NodeDep, who: CurrentParticipant, task_id: int) -> dict[str,
 @router.get("/{task_id}/samples/{submission_id}", response_class=StreamingResponse)
 def sample(node: NodeDep, who: CurrentParticipant, task_id: int, submission_id: int) -> StreamingResponse:
     """An accepted item's (scrubbed) bytes, shown to the task's requester."""
-    cid = node.dashboard.sample_cid(who, task_id, submission_id)
-    store = node.store
-
-    def chunks() -> Iterator[bytes]:
-        with store.open(cid) as f:
-            while block := f.read(CHUNK):
-                yield block
-
-    return StreamingResponse(chunks(), media_type="application/octet-stream")
+    return stream_blob(node.store, node.dashboard.sample_cid(who, task_id, submission_id))
