@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     review_assignment_ttl_seconds: int = Field(
         default=3600, ge=1, description="an assignment not voted this long is reassigned"
     )
+    review_stake_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description="a validator's sufficient on-chain stake is re-read after this long (0: on every "
+        "request); unbonding or outside slashing takes effect within it, the node's own slashing at once",
+    )
     review_qualify_gold: int = Field(default=5, ge=1, description="gold answers before votes count")
     review_qualify_accuracy: float = Field(
         default=0.8, ge=0, le=1, description="gold accuracy that qualifies"

@@ -26,7 +26,7 @@ def demo(
             "--data-dir", help="an empty or new folder for the demo node (default: a fresh temp one)"
         ),
     ] = None,
-    items: Annotated[int, typer.Option(help="how many images the contributors submit (12 to 2000)")] = 100,
+    items: Annotated[int, typer.Option(help="how many images the contributors submit (12 to 2000)")] = 300,
     seed: Annotated[int, typer.Option(help="seed of the generated data and the simulated people")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object with every number")] = False,
 ) -> None:

@@ -12,11 +12,13 @@ automatic stage judges topic without an image model, so validators catch them.
 from __future__ import annotations
 
 import enum
+import functools
 import io
 import random
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 __all__ = ["Kind", "Sample", "generate", "plan"]
@@ -74,10 +76,18 @@ def _jpeg(image: Image.Image, quality: int = 88) -> bytes:
     return out.getvalue()
 
 
+@functools.cache
+def _grid() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Each pixel's row and column (read-only, shared by every picture)."""
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    y.flags.writeable = x.flags.writeable = False
+    return y, x
+
+
 def _photo(rng: random.Random) -> Image.Image:
     """A distinct, sharp, photo-like scene."""
     nrng = np.random.default_rng(rng.getrandbits(64))
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    y, x = _grid()
     base = np.empty((HEIGHT, WIDTH, 3), np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(angle) * x / WIDTH + np.sin(angle) * y / HEIGHT + 1) / 2
@@ -100,7 +110,8 @@ def _photo(rng: random.Random) -> Image.Image:
         else:
             points = [(x0 + rng.uniform(0, w), y0 + rng.uniform(0, h)) for _ in range(rng.randint(3, 6))]
             draw.polygon(points, fill=colour)
-    noisy = np.asarray(image, np.int16) + nrng.normal(0, 4, (HEIGHT, WIDTH, 3)).astype(np.int16)
+    # uniform in [-7, 7] (standard deviation 4.3): as fine as Gaussian noise, and five times cheaper to draw
+    noisy = np.asarray(image, np.int16) + nrng.integers(-7, 8, (HEIGHT, WIDTH, 3), dtype=np.int8)
     return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 
 

@@ -63,7 +63,7 @@ K = 3
 @dataclass(frozen=True)
 class DemoOptions:
     data_dir: Path
-    items: int = 100
+    items: int = 300
     seed: int = 7
     export_formats: tuple[str, ...] = tuple(EXPORTERS)
 

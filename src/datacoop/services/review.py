@@ -60,7 +60,7 @@ from datacoop.schemas import (
 )
 from datacoop.services import review_appeals
 from datacoop.services.clock import Clock, utc_now
-from datacoop.services.review_draws import fill_slots, review_rules
+from datacoop.services.review_draws import fill_slots
 from datacoop.services.review_outcomes import judge, record_gold, settle_appeal
 from datacoop.services.review_slashing import SlashingDesk
 from datacoop.services.stakes import StakeReader
@@ -138,8 +138,10 @@ class ReviewService:
                         s.add(v)
                 except SAIntegrityError:
                     v = _validator_of(s, who)
-            v.staked, v.updated_at = stake >= self.min_stake, now
-            s.flush()
+            staked = stake >= self.min_stake
+            if v.staked != staked:  # written only on a change: most calls come from enrolled validators
+                v.staked, v.updated_at = staked, now
+                s.flush()
             public = _validator_public(v, who.address)
         if not public.staked:
             raise Forbidden(
@@ -194,10 +196,14 @@ class ReviewService:
         real = [a for a in mine if a.kind != AssignmentKind.GOLD.value]
         if not real:
             return None
-        sub = s.get(Submission, real[0].submission_id)
-        assert sub is not None
-        if self.rng.random() < review_rules(sub).gold_rate:  # mixed in unseen: the item looks the same
-            return self._new_gold(s, v, task_id=sub.task_id) or real[0]
+        task_id, rules = s.execute(
+            select(Task.id, Task.rules)
+            .join(Submission, Submission.task_id == Task.id)
+            .where(Submission.id == real[0].submission_id)
+        ).one()
+        gold_rate = ReviewRules.model_validate(rules.get("review") or {}).gold_rate
+        if self.rng.random() < gold_rate:  # mixed in unseen: the item looks the same
+            return self._new_gold(s, v, task_id=task_id) or real[0]
         return real[0]
 
     def _new_gold(self, s: Session, v: Validator, *, task_id: int | None) -> ReviewAssignment | None:
@@ -233,11 +239,12 @@ class ReviewService:
             gold = s.get(GoldItem, a.gold_item_id)
             assert gold is not None
             return load_task(s, gold.task_id), gold.cid, gold.report, None
-        sub = s.get(Submission, a.submission_id)
-        assert sub is not None
-        screened = s.get(Prescreen, sub.id)
-        cid = screened.scrubbed_cid if screened and screened.scrubbed_cid else sub.cid
-        return sub.task, cid, {}, sub.id
+        task_id, sid, original, scrubbed = s.execute(
+            select(Submission.task_id, Submission.id, Submission.cid, Prescreen.scrubbed_cid)
+            .outerjoin(Prescreen, Prescreen.submission_id == Submission.id)
+            .where(Submission.id == a.submission_id)
+        ).one()
+        return load_task(s, task_id), scrubbed or original, {}, sid
 
     def content(self, who: Participant, assignment_id: int) -> str:
         """The CID of an item assigned to the caller (the route streams its bytes)."""

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from datacoop.db.models import (
@@ -22,6 +22,7 @@ from datacoop.db.models import (
     ReviewOutcome,
     StageResultRow,
     Submission,
+    Task,
     Validator,
 )
 from datacoop.domain.review import (
@@ -109,19 +110,26 @@ def _pool(s: Session) -> tuple[list[Candidate], dict[int, str]]:
 
 
 def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random) -> int:
-    """Draw validators for every item in review that wants more; returns how many assignments were made."""
+    """Draw validators for every item in review that wants more; returns how many assignments were made.
+
+    Called on every request for work, so the batch is read in a few column queries: the database
+    counts each item's live and voted slots, and only an item short of validators has its seen
+    validators and its contributor's linked accounts looked up.
+    """
     expire_overdue(s, now)
     pool, addresses = _pool(s)
     if not pool:
         return 0
-    items = s.scalars(
-        select(Submission)
+    items = s.execute(
+        select(Submission.id, Submission.task_id, Submission.contributor_id)
         .where(Submission.state == SubmissionState.IN_REVIEW.value)
         .order_by(Submission.id)
         .limit(FILL_BATCH)
         .with_for_update(of=Submission, skip_locked=True)  # PostgreSQL: two fills never share an item
     ).all()
-    ids = [sub.id for sub in items]
+    if not items:
+        return 0
+    ids = [sid for sid, _, _ in items]
     closed = set(
         s.scalars(
             select(ReviewOutcome.submission_id).where(
@@ -133,49 +141,65 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
         a.submission_id: a
         for a in s.scalars(select(Appeal).where(Appeal.submission_id.in_(ids), Appeal.status == "open"))
     }
+    counts = _slot_counts(s, ids)
+    rules = _rules_of_tasks(s, {task_id for _, task_id, _ in items})
+    short: list[tuple[int, int, AssignmentKind, int]] = []  # (item, contributor, kind, validators wanted)
+    for sid, task_id, contributor_id in items:
+        appeal = appeals.get(sid)
+        if sid in closed and appeal is None:
+            continue
+        kind = AssignmentKind.APPEAL if appeal is not None else AssignmentKind.NORMAL
+        live, voted = counts.get((sid, kind.value), (0, 0))
+        need = _wanted(rules[task_id], kind, voted) - live
+        if need > 0:
+            short.append((sid, contributor_id, kind, need))
+    if not short:
+        return 0
+    seen: dict[int, set[int]] = {sid: set() for sid, _, _, _ in short}
+    for item, validator_id in s.execute(
+        select(ReviewAssignment.submission_id, ReviewAssignment.validator_id).where(
+            ReviewAssignment.submission_id.in_(list(seen))
+        )
+    ):
+        if item is not None:  # always: the query picks these items
+            seen[item].add(validator_id)
     links: dict[int, set[int]] = {}
     made = 0
-    for sub in items:
-        appeal = appeals.get(sub.id)
-        if sub.id in closed and appeal is None:
-            continue
-        if sub.contributor_id not in links:
-            links[sub.contributor_id] = linked_accounts(s, sub.contributor_id)
-        made += _fill_item(s, sub, appeal, pool, addresses, links[sub.contributor_id], now, ttl, rng)
+    for sid, contributor_id, kind, need in short:
+        if contributor_id not in links:
+            links[contributor_id] = linked_accounts(s, contributor_id)
+        candidates = eligible(pool, contributor=contributor_id, linked=links[contributor_id], seen=seen[sid])
+        chosen = weighted_draw(candidates, need, rng)
+        s.add_all(_open(sid, c.validator_id, kind, now, ttl) for c in chosen)
+        appeal = appeals.get(sid)
+        if appeal is not None and chosen:
+            appeal.jury = [*appeal.jury, *(addresses[c.validator_id] for c in chosen)]
+        made += len(chosen)
     return made
 
 
-def _fill_item(
-    s: Session,
-    sub: Submission,
-    appeal: Appeal | None,
-    pool: list[Candidate],
-    addresses: dict[int, str],
-    linked: set[int],
-    now: datetime,
-    ttl: timedelta,
-    rng: random.Random,
-) -> int:
-    rules = review_rules(sub)
-    assignments = s.scalars(select(ReviewAssignment).where(ReviewAssignment.submission_id == sub.id)).all()
-    kind = AssignmentKind.APPEAL if appeal is not None else AssignmentKind.NORMAL
-    live = [a for a in assignments if a.kind == kind.value and a.status != AssignmentStatus.EXPIRED.value]
-    if appeal is not None:
-        want = jury_size(rules.k)
-    else:
-        voted = sum(1 for a in live if a.status == AssignmentStatus.VOTED.value)
-        want = slots_wanted(k=rules.k, votes=voted, max_votes=rules.max_votes)
-    need = want - len(live)
-    if need <= 0:
-        return 0
-    seen = {a.validator_id for a in assignments}
-    chosen = weighted_draw(
-        eligible(pool, contributor=sub.contributor_id, linked=linked, seen=seen), need, rng
+def _slot_counts(s: Session, ids: list[int]) -> dict[tuple[int, str], tuple[int, int]]:
+    """(item, kind) -> (live slots: open or voted, voted slots), counted by the database."""
+    live = case((ReviewAssignment.status != AssignmentStatus.EXPIRED.value, 1), else_=0)
+    voted = case((ReviewAssignment.status == AssignmentStatus.VOTED.value, 1), else_=0)
+    rows = s.execute(
+        select(ReviewAssignment.submission_id, ReviewAssignment.kind, func.sum(live), func.sum(voted))
+        .where(ReviewAssignment.submission_id.in_(ids))
+        .group_by(ReviewAssignment.submission_id, ReviewAssignment.kind)
     )
-    s.add_all(_open(sub.id, c.validator_id, kind, now, ttl) for c in chosen)
-    if appeal is not None and chosen:
-        appeal.jury = [*appeal.jury, *(addresses[c.validator_id] for c in chosen)]
-    return len(chosen)
+    return {(sid, kind): (int(live), int(voted)) for sid, kind, live, voted in rows if sid is not None}
+
+
+def _rules_of_tasks(s: Session, task_ids: set[int]) -> dict[int, ReviewRules]:
+    rows = s.execute(select(Task.id, Task.rules).where(Task.id.in_(task_ids)))
+    return {task_id: ReviewRules.model_validate((rules or {}).get("review") or {}) for task_id, rules in rows}
+
+
+def _wanted(rules: ReviewRules, kind: AssignmentKind, voted: int) -> int:
+    """How many votes an item wants in hand or on the way: a jury for an appeal, else k and one more."""
+    if kind is AssignmentKind.APPEAL:
+        return jury_size(rules.k)
+    return slots_wanted(k=rules.k, votes=voted, max_votes=rules.max_votes)
 
 
 def _open(

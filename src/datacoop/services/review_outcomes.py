@@ -9,7 +9,7 @@ from collections.abc import Hashable
 from datetime import datetime
 
 from eth_utils.crypto import keccak
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from datacoop.db.models import (
@@ -71,12 +71,36 @@ def _task_votes(s: Session, task_id: int) -> tuple[list[consensus.Vote], dict[Ha
     return votes, {("g", gid): ReviewAnswer(answer).klass for gid, _, _, answer in gold}
 
 
+def _qualified_votes(s: Session, submission_id: int) -> int:
+    """How many of an item's votes the aggregation counts: normal votes by qualified validators."""
+    counted = s.scalar(
+        select(func.count())
+        .select_from(ReviewVote)
+        .join(Validator, Validator.id == ReviewVote.validator_id)
+        .where(
+            ReviewVote.submission_id == submission_id,
+            ReviewVote.kind == AssignmentKind.NORMAL.value,
+            Validator.qualified,
+        )
+    )
+    return int(counted or 0)
+
+
 def judge(s: Session, sub: Submission, now: datetime) -> consensus.Decision | None:
-    """Aggregate the task's votes (Dawid–Skene) and act on this item's posterior; None below k votes."""
+    """Aggregate the task's votes (Dawid–Skene) and act on this item's posterior; None below k votes.
+
+    Below k votes nothing can be decided, so the task-wide aggregation is not run: the outcome
+    records the item's vote count, and its posterior is first computed with the k-th vote.
+    """
     rules = review_rules(sub)
+    outcome = outcome_of(s, sub.id, now)
+    counted = _qualified_votes(s, sub.id)
+    if counted < rules.k:
+        if counted:
+            outcome.votes, outcome.updated_at = counted, now
+        return None
     votes, gold = _task_votes(s, sub.task_id)
     posterior = consensus.dawid_skene(votes, gold=gold).items.get(("s", sub.id))
-    outcome = outcome_of(s, sub.id, now)
     if posterior is None:
         return None
     outcome.votes, outcome.posterior, outcome.updated_at = posterior.votes, posterior.posterior, now

@@ -3,10 +3,13 @@
 A proposal names the validator, the reason and its keccak hash (the ``reasonHash`` the contract logs).
 Executing it writes the ``ValidatorStaking.slash`` call to the transactional outbox in the same
 database transaction that marks the proposal sent, so a restart can never slash twice.
+``on_slashed`` hears the validator's address when the slash is queued and when it is confirmed, so a
+cached stake reading (:class:`~datacoop.services.stakes.CachedStakes`) is dropped at both moments.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -44,9 +47,16 @@ class SlashingDesk:
     """The operator's view of slashing proposals, and their execution on chain."""
 
     def __init__(
-        self, db: Database, chain: ChainHandle | None, *, amount: int, clock: Clock = utc_now
+        self,
+        db: Database,
+        chain: ChainHandle | None,
+        *,
+        amount: int,
+        clock: Clock = utc_now,
+        on_slashed: Callable[[str], None] | None = None,
     ) -> None:
         self._db, self._chain, self.amount, self._clock = db, chain, amount, clock
+        self._on_slashed = on_slashed or (lambda _address: None)
 
     def is_operator(self, address: str) -> bool:
         return self._chain is not None and normalize_address(address) == self._chain.operator.address
@@ -83,17 +93,26 @@ class SlashingDesk:
             )
             p.status, p.tx_key, p.updated_at = "sent", key, now
             s.flush()
-            return self._public(s, p)
+            public = self._public(s, p)
+        self._on_slashed(public.validator)
+        return public
 
     def refresh(self) -> None:
         """Bring sent proposals up to date with their outbox transactions."""
         now = self._clock()
+        slashed: list[str] = []
         with self._db.transaction() as s:
             sent = s.scalars(select(SlashingProposal).where(SlashingProposal.status == "sent")).all()
             for p in sent:
                 tx = s.scalar(select(ChainTx).where(ChainTx.key == p.tx_key))
                 if tx is not None and tx.status in _TX_STATUS:
                     p.status, p.updated_at = _TX_STATUS[tx.status], now
+                    if p.status == "confirmed":
+                        validator = s.get(Validator, p.validator_id)
+                        assert validator is not None
+                        slashed.append(validator.participant.address)
+        for address in slashed:
+            self._on_slashed(address)
 
     def _need_chain(self) -> ChainHandle:
         if self._chain is None:

@@ -22,7 +22,7 @@ from datacoop.services.participants import get_or_create
 from datacoop.services.review import ReviewService
 from datacoop.services.review_outcomes import record_gold
 from datacoop.services.review_slashing import SlashingDesk
-from datacoop.services.stakes import ChainStakes
+from datacoop.services.stakes import CachedStakes, ChainStakes
 
 UNIT = 10**18
 MIN_STAKE = 100 * UNIT
@@ -108,3 +108,44 @@ def test_a_slashing_proposal_is_executed_once_through_the_outbox(
     [done] = desk.list()
     assert done.status == "confirmed" and done.tx_hash is not None
     assert staking.slashable(validator.address) == 110 * UNIT
+
+
+def test_the_nodes_own_slashing_drops_the_cached_stake_at_once(
+    db: Database,
+    chain: ChainClient,
+    relay: Relay,
+    deployment: Deployment,
+    token: TestToken,
+    accounts: list[LocalAccount],
+) -> None:
+    # Prepare: a staked, excluded validator whose stake review has read through an hour-long cache
+    validator = accounts[4]
+    staking = ValidatorStaking(chain, deployment.staking)
+    chain.send(validator, token.mint(validator.address, 150 * UNIT).as_tx())
+    chain.send(validator, token.approve(staking.address, 150 * UNIT).as_tx())
+    chain.send(validator, staking.stake(150 * UNIT).as_tx())
+    cached = CachedStakes(ChainStakes(chain, deployment.staking), ttl=3600, cache_from=MIN_STAKE)
+    assert cached.stake_of(validator.address) == 150 * UNIT
+    now = datetime.now(UTC)
+    rules = Qualification(gold_needed=2, exclude_after=3, exclude_below=0.6)
+    with db.transaction() as s:
+        who = get_or_create(s, validator.address, now)
+        s.flush()
+        v = Validator(participant_id=who.id, staked=True, qualified=False, excluded=False, reputation=0.5,
+                      gold_answered=0, gold_correct=0, decided_votes=0, agreed_votes=0, created_at=now,
+                      updated_at=now)  # fmt: skip
+        s.add(v)
+        s.flush()
+        for _ in range(3):
+            record_gold(s, v, False, rules, now)
+        proposal_id = s.scalars(select(SlashingProposal.id)).one()
+    desk = SlashingDesk(
+        db, ChainHandle(chain, relay, accounts[0], deployment), amount=40 * UNIT, on_slashed=cached.invalidate
+    )
+    # Execute: the slash is queued, a read caches the stake before it lands, then it is confirmed
+    desk.execute(proposal_id)
+    assert cached.stake_of(validator.address) == 150 * UNIT  # not on chain yet
+    relay.drive(f"slash:{chain.chain_id}:{staking.address}:{proposal_id}")
+    desk.refresh()
+    # Assert: read afresh, long before the hour is up
+    assert cached.stake_of(validator.address) == 110 * UNIT
