@@ -39,10 +39,10 @@ up: install  ## install DataCoop and run it on its embedded default (Ctrl-C stop
 	$(BIN)/datacoop up $(ARGS)
 
 test: install-test  ## install the test extras and run every test (PostgreSQL too where one answers)
-	$(BIN)/pytest -n 4 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 4 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install-test  ## skip the slow tests (1 GiB upload, several-hundred-MiB CID)
-	$(BIN)/pytest -n 4 -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -n 4 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 lint: install-test  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests benchmarks

@@ -20,7 +20,7 @@ from tests.conftest import REPO
 from datacoop.demo import DemoOptions, run_demo
 from datacoop.errors import InvalidInput
 
-ITEMS = 30
+ITEMS = 300  # the default: CI runs the README's command as it stands
 REWARD = 10**18
 
 
@@ -33,13 +33,15 @@ def _demo(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("demo") / "node"
-    done = _demo("--items", str(ITEMS), "--seed", "3", "--data-dir", str(folder), "--json")
+    done = _demo("--seed", "3", "--data-dir", str(folder), "--json", timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("demo")  # one demo run per module, not one per xdist worker
+@pytest.mark.timeout(900)  # the first test runs the demo (300 items) for all three
 def test_every_bad_kind_is_rejected_and_every_good_item_is_kept(summary: dict[str, Any]) -> None:
     submitted = summary["submitted"]["by_kind"]
     assert sum(submitted.values()) == summary["submitted"]["items"] == ITEMS
@@ -62,6 +64,8 @@ def test_every_bad_kind_is_rejected_and_every_good_item_is_kept(summary: dict[st
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("demo")  # one demo run per module, not one per xdist worker
+@pytest.mark.timeout(900)  # the first test runs the demo (300 items) for all three
 def test_each_contributor_is_paid_exactly_for_their_accepted_items(summary: dict[str, Any]) -> None:
     settlement = summary["settlement"]
     assert settlement["status"] == "confirmed" and settlement["tx_hash"]
@@ -74,6 +78,8 @@ def test_each_contributor_is_paid_exactly_for_their_accepted_items(summary: dict
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("demo")  # one demo run per module, not one per xdist worker
+@pytest.mark.timeout(900)  # the first test runs the demo (300 items) for all three
 def test_the_dataset_holds_the_accepted_items_is_anchored_verified_and_exported(
     summary: dict[str, Any],
 ) -> None:
