@@ -11,7 +11,9 @@ read once first so every contender finds them in the page cache.
 Prints one JSON object: ``webdataset_mb_s``, ``parquet_mb_s``, ``car_mb_s``,
 ``copy_mb_s`` (medians of ``--repeat`` runs, blob megabytes per second), the ratio
 of each exporter to the copy (goal: WebDataset and CAR >= 0.7), ``items``,
-``total_mb``, ``repeat`` and the CPUs the process may use.
+``total_mb``, ``repeat``, the CPUs the process may use and the machine's load
+average when the runs end (``load_1m``): CAR hashes every byte (sha2-256) on a
+second thread, so its ratio needs a CPU the rest of the machine leaves free.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ def run(items: int, item_kb: int, repeat: int, formats: list[str]) -> dict[str, 
         total_mb=round(total / 1e6, 1),
         repeat=repeat,
         cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        load_1m=round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     )
     return result
 

@@ -19,9 +19,11 @@ import pytest
 from multiformats import CID, varint
 from tests.unit.datasets._export_samples import image_dataset, item, manifest, mixed_dataset, put, store_at
 
-from datacoop.cid import Profile, cid_of_bytes, iter_blocks
+from datacoop.cid import PROFILES, Profile, cid_of_bytes, get_profile, iter_blocks
+from datacoop.datasets import Manifest
 from datacoop.datasets.export import car, webdataset
 from datacoop.errors import IntegrityError, NotFound
+from datacoop.storage import LocalBlobStore
 
 
 def _read_car(path: Path) -> tuple[list[CID], dict[str, bytes]]:
@@ -145,7 +147,7 @@ def test_car_and_webdataset_hold_bounded_buffers_not_the_blob(tmp_path: Path) ->
         export(version, store.open, tmp_path / name)
         peaks[name] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    # 32 MiB streamed: a 1 MiB write buffer and at most 16 pieces of 256 KiB read ahead
+    # 32 MiB streamed: through one buffer of 1 MiB (tar shards) or three arenas of 1 MiB (CAR)
     assert max(peaks.values()) < 8 * 1024 * 1024, peaks
 
 
@@ -156,4 +158,59 @@ def test_a_missing_blob_stops_the_export_with_the_store_error(tmp_path: Path) ->
     with pytest.raises(NotFound) as error:
         car.export(version, store.open, tmp_path / "out")
     assert error.value.field == "cid"
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _reference_car(version: Manifest, store: LocalBlobStore) -> bytes:
+    """The CAR built the plain way, one block at a time from iter_blocks: what the export must equal."""
+    out = io.BytesIO()
+    manifest_blocks = list(iter_blocks(io.BytesIO(version.to_bytes())))
+    out.write(car.car_header([manifest_blocks[-1].cid]))
+    car.write_blocks(out, manifest_blocks)
+    seen: set[str] = set()
+    for entry in version.items:
+        if entry.cid not in seen:
+            seen.add(entry.cid)
+            with store.open(entry.cid) as blob:
+                car.write_blocks(out, iter_blocks(blob, get_profile(store.stat(entry.cid).profile)))
+    return out.getvalue()
+
+
+def test_the_pipelined_export_gives_the_blocks_of_iter_blocks_in_their_order(tmp_path: Path) -> None:
+    store = store_at(tmp_path)
+    version, blobs = mixed_dataset(store)
+    version = manifest([*version.items, item(5, version.items[3].cid, len(blobs[3]), "text/plain")])
+    result = car.export(version, store.open, tmp_path / "out", blob_profile=lambda c: store.stat(c).profile)
+    assert result.files[0].read_bytes() == _reference_car(version, store)
+
+
+def test_deep_trees_and_tiny_chunks_give_the_blocks_of_iter_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 4-byte chunks, 3 links a node: 100 bytes make 25 leaves under three levels of nodes.
+    monkeypatch.setitem(PROFILES, "tiny", Profile("tiny", chunk_size=4, max_links=3))
+    store = store_at(tmp_path)
+    sizes = [0, 1, 4, 5, 12, 13, 37, 100]
+    version = manifest(
+        [
+            item(i, put(store, os.urandom(n), "tiny"), n, "application/octet-stream")
+            for i, n in enumerate(sizes)
+        ]
+    )
+    result = car.export(version, store.open, tmp_path / "out", blob_profile=lambda c: store.stat(c).profile)
+    assert result.files[0].read_bytes() == _reference_car(version, store)
+
+
+def test_a_changed_byte_inside_a_blob_of_several_chunks_is_refused(tmp_path: Path) -> None:
+    store = store_at(tmp_path)
+    version, blobs = mixed_dataset(store)
+    tampered = bytearray(blobs[3])  # 700,000 bytes: three leaves under one node
+    tampered[300_000] ^= 1
+
+    def open_blob(cid: str) -> BinaryIO:
+        return io.BytesIO(bytes(tampered)) if cid == version.items[3].cid else store.open(cid)
+
+    with pytest.raises(IntegrityError) as error:
+        car.export(version, open_blob, tmp_path / "out", blob_profile=lambda c: store.stat(c).profile)
+    assert error.value.field == "cid" and version.items[3].cid in error.value.message
     assert list((tmp_path / "out").iterdir()) == []

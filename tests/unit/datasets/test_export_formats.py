@@ -8,6 +8,7 @@ import json
 import tarfile
 import tomllib
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,11 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 import webdataset as wds
 from PIL import Image
-from tests.unit.datasets._export_samples import image_dataset, item, manifest, put, store_at
+from tests.unit.datasets._export_samples import image_dataset, item, manifest, mixed_dataset, put, store_at
 
 from datacoop.datasets import Manifest
 from datacoop.datasets.export import EXPORTERS, datasheet, get_exporter, huggingface, parquet, webdataset
-from datacoop.datasets.export._samples import item_json, manifest_bytes
+from datacoop.datasets.export._samples import extension, item_json, manifest_bytes
 from datacoop.errors import IntegrityError, InvalidInput
 
 REPO = Path(__file__).resolve().parents[3]
@@ -204,13 +205,48 @@ def test_the_fast_paths_give_the_manifests_own_bytes_and_tarfiles_own_headers(tm
     for name, size, mtime in [
         ("00000001.jpg", 100_000, 1_763_632_800),
         ("x.json", 0, 0),
-        ("a" * 99, 8**11 - 1, 0),
+        ("a" * 99, 8**11 - 1, 0),  # the fast path's limits
+        ("a" * 100, 1, 0),  # from here on tarfile's own path: a name without its NUL,
+        ("é" * 120, 1, 0),  # a long non-ASCII name (a GNU longname block first),
+        ("big.bin", 8**11, 0),  # a size in base-256,
+        ("old.bin", 1, -1),  # a time before 1970
     ]:
-        fast, reference = webdataset._SampleInfo(name), tarfile.TarInfo(name)
-        for info in (fast, reference):
-            info.size, info.mtime, info.mode = size, mtime, 0o444
-        assert fast.tobuf(tarfile.GNU_FORMAT) == reference.tobuf(tarfile.GNU_FORMAT, "utf-8")
-    long_name = webdataset._SampleInfo("é" * 120)  # not the plain case: tarfile's own path
-    assert long_name.tobuf(tarfile.GNU_FORMAT) == tarfile.TarInfo("é" * 120).tobuf(
-        tarfile.GNU_FORMAT, "utf-8"
-    )
+        reference = tarfile.TarInfo(name)
+        reference.size, reference.mtime, reference.mode = size, mtime, 0o444
+        expected = reference.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+        assert webdataset.HeaderWriter(mtime)(name, size) == expected, name
+
+
+@pytest.mark.parametrize("shard_items", [3, 5])
+def test_shards_are_byte_for_byte_the_tars_tarfile_writes(tmp_path: Path, shard_items: int) -> None:
+    # Shards of 3 end with a blob of 2.5 MB: its archive end needs more than a record of zeros.
+    store = store_at(tmp_path)
+    version, blobs = mixed_dataset(store)
+    shards = webdataset.export(version, store.open, tmp_path / "out", shard_items=shard_items).files[:-1]
+    mtime = int(datetime.fromisoformat(version.created_at.replace("Z", "+00:00")).timestamp())
+    expected = []
+    for start in range(0, len(blobs), shard_items):
+        tar_bytes = io.BytesIO()
+        with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for entry, blob in list(zip(version.items, blobs, strict=True))[start : start + shard_items]:
+                metadata = json.dumps(entry.to_json(), sort_keys=True, ensure_ascii=False).encode()
+                for name, data in (
+                    (f"{entry.index:08d}.{extension(entry.media_type)}", blob),
+                    (f"{entry.index:08d}.json", metadata),
+                ):
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mtime, info.mode = len(data), mtime, 0o444
+                    tar.addfile(info, io.BytesIO(data))
+        expected.append(tar_bytes.getvalue())
+    assert [path.read_bytes() for path in shards] == expected
+
+
+def test_a_sample_whose_json_passes_the_write_buffer_loads_back(tmp_path: Path) -> None:
+    store = store_at(tmp_path)
+    data = b"tiny"
+    version = manifest([item(0, put(store, data), len(data), "text/plain", labels={"note": "x" * 1_200_000})])
+    shard = webdataset.export(version, store.open, tmp_path / "out").files[0]
+    with tarfile.open(shard) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    assert members["00000000.txt"] == data
+    assert json.loads(members["00000000.json"]) == version.items[0].to_json()

@@ -5,16 +5,22 @@ it would pass ``shard_bytes`` (counting tar headers and padding) or once it
 holds ``shard_items`` samples. Blobs stream from the store into the tar through
 a 1 MiB buffer; every header's mtime is the version's creation time, so the
 same manifest always gives the same bytes. Tars are GNU format (blobs of any size).
+
+The tar is written here, not through :mod:`tarfile`: a member is a 512-byte
+header, the bytes and zero padding to a whole block, and the archive ends with
+two zero blocks padded to a whole record. ``tarfile.addfile`` copies its TarInfo
+and rebuilds every header field per member, which cost more than copying a
+100 KB blob; the bytes written are tarfile's own (a test compares them).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import tarfile
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 from datacoop.datasets.export._base import (
     COPY_BUFFER,
@@ -27,6 +33,7 @@ from datacoop.datasets.export._base import (
     write_manifest,
 )
 from datacoop.datasets.export._samples import extension, item_json, sample_key
+from datacoop.datasets.export._writer import read_into, write_parts
 from datacoop.datasets.manifest import Manifest, ManifestItem
 from datacoop.errors import IntegrityError
 
@@ -35,6 +42,17 @@ __all__ = ["DEFAULT_SHARD_BYTES", "DEFAULT_SHARD_ITEMS", "export", "shard_name"]
 DEFAULT_SHARD_BYTES = 1_000_000_000  # 1 GB: the size WebDataset's authors suggest for streaming
 DEFAULT_SHARD_ITEMS = 10_000
 _BLOCK = tarfile.BLOCKSIZE
+_RECORD = tarfile.RECORDSIZE
+_ZEROS = bytes(2 * _BLOCK + _RECORD)  # the longest run of zeros a tar needs: its end
+_MODE = 0o444
+_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+# json.dumps builds a new C encoder per call, which costs as much as the encoding; build it once.
+# No circular-reference check (manifest items come from JSON and cannot hold cycles).
+_encode_json = (
+    c_make_encoder(None, _JSON.default, encode_basestring, None, ": ", ", ", True, False, True)
+    if c_make_encoder is not None
+    else lambda value, _level: (_JSON.encode(value),)
+)
 
 
 def shard_name(version: int, shard: int) -> str:
@@ -66,17 +84,74 @@ def export(
         path = out_dir / shard_name(manifest.version, len(shards))
         _write_shard(path, queue, shard_bytes, shard_items)
         shards.append(path)
+    if progress is not None and queue.done:
+        progress(queue.done, manifest.item_count)  # the last sample: reported once its shard is complete
     files = [*shards, write_manifest(manifest, out_dir)]
     return ExportResult("webdataset", tuple(files), manifest.item_count, queue.blob_bytes)
 
 
 def _write_shard(path: Path, queue: _Queue, shard_bytes: int, shard_items: int) -> None:
-    with (
-        atomic_file(path) as partial,
-        partial.open("wb", buffering=COPY_BUFFER) as raw,
-        tarfile.TarFile(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT, copybufsize=COPY_BUFFER) as tar,
-    ):
-        queue.fill(tar, shard_bytes, shard_items)
+    with atomic_file(path) as partial, partial.open("wb", buffering=0) as raw:
+        out = _TarOut(raw.fileno())
+        queue.fill(out, shard_bytes, shard_items)
+        out.flush()
+
+
+class _TarOut:
+    """The tar's bytes gathered in one buffer, written out each time it is full.
+
+    Blob bytes are read straight into the buffer (``readinto``), so they are copied only
+    by the kernel: once in from the page cache, once out to it.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray(COPY_BUFFER)
+        self._view = memoryview(self._buffer)
+        self._filled = 0
+        self.written = 0  # the shard's bytes so far
+
+    def write(self, data: bytes) -> None:
+        """Copy ``data`` (headers, JSON, padding) into the buffer, writing it out first if it lacks room.
+
+        Small pieces never straddle two writes: the buffer goes out a little short instead.
+        Measured on Linux 6.18 (ext4): filling it to exactly 1 MiB each time, so that every
+        write was 1 MiB at a 1 MiB boundary, tripled the kernel's time copying into the page cache.
+        """
+        if self._filled + len(data) > COPY_BUFFER:
+            self.flush()
+            if len(data) > COPY_BUFFER:
+                write_parts(self._fd, (data,))
+                self.written += len(data)
+                return
+        self._view[self._filled : self._filled + len(data)] = data
+        self._filled += len(data)
+        self.written += len(data)
+
+    def copy_blob(self, blob: BinaryIO, item: ManifestItem) -> None:
+        """Read the blob's ``item.size`` bytes straight into the buffer.
+
+        Raises:
+            IntegrityError: the blob holds fewer or more bytes.
+        """
+        left = item.size
+        while left:
+            if self._filled == COPY_BUFFER:
+                self.flush()
+            end = self._filled + min(left, COPY_BUFFER - self._filled)
+            count = read_into(blob, self._view[self._filled : end])
+            if not count:
+                raise _wrong_size(item)
+            self._filled += count
+            self.written += count
+            left -= count
+        if blob.read(1):
+            raise _wrong_size(item)
+
+    def flush(self) -> None:
+        """Write what the buffer holds."""
+        write_parts(self._fd, (self._view[: self._filled],))
+        self._filled = 0
 
 
 class _Queue:
@@ -87,98 +162,109 @@ class _Queue:
         self._open_blob = open_blob
         self._progress = progress
         self._total = manifest.item_count
-        self._mtime = _mtime(manifest.created_at)
+        self._header = HeaderWriter(_mtime(manifest.created_at))
         self.head: ManifestItem | None = next(self._items, None)
         self.blob_bytes = 0
         self.done = 0
 
-    def fill(self, tar: tarfile.TarFile, max_bytes: int, max_items: int) -> None:
-        """Add samples to ``tar`` until the next would pass either limit (one always goes in)."""
+    def fill(self, out: _TarOut, max_bytes: int, max_items: int) -> None:
+        """Write one shard's samples to ``out``, until the next would pass either limit, and the tar's end.
+
+        One sample always goes in. Progress is reported as samples are written, except the
+        last, which :func:`export` reports once every shard is complete.
+        """
         used = count = 0
+        header = self._header
         while self.head is not None and count < max_items:
             item = self.head
-            metadata = _metadata(item)
+            metadata = sample_json(item)
             size = _member_bytes(item.size) + _member_bytes(len(metadata))
             if count and used + size > max_bytes:
-                return
+                break
+            key = sample_key(item)
+            out.write(header(f"{key}.{extension(item.media_type)}", item.size))
             with self._open_blob(item.cid) as blob:
-                _add_sample(tar, item, blob, metadata, self._mtime)
+                out.copy_blob(blob, item)
+            out.write(
+                b"".join(
+                    (
+                        _padding(item.size),
+                        header(f"{key}.json", len(metadata)),
+                        metadata,
+                        _padding(len(metadata)),
+                    )
+                )
+            )
             used, count, self.blob_bytes = used + size, count + 1, self.blob_bytes + item.size
             self.done += 1
-            if self._progress is not None:
+            if self._progress is not None and self.done < self._total:
                 self._progress(self.done, self._total)
             self.head = next(self._items, None)
+        out.write(end_of_archive(out.written))
 
 
-def _metadata(item: ManifestItem) -> bytes:
-    return json.dumps(item_json(item), sort_keys=True, ensure_ascii=False).encode("utf-8")
+def sample_json(item: ManifestItem) -> bytes:
+    """The sample's ``.json``: ``json.dumps(item, sort_keys=True, ensure_ascii=False)`` in UTF-8."""
+    return "".join(_encode_json(item_json(item), 0)).encode("utf-8")
 
 
-def _add_sample(
-    tar: tarfile.TarFile, item: ManifestItem, blob: BinaryIO, metadata: bytes, mtime: int
-) -> None:
-    key = sample_key(item)
-    try:
-        tar.addfile(_info(f"{key}.{extension(item.media_type)}", item.size, mtime), blob)
-    except OSError as exc:
-        if "unexpected end of data" not in str(exc):
-            raise
-        raise _wrong_size(item) from None
-    if blob.read(1):
-        raise _wrong_size(item)
-    tar.addfile(_info(f"{key}.json", len(metadata), mtime), io.BytesIO(metadata))
+class HeaderWriter:
+    """GNU tar headers of read-only regular files (mode 0444, uid/gid 0, no owner names) with one mtime.
 
-
-def _info(name: str, size: int, mtime: int) -> tarfile.TarInfo:
-    info = _SampleInfo(name)
-    info.size, info.mtime, info.mode = size, mtime, 0o444
-    return info
-
-
-class _SampleInfo(tarfile.TarInfo):
-    """A TarInfo whose GNU header is built in one step for the plain case: short ASCII name, size < 8 GiB.
-
-    ``TarInfo.tobuf`` costs about 70 µs, as much as copying a 20 KB blob; a sample has two
-    members. The bytes are tarfile's own (a test compares them); anything else takes tarfile's path.
+    The plain case (a short ASCII name, a size below 8 GiB) is assembled from fixed parts,
+    its checksum summed from their precomputed sums; anything else takes tarfile's own path.
     """
 
-    def tobuf(
-        self,
-        format: Literal[0, 1, 2] | None = tarfile.DEFAULT_FORMAT,
-        encoding: str | None = None,
-        errors: str = "surrogateescape",
-    ) -> bytes:
-        if format != tarfile.GNU_FORMAT or not self._plain():
-            return super().tobuf(format, encoding or tarfile.ENCODING, errors)
-        head = b"".join(
+    def __init__(self, mtime: int) -> None:
+        self._mtime = mtime
+        self._plain_mtime = 0 <= mtime < 8**11
+        self._ids = b"%07o\0%07o\0%07o\0" % (_MODE, 0, 0)
+        self._rest = b"".join(
             (
-                self.name.encode("ascii").ljust(100, b"\0"),
-                b"%07o\0%07o\0%07o\0%011o\0%011o\0"
-                % (self.mode, self.uid, self.gid, self.size, int(self.mtime)),
+                b"%011o\0" % (mtime if self._plain_mtime else 0),
                 b" " * 8,  # the checksum field counts as spaces while the checksum is summed
                 tarfile.REGTYPE,
-                b"\0" * 100,  # linkname
+                bytes(100),  # linkname
                 tarfile.GNU_MAGIC,
-                self.uname.encode("ascii").ljust(32, b"\0"),
-                self.gname.encode("ascii").ljust(32, b"\0"),
-                b"\0" * 16,  # devmajor, devminor: left empty for regular files, as tarfile does
+                bytes(32 + 32 + 16),  # uname, gname, devmajor and devminor: empty, as tarfile leaves them
             )
-        ).ljust(tarfile.BLOCKSIZE, b"\0")
-        return head[:148] + b"%06o\0" % sum(head) + head[155:]
-
-    def _plain(self) -> bool:
-        """A regular file whose fields all fit a header's fixed-width ASCII fields."""
-        texts = (self.name, self.uname, self.gname)
-        return (
-            self.type == tarfile.REGTYPE
-            and not self.linkname
-            and all(text.isascii() for text in texts)
-            and len(self.name) < 100
-            and len(self.uname) < 32
-            and len(self.gname) < 32
-            and all(0 <= n < 8**7 for n in (self.mode, self.uid, self.gid))
-            and all(0 <= n < 8**11 for n in (self.size, int(self.mtime)))
         )
+        self._tail = bytes(_BLOCK - 100 - len(self._ids) - 12 - len(self._rest))
+        self._fixed_sum = sum(self._ids) + sum(self._rest)
+
+    def __call__(self, name: str, size: int) -> bytes:
+        """The header block(s) for a member called ``name`` holding ``size`` bytes."""
+        encoded = name.encode("utf-8", "surrogateescape")
+        if not (self._plain_mtime and len(encoded) < 100 and encoded.isascii() and 0 <= size < 8**11):
+            return self._by_tarfile(name, size)
+        size_field = b"%011o\0" % size
+        checksum = self._fixed_sum + sum(encoded) + sum(size_field)
+        return b"".join(
+            (
+                encoded,
+                bytes(100 - len(encoded)),
+                self._ids,
+                size_field,
+                self._rest[:12],
+                b"%06o\0 " % checksum,
+                self._rest[20:],
+                self._tail,
+            )
+        )
+
+    def _by_tarfile(self, name: str, size: int) -> bytes:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = size, self._mtime, _MODE
+        return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+
+
+def end_of_archive(written: int) -> bytes:
+    """What closes a tar of ``written`` bytes: two zero blocks, then zeros up to a whole record."""
+    return _ZEROS[: 2 * _BLOCK + -(written + 2 * _BLOCK) % _RECORD]
+
+
+def _padding(size: int) -> bytes:
+    return _ZEROS[: -size % _BLOCK]
 
 
 def _wrong_size(item: ManifestItem) -> IntegrityError:
