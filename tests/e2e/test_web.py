@@ -359,7 +359,11 @@ def test_the_whole_loop_in_the_browser(up: RunningNode, tmp_path: Path) -> None:
                 page.wait_for_timeout(300)
                 text = page.locator("main").inner_text()
                 assert not re.search(r"\b(nav|req|review|earn|stake|ds|fund|gold)\.[a-z]", text), (view, text)
-            shot(page, "09-chinese")
+            nav.get_by_role("button", name="我的任务").click()
+            page.get_by_role("button", name=f"打开\u300c{TITLE}\u300d的仪表板").click()
+            expect(page.get_by_test_id("acceptance-rate")).to_have_text("75%")
+            expect(page.get_by_test_id("causes")).to_contain_text("与已有项目重复")
+            shot(page, "09-chinese-dashboard")
         finally:
             browser.close()
     assert problems == [], problems

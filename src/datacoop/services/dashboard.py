@@ -9,6 +9,7 @@ accepted items, served as their scrubbed bytes (never the original upload).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,7 +26,7 @@ SAMPLE_LIMIT = 12
 
 
 class TaskDashboardService:
-    def __init__(self, db: Database, *, is_operator: Any = None) -> None:
+    def __init__(self, db: Database, *, is_operator: Callable[[str], bool] | None = None) -> None:
         self._db = db
         self._is_operator = is_operator or (lambda _address: False)
 
