@@ -368,3 +368,91 @@ def test_the_whole_loop_in_the_browser(up: RunningNode, tmp_path: Path) -> None:
             browser.close()
     assert problems == [], problems
     assert len(list(SHOTS.glob("*-phone.png"))) >= 9
+
+
+# An EIP-1193 wallet announced through EIP-6963, as a browser extension would: its keys are those the
+# local anvil holds unlocked, so every request (accounts aside) goes to the node's chain itself.
+INJECTED_WALLET = """
+(() => {
+  const account = ACCOUNT, rpc = RPC;
+  let id = 0;
+  const provider = {
+    async request({ method, params }) {
+      if (method === "eth_requestAccounts" || method === "eth_accounts") return [account];
+      const response = await fetch(rpc, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }),
+      });
+      const body = await response.json();
+      if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code });
+      return body.result;
+    },
+    on() {},
+    removeListener() {},
+  };
+  const info = Object.freeze({
+    uuid: "4c2a1f7e-7a0b-4a57-9d3e-0d6f2b4f1a11",
+    name: "Test Wallet",
+    icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='20' height='20'/%3E",
+    rdns: "org.datacoop.test-wallet",
+  });
+  const detail = Object.freeze({ info, provider });
+  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail }));
+  window.addEventListener("eip6963:requestProvider", announce);
+  announce();
+})();
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_an_injected_wallet_signs_in_funds_and_submits(up: RunningNode, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    # Prepare: a wallet extension holding development account 4's key (unlocked in the local anvil)
+    photo = tmp_path / "mask.jpg"
+    photo.write_bytes(generate([Kind.GOOD], random.Random(4))[0].data)
+    with DataCoopClient(up.url) as anonymous:
+        chain_info = anonymous.health()["chain"]
+    owner = load_account("dev:4", data_dir=up.data_dir).address
+    script = INJECTED_WALLET.replace("ACCOUNT", repr(owner)).replace("RPC", repr(chain_info["rpc_url"]))
+    token = TestToken(ChainClient(chain_info["rpc_url"]), chain_info["token"])
+    before = token.balance_of(owner)
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport=DESKTOP, locale="en-US")
+            page.add_init_script(script)
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            expect.set_options(timeout=30_000)
+            page.goto(up.url + "/")
+            # Execute: sign in with the discovered wallet (SIWE through personal_sign) ...
+            page.get_by_role("button", name="Sign in with Test Wallet").click()
+            expect(page.get_by_test_id("signed-in")).to_contain_text(owner)
+            expect(page.get_by_text("DEVELOPMENT WALLET", exact=True)).to_have_count(0)
+            # ... create and fund a task (the wallet sends approve and openTask) ...
+            nav = page.get_by_role("navigation")
+            nav.get_by_role("button", name="Create a task").click()
+            page.get_by_label("Title", exact=True).fill("Ventilation ducts")
+            page.get_by_label("Description and an example of a good item").fill("Inside ducts, lit.")
+            page.get_by_label("Consent text contributors sign").fill("I agree.")
+            page.get_by_role("button", name="Create task").click()
+            page.get_by_label("Budget in DCT").fill("12.5")
+            page.get_by_role("button", name="Approve and deposit").click()
+            expect(page.get_by_test_id("fund-status")).to_contain_text("Funded: escrow task", timeout=60_000)
+            # ... and submit to it (the wallet signs the EIP-712 Submission)
+            nav.get_by_role("button", name="Open tasks").click()
+            page.locator(".card", has_text="Ventilation ducts").get_by_role("button").click()
+            page.get_by_label("Files to submit").set_input_files(str(photo))
+            page.get_by_label("Your country").fill("IN")
+            page.get_by_label("I have read the consent text and agree to it").check()
+            page.get_by_role("button", name="Upload and sign").click()
+            expect(page.get_by_test_id("file-status")).to_contain_text("Submitted", timeout=60_000)
+        finally:
+            browser.close()
+    # Assert: the wallet paid the budget from its own balance; nothing went wrong in the page
+    assert before - token.balance_of(owner) == 125 * UNIT // 10
+    assert problems == [], problems
