@@ -81,3 +81,10 @@ def test_malformed_bodies_get_json_rpc_errors(api: TestClient) -> None:
     assert too_many["error"]["code"] == -32600 and "1 to 20" in too_many["error"]["message"]
     assert no_method["error"]["code"] == -32600
     assert huge.status_code == 400 and huge.json()["error"]["field"] == "body"
+
+
+def test_a_chain_that_is_down_gets_a_json_rpc_error_not_a_500(api: TestClient, anvil: AnvilNode) -> None:
+    anvil.stop()
+    answer = _call(api, {"jsonrpc": "2.0", "id": 5, "method": "eth_blockNumber"})
+    assert answer["id"] == 5 and answer["error"]["code"] == -32603
+    assert "did not answer" in answer["error"]["message"]

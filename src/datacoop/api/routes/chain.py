@@ -86,7 +86,12 @@ def _relay(provider: Any, calls: list[Any]) -> list[dict[str, Any]]:
             answers.append(_error(request_id, -32601, f"method {method!r} is not relayed by this node"))
             continue
         params = call.get("params", [])
-        answer = cast(dict[str, Any], dict(provider.make_request(RPCEndpoint(method), params)))
+        try:
+            answer = cast(dict[str, Any], dict(provider.make_request(RPCEndpoint(method), params)))
+        except Exception as exc:  # the chain node is down or answered garbage: say so, in JSON-RPC
+            message = f"the node's chain did not answer: {type(exc).__name__}"
+            answers.append(_error(request_id, -32603, message))
+            continue
         answer["id"] = request_id
         answers.append(answer)
     return answers
