@@ -1,6 +1,7 @@
 import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiFailure, api, setToken, upload, UPLOAD_TRIES } from "./api";
+import { usePoll } from "./hooks";
 import { initialLang, LANGS, translator, type Key, type Lang, type T } from "./i18n";
 import {
   connectInjected,
@@ -359,20 +360,15 @@ function reasons(t: T, s: Submission): string[] {
 function Mine({ t }: { t: T }) {
   const [subs, setSubs] = useState<Submission[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let live = true;
-    const poll = () =>
+  usePoll(
+    (live) =>
       api<Submission[]>("GET", "/submissions").then(
-        (s) => live && (setSubs(s), setError(null)),
-        (err) => live && setError(errorText(t, err)),
-      );
-    void poll();
-    const timer = setInterval(poll, 2000);
-    return () => {
-      live = false;
-      clearInterval(timer);
-    };
-  }, [t]);
+        (s) => live() && (setSubs(s), setError(null)),
+        (err) => live() && setError(errorText(t, err)),
+      ),
+    2000,
+    [t],
+  );
   return (
     <section aria-labelledby="mine-h">
       <h1 id="mine-h">{t("mine.heading")}</h1>

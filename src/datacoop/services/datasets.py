@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from datacoop.chain.contracts import DatasetRegistry
 from datacoop.chain.outbox import enqueue
 from datacoop.chain.setup import ChainHandle
 from datacoop.datasets import anchor
+from datacoop.datasets.export import get_exporter
 from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.public import DatasetPublic, VersionPublic, WithdrawalPublic
 from datacoop.datasets.query import DatasetQuery, parse_query
@@ -46,6 +48,14 @@ from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavail
 from datacoop.services.blobs import BlobService
 from datacoop.services.clock import Clock, utc_now
 from datacoop.storage import BlobStore
+
+# Formats a browser downloads as one file describing a version (no item bytes: those go through the
+# exchange): the suffix of the file each writes, and its media type.
+DOWNLOADS: dict[str, tuple[str, str]] = {
+    "datasheet": ("datasheet.md", "text/markdown; charset=utf-8"),
+    "croissant": ("croissant.json", "application/ld+json"),
+    "parquet": (".parquet", "application/vnd.apache.parquet"),
+}
 
 __all__ = ["DatasetService"]
 
@@ -246,6 +256,30 @@ class DatasetService:
         if row is None:
             raise NotFound(f"there is no dataset version {version_id}", field="version_id")
         return row
+
+    def export_file(self, version_id: int, format_name: str, folder: Path) -> tuple[Path, str, str]:
+        """Write one file describing the version into ``folder`` (``datasheet``, ``croissant`` or
+        metadata-only ``parquet``); returns its path, its media type and the name to download it as.
+
+        Raises:
+            InvalidInput: (``format``) a format that is not one file; the CLI exports every format.
+        """
+        if format_name not in DOWNLOADS:
+            raise InvalidInput(
+                f"format must be one of {', '.join(DOWNLOADS)} here (the CLI exports every format), "
+                f"got {format_name!r}",
+                field="format",
+            )
+        version = self.version_by_id(version_id)
+        manifest = Manifest.from_bytes(self.manifest_bytes(version_id))
+        result = get_exporter(format_name)(manifest, self._store.open, folder)
+        suffix, media = DOWNLOADS[format_name]
+        path = next(f for f in result.files if f.name.endswith(suffix))
+        return (
+            path,
+            media,
+            f"dataset-{version.dataset_id}-v{version.number}-{path.name.removeprefix('dataset-')}",
+        )
 
     def manifest_bytes(self, version_id: int) -> bytes:
         """The manifest exactly as stored (its CID is the version's ``manifest_cid``)."""

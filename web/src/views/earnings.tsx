@@ -1,8 +1,9 @@
 // Earnings per task and epoch, the wallet's token balance, and a claim button that sends the claim.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api } from "../api";
 import { amount, balanceOf, chainInfo, claim, tokenOf, type ChainInfo, type Token } from "../chain";
 import type { T } from "../i18n";
+import { usePoll } from "../hooks";
 import type { Claim } from "../types";
 import { errorText } from "../util";
 import type { Wallet } from "../wallet";
@@ -29,11 +30,7 @@ export function Earnings({ t, wallet }: { t: T; wallet: Wallet }) {
       setBalance(await balanceOf(c, wallet.address));
     }
   };
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => void load(), 5000);
-    return () => clearInterval(timer);
-  }, [wallet.address]);
+  usePoll(load, 5000, [wallet.address]);
   const money = (units: string | bigint) => (token ? amount(units, token) : String(units));
   const send = async (c: Claim) => {
     if (!chain) return;

@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { parseUnits } from "viem";
 import { api, upload } from "../api";
 import { amount, chainInfo, fundTask, tokenOf, type ChainInfo, type Token } from "../chain";
+import { usePoll } from "../hooks";
 import type { Key, T } from "../i18n";
 import type { Task } from "../types";
 import { errorText, objectUrl } from "../util";
@@ -82,30 +83,24 @@ function Dashboard({ t, wallet, task, onBack }: { t: T; wallet: Wallet; task: Ta
       if (c) void tokenOf(c).then(setToken);
     });
   }, []);
-  useEffect(() => {
-    let live = true;
-    const load = () => {
+  usePoll(
+    (live) =>
       api<Dash>("GET", `/tasks/${task.id}/dashboard`).then(
         (d) => {
-          if (!live) return;
+          if (!live()) return;
           setDash(d);
           if (!d.funded) setSpend("unfunded");
           else
             api<Spend>("GET", `/tasks/${task.id}/spend`).then(
-              (s) => live && setSpend(s),
-              (err) => live && setError(errorText(t, err)),
+              (s) => live() && setSpend(s),
+              (err) => live() && setError(errorText(t, err)),
             );
         },
-        (err) => live && setError(errorText(t, err)),
-      );
-    };
-    load();
-    const timer = setInterval(load, 3000);
-    return () => {
-      live = false;
-      clearInterval(timer);
-    };
-  }, [task.id, tick]);
+        (err) => live() && setError(errorText(t, err)),
+      ),
+    3000,
+    [task.id, tick],
+  );
   const money = (units: string | null) => (units === null ? "—" : token ? amount(units, token) : units);
   return (
     <section aria-labelledby="dash-h">
@@ -398,11 +393,7 @@ function Datasets({ t, task }: { t: T; task: Task }) {
       (all) => setSets(all.filter((d) => d.query.task_ids?.includes(task.id))),
       () => undefined,
     );
-  useEffect(() => {
-    load();
-    const timer = setInterval(load, 4000);
-    return () => clearInterval(timer);
-  }, [task.id]);
+  usePoll(load, 4000, [task.id]);
   const freeze = async () => {
     setStatus(t("ds.freezing"));
     try {

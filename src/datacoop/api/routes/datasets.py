@@ -11,8 +11,6 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
-from datacoop.datasets.export import get_exporter
-from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.public import (
     DatasetCreate,
     DatasetPublic,
@@ -21,7 +19,6 @@ from datacoop.datasets.public import (
     WithdrawalCreate,
     WithdrawalPublic,
 )
-from datacoop.errors import InvalidInput
 
 router = APIRouter(tags=["datasets"])
 
@@ -79,36 +76,16 @@ def get_manifest_by_id(node: NodeDep, version_id: int) -> Response:
     return _manifest(node.datasets.manifest_bytes(version_id), version.manifest_cid)
 
 
-# Formats a browser can download as one file describing the version (no item bytes: those go
-# through the exchange): the file each writes, and its media type.
-DOWNLOADS: dict[str, tuple[str, str]] = {
-    "datasheet": ("datasheet.md", "text/markdown; charset=utf-8"),
-    "croissant": ("croissant.json", "application/ld+json"),
-    "parquet": (".parquet", "application/vnd.apache.parquet"),
-}
-
-
 @router.get("/dataset-versions/{version_id}/export/{format_name}", response_class=FileResponse)
 def export_version(node: NodeDep, version_id: int, format_name: str) -> FileResponse:
     """One file describing the version: ``datasheet`` (Markdown), ``croissant`` (JSON-LD) or
     ``parquet`` (one row per item, metadata only)."""
-    if format_name not in DOWNLOADS:
-        raise InvalidInput(
-            f"format must be one of {', '.join(DOWNLOADS)} here (the CLI exports every format), "
-            f"got {format_name!r}",
-            field="format",
-        )
-    version = node.datasets.version_by_id(version_id)
-    manifest = Manifest.from_bytes(node.datasets.manifest_bytes(version_id))
     folder = Path(tempfile.mkdtemp(prefix="datacoop-export-"))
     try:
-        result = get_exporter(format_name)(manifest, node.store.open, folder / "out")
-        suffix, media = DOWNLOADS[format_name]
-        path = next(f for f in result.files if f.name.endswith(suffix))
+        path, media, name = node.datasets.export_file(version_id, format_name, folder / "out")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    name = f"dataset-{version.dataset_id}-v{version.number}-{path.name.removeprefix('dataset-')}"
     return FileResponse(
         path,
         media_type=media,
