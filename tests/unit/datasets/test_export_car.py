@@ -10,7 +10,7 @@ import hashlib
 import io
 import os
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -214,3 +214,31 @@ def test_a_changed_byte_inside_a_blob_of_several_chunks_is_refused(tmp_path: Pat
         car.export(version, open_blob, tmp_path / "out", blob_profile=lambda c: store.stat(c).profile)
     assert error.value.field == "cid" and version.items[3].cid in error.value.message
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_blob_shorter_than_its_manifest_size_is_refused_and_bytes_past_it_are_not_read(
+    tmp_path: Path,
+) -> None:
+    # The export reads exactly the manifest's size (no read to find the end): a byte short fails the
+    # CID check; a byte too many is never read, so the CAR holds exactly the bytes the CID names.
+    store = store_at(tmp_path)
+    version, blobs = mixed_dataset(store)
+    longer, shorter = blobs[3] + b"\0", blobs[3][:-1]  # 700,000 bytes: three leaves
+    reference = car.export(
+        version, store.open, tmp_path / "ref", blob_profile=lambda c: store.stat(c).profile
+    )
+
+    def opener(replacement: bytes) -> Callable[[str], BinaryIO]:
+        def open_blob(cid: str) -> BinaryIO:
+            return io.BytesIO(replacement) if cid == version.items[3].cid else store.open(cid)
+
+        return open_blob
+
+    with pytest.raises(IntegrityError) as error:
+        car.export(version, opener(shorter), tmp_path / "short", blob_profile=lambda c: store.stat(c).profile)
+    assert error.value.field == "cid" and version.items[3].cid in error.value.message
+    assert list((tmp_path / "short").iterdir()) == []
+    longer_car = car.export(
+        version, opener(longer), tmp_path / "long", blob_profile=lambda c: store.stat(c).profile
+    )
+    assert longer_car.files[0].read_bytes() == reference.files[0].read_bytes()

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from datacoop.datasets.export._writer import Arenas, Buffer, WriteBehind, read_into, write_parts
+from datacoop.datasets.export._writer import (
+    SHORT_SWITCH_SECONDS,
+    Arenas,
+    Buffer,
+    WriteBehind,
+    read_into,
+    short_switch_interval,
+    write_parts,
+)
 
 
 def _parts() -> list[Buffer]:
@@ -102,3 +111,25 @@ def test_a_caller_error_stops_the_helper_which_drops_what_is_queued() -> None:
         writing.wait(5)
         raise ValueError("bad blob")
     assert consumed == [0] and dropped == [1, 2, 3, 4]
+
+
+def test_overlapping_exports_share_one_short_switch_interval_and_the_last_puts_it_back() -> None:
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.004)
+        first, second = short_switch_interval(), short_switch_interval()
+        first.__enter__()
+        assert sys.getswitchinterval() == pytest.approx(SHORT_SWITCH_SECONDS, abs=2e-6)
+        second.__enter__()
+        first.__exit__(None, None, None)  # the first export ends while the second still runs
+        assert sys.getswitchinterval() == pytest.approx(SHORT_SWITCH_SECONDS, abs=2e-6)
+        second.__exit__(None, None, None)
+        assert sys.getswitchinterval() == pytest.approx(0.004, abs=2e-6)
+        with pytest.raises(RuntimeError), short_switch_interval():
+            raise RuntimeError("an export that fails")
+        assert sys.getswitchinterval() == pytest.approx(0.004, abs=2e-6)
+        sys.setswitchinterval(0.0001)  # already shorter: left as it is
+        with short_switch_interval():
+            assert sys.getswitchinterval() == pytest.approx(0.0001, abs=2e-6)
+    finally:
+        sys.setswitchinterval(before)

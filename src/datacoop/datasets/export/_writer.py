@@ -1,4 +1,4 @@
-"""Moving blob bytes with no copy in Python, and write behind: a helper thread that hashes and writes.
+"""Moving blob bytes with no copy in Python, and work behind: a helper thread that hashes what is written.
 
 :func:`read_into` reads a blob straight into a region of a big buffer and
 :func:`write_parts` writes a list of buffers with one ``writev``: the bytes are
@@ -6,12 +6,15 @@ copied only by the kernel, into the buffer and out of it (tar shards use just th
 
 CAR export also hashes every byte. Opening a blob is mostly Python (a store
 resolves a path per CID) and holds the GIL, while ``hashlib`` and system calls
-release it; so the caller opens blobs and reads their chunks into a few
-:class:`Arenas`, and one helper thread (:class:`WriteBehind`) takes the queued
-work in order: hashes each chunk, writes it, and gives each arena back once its
-bytes are written. The arenas bound the memory held whatever the blob sizes:
-the caller waits for a free one. (A helper that only writes, for tar shards,
+release it; so the caller opens blobs, reads their chunks into a few
+:class:`Arenas` and writes them, and one helper thread (:class:`WriteBehind`)
+takes the queued work in order: hashes each chunk and gives each arena back
+once its bytes are hashed. The arenas bound the memory held whatever the blob
+sizes: the caller waits for a free one. (A helper that only writes, for tar shards,
 gained nothing when measured: the GIL-bound work stays on the caller.)
+
+While two threads share the work, :func:`short_switch_interval` lets the one
+that waits for the GIL get it sooner (see there).
 
 An error on the helper is raised in the caller (at its next :meth:`WriteBehind.put`
 or when the block ends); an error in the caller stops the helper, which drops
@@ -22,12 +25,14 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import BinaryIO, Generic, TypeVar
 
-__all__ = ["Arenas", "Buffer", "Parts", "WriteBehind", "read_into", "write_parts"]
+__all__ = ["Arenas", "Buffer", "Parts", "WriteBehind", "read_into", "short_switch_interval", "write_parts"]
 
 T = TypeVar("T")
 Buffer = bytes | bytearray | memoryview
@@ -81,6 +86,40 @@ def read_into(blob: BinaryIO, region: memoryview) -> int:
             break
         got += count
     return got
+
+
+# How long a thread waiting for the GIL waits before it asks the holder to give it up, while an
+# export's two threads run. CPython's default is 5 ms.
+SHORT_SWITCH_SECONDS = 0.0002
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+@contextmanager
+def short_switch_interval() -> Iterator[None]:
+    """Shorten the interpreter's thread switch interval to 0.2 ms while the block runs.
+
+    The reading thread makes many short system calls and takes the GIL straight
+    back after each, before the hashing thread, woken to take it, gets there: the
+    hasher then waits a whole switch interval (5 ms) for every chunk. Measured on
+    CAR export, 10,000 blobs of 100 KB: 0.60 of a plain copy's speed at 5 ms,
+    0.75 at 0.2 ms. The setting is the process's; overlapping exports share one
+    change, and the last to finish puts the old value back.
+    """
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, SHORT_SWITCH_SECONDS))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 class Parts:

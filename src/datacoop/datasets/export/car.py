@@ -9,12 +9,20 @@ Each blob is cut exactly as ``ipfs add --cid-version=1`` cuts it with the
 blob's CID profile (:func:`datacoop.cid.iter_blocks`), so every block keeps the
 CID IPFS gives it and the blob's root block is the item's CID. A blob whose
 blocks do not add up to the item's CID under its profile is refused
-(IntegrityError); without a ``blob_profile`` every known profile is tried. A
-blob listed twice is written once.
+(IntegrityError); without a ``blob_profile`` each known profile is tried first
+(reading and hashing the blob once more). A blob listed twice is written once.
+Exactly the manifest's ``size`` bytes of a blob are read: one byte short fails
+the CID check, and bytes past the size (never read) cannot reach the file.
 
-The calling thread opens blobs and reads their chunks straight into a few
-arenas; one helper thread hashes each chunk, writes it with its CID and checks
-each blob's root (:mod:`._writer`). Memory holds those arenas and one tree of links.
+Every byte is hashed (sha2-256), and hashing costs more than copying. So the
+calling thread lays the file out and writes it: it opens blobs, reads their
+chunks into a few arenas and writes each leaf with a 32-byte hole where its
+digest goes, and each dag-pb node as zeros of the node's length (a node's
+length follows from its children's sizes alone). One helper thread hashes each
+leaf, writes its digest into the hole (``pwrite``), builds the blob's nodes
+from the real digests into their places and checks the blob's root. The two
+threads meet only at the arenas: one is refilled once its bytes are written
+and hashed. Memory holds those arenas and one tree of links.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -39,16 +48,26 @@ from datacoop.datasets.export._base import (
     prepare_out_dir,
 )
 from datacoop.datasets.export._samples import manifest_bytes
-from datacoop.datasets.export._writer import Arenas, Buffer, Parts, WriteBehind, read_into, write_parts
+from datacoop.datasets.export._writer import (
+    Arenas,
+    Buffer,
+    Parts,
+    WriteBehind,
+    read_into,
+    short_switch_interval,
+    write_parts,
+)
 from datacoop.datasets.manifest import Manifest, ManifestItem
 from datacoop.errors import IntegrityError
 
 __all__ = ["car_header", "car_name", "export", "write_blocks"]
 
 _CBOR_TAG_CID = b"\xd8\x2a"  # CBOR tag 42: a CID, as DAG-CBOR writes links
-_ARENAS = 3  # one being filled, one being hashed and written, one spare
+_ARENAS = 4  # one being filled, the others written and waiting for their hashes
 # An arena holds at least one chunk of the largest profile (1 MiB): a chunk never straddles two.
 _ARENA_BYTES = max(COPY_BUFFER, *(profile.chunk_size for profile in PROFILES.values()))
+_HOLE = bytes(32)  # where a sha2-256 digest will go
+_CID_BYTES = len(RAW_PREFIX) + len(_HOLE)  # every CID here: CIDv1, one codec byte, sha2-256
 
 
 def car_name(version: int) -> str:
@@ -91,7 +110,7 @@ def export(
 
     Args:
         blob_profile: the CID profile a blob was stored with (a node passes ``store.stat(cid).profile``);
-            without it each known profile is tried until the CID matches.
+            without it each known profile is tried until the CID matches (reading the blob once more).
         manifest_cid: the manifest's CID as the node stored it, checked against the bytes.
 
     Raises:
@@ -103,36 +122,54 @@ def export(
     profiles = _ProfileChoice(blob_profile)
     unique, positions = _first_of_each_cid(manifest.iter_items())
     blob_bytes = 0
-    with atomic_file(path) as partial, partial.open("wb", buffering=0) as raw:
+    with atomic_file(path) as partial, partial.open("wb", buffering=0) as raw, short_switch_interval():
         head: list[Buffer] = [car_header([manifest_blocks[-1].cid])]
         for block in manifest_blocks:
             head += _section(block.cid, block.data)
-        writer = _BlockWriter(raw.fileno(), write_parts(raw.fileno(), head), open_blob, profiles)
-        with WriteBehind(writer.take, writer.discard) as behind:
-            reader = _ChunkReader(writer.arenas, behind)
+        hasher = _Hasher(raw.fileno())
+        with WriteBehind(hasher.take, hasher.discard) as behind:
+            layout = _Layout(raw.fileno(), write_parts(raw.fileno(), head), hasher.arenas, behind)
             for item, position in zip(unique, positions, strict=True):
-                profile = profiles(item.cid)[0]
+                profile = profiles.choose(item, open_blob)
                 with open_blob(item.cid) as blob:
-                    reader.read_blob(item, blob, profile)
+                    layout.add_blob(item, blob, profile)
                 blob_bytes += item.size
                 if progress is not None and position < manifest.item_count:
                     progress(position, manifest.item_count)
-            reader.close()
+            layout.close()
     if progress is not None:
-        progress(manifest.item_count, manifest.item_count)  # once every block is written
+        progress(manifest.item_count, manifest.item_count)  # once every block is written and checked
     return ExportResult("car", (path,), manifest.item_count, blob_bytes)
 
 
 class _ProfileChoice:
-    """The CID profiles to try for a blob: the one the store recorded, or every known one."""
+    """Each blob's CID profile: the one the store recorded or, without that, the one its bytes fit."""
 
     def __init__(self, blob_profile: Callable[[str], str] | None) -> None:
         self._blob_profile = blob_profile
 
-    def __call__(self, cid: str) -> list[Profile]:
+    def candidates(self, cid: str) -> list[Profile]:
         if self._blob_profile is None:
             return [DEFAULT_PROFILE, *(p for p in PROFILES.values() if p != DEFAULT_PROFILE)]
         return [get_profile(self._blob_profile(cid))]
+
+    def choose(self, item: ManifestItem, open_blob: OpenBlob) -> Profile:
+        """The profile to write the blob with; without a recorded one, the first whose root is the CID.
+
+        Raises:
+            IntegrityError: no known profile gives the blob's CID (its bytes changed).
+        """
+        candidates = self.candidates(item.cid)
+        if self._blob_profile is not None:
+            return candidates[0]  # checked as the blocks are hashed
+        for profile in candidates:
+            with open_blob(item.cid) as blob:
+                root = ""
+                for block in iter_blocks(blob, profile):
+                    root = block.cid_text
+            if root == item.cid:
+                return profile
+        raise _not_its_cid(item, candidates)
 
 
 def _first_of_each_cid(items: Iterable[ManifestItem]) -> tuple[list[ManifestItem], list[int]]:
@@ -148,7 +185,7 @@ def _first_of_each_cid(items: Iterable[ManifestItem]) -> tuple[list[ManifestItem
 
 
 def _manifest_blocks(data: bytes, expected: str | None) -> list[Block]:
-    profiles = _ProfileChoice(None)(expected) if expected else [DEFAULT_PROFILE]
+    profiles = _ProfileChoice(None).candidates(expected) if expected else [DEFAULT_PROFILE]
     for profile in profiles:
         blocks = list(iter_blocks(io.BytesIO(data), profile))
         if expected is None or blocks[-1].cid_text == parse_cid(expected, field="manifest_cid"):
@@ -161,160 +198,170 @@ def _section(cid: bytes, data: Buffer) -> tuple[bytes, Buffer]:
     return varint(len(cid) + len(data)) + cid, data
 
 
-class _Chunk(NamedTuple):
-    """A leaf's bytes, read into an arena: the first of its blob or one after."""
+def _not_its_cid(item: ManifestItem, tried: list[Profile]) -> IntegrityError:
+    names = ", ".join(profile.name for profile in tried)
+    return IntegrityError(
+        f"blob {item.cid} (item {item.index}) does not give its CID under the CID profile(s) {names}",
+        field="cid",
+    )
 
-    item: ManifestItem
+
+class _Leaf(NamedTuple):
+    """A leaf written with a hole for its digest: hash ``data``, put the digest at ``digest_at``."""
+
     data: memoryview
-    first: bool
-    profile: Profile
+    digest_at: int
+    first: bool  # the blob's first leaf
+    max_links: int  # the blob's profile's
+    nodes: tuple[tuple[int, int], ...]  # (offset, length) of each node that closes after this leaf
 
 
 class _End(NamedTuple):
-    """The blob's last chunk has been sent: its root can be checked."""
+    """The blob's last leaf has been sent: close its tree into the places left and check its root."""
 
     item: ManifestItem
+    nodes: tuple[tuple[int, int], ...]
+    profile: Profile
 
 
-class _Release(NamedTuple):
-    """No chunk to come reads from this arena: once its bytes are written it can be filled again."""
+_Job = _Leaf | _End
 
+
+class _Batch(NamedTuple):
+    """The jobs over one arena's bytes, all written; once done the arena can be filled again."""
+
+    jobs: list[_Job]
     arena: bytearray
 
 
-_Job = _Chunk | _End | _Release
+class _Layout:
+    """On the calling thread: read each blob into arenas and write its blocks, holes where hashes go.
 
+    A job reaches the hasher only after the bytes it fills in are written, so a
+    digest or node written into its place is never overwritten by the holes.
+    """
 
-class _ChunkReader:
-    """On the calling thread: cut each blob into its profile's chunks, read straight into arenas."""
-
-    def __init__(self, arenas: Arenas, behind: WriteBehind[_Job]) -> None:
+    def __init__(self, fd: int, written: int, arenas: Arenas, behind: WriteBehind[_Batch]) -> None:
+        self._fd = fd
+        self._written = written  # bytes in the file
         self._arenas = arenas
         self._behind = behind
+        self._parts = Parts()  # bytes laid out, not yet written
+        self._jobs: list[_Job] = []  # for the hasher, once those bytes are written
         self._arena = arenas.take()
         self._view = memoryview(self._arena)
         self._filled = 0
+        self._nodes: list[tuple[int, int]] = []  # node places laid out since the last leaf
 
-    def read_blob(self, item: ManifestItem, blob: BinaryIO, profile: Profile) -> None:
-        """Queue the blob's chunks (at least one, empty for an empty blob) and then its end."""
+    def add_blob(self, item: ManifestItem, blob: BinaryIO, profile: Profile) -> None:
+        """Lay out the blob's blocks: its leaves (at least one, empty for an empty blob) and nodes."""
         chunk_size = profile.chunk_size
         if chunk_size > self._arenas.size:
             raise ValueError(f"CID profile {profile.name}: chunks of {chunk_size:,} bytes pass an arena")
-        first = True
-        while True:
-            if self._arenas.size - self._filled < chunk_size:
+        shape: BalancedTree | None = None  # the blob's tree, with holes for digests: its nodes' lengths
+        first, first_size = True, 0
+        remaining = item.size  # read no further: a blob of another length fails its CID check
+        while first or remaining:
+            want = min(chunk_size, remaining)
+            if self._arenas.size - self._filled < want:
                 self._hand_on()
-            region = self._view[self._filled : self._filled + chunk_size]
-            count = read_into(blob, region)
-            if count or first:
-                self._behind.put(_Chunk(item, region[:count], first, profile))
-                self._filled += count
-                first = False
-            if count < chunk_size:
+            region = self._view[self._filled : self._filled + want]
+            count = read_into(blob, region) if want else 0
+            data = region[:count]
+            head = varint(_CID_BYTES + count) + RAW_PREFIX
+            digest_at = self._written + self._parts.size + len(head)
+            self._parts.add(head + _HOLE)
+            self._parts.add(data)
+            self._filled += count
+            if first:
+                first_size = count
+            else:
+                if shape is None:  # a second leaf: from now on the blob is a tree
+                    shape = BalancedTree(profile.max_links, on_node=self._node_place)
+                    shape.add_leaf(_HOLE, first_size)
+                shape.add_leaf(_HOLE, count)
+            self._jobs.append(_Leaf(data, digest_at, first, profile.max_links, self._take_nodes()))
+            first = False
+            if count < want:  # shorter than the manifest says
                 break
-        self._behind.put(_End(item))
+            remaining -= count
+        if shape is not None:
+            shape.root()
+        self._jobs.append(_End(item, self._take_nodes(), profile))
 
     def close(self) -> None:
-        self._behind.put(_Release(self._arena))
+        """Write what is laid out and hand the last arena over."""
+        self._hand_on(last=True)
 
-    def _hand_on(self) -> None:
-        self._behind.put(_Release(self._arena))
-        self._arena = self._arenas.take()
-        self._view = memoryview(self._arena)
-        self._filled = 0
+    def _node_place(self, cid: bytes, block: bytes) -> None:
+        head = varint(len(cid) + len(block))
+        length = len(head) + len(cid) + len(block)
+        self._nodes.append((self._written + self._parts.size, length))
+        self._parts.add(bytes(length))
+
+    def _take_nodes(self) -> tuple[tuple[int, int], ...]:
+        if not self._nodes:
+            return ()
+        nodes, self._nodes = tuple(self._nodes), []
+        return nodes
+
+    def _hand_on(self, *, last: bool = False) -> None:
+        self._written += write_parts(self._fd, self._parts.take())
+        self._behind.put(_Batch(self._jobs, self._arena))  # one hand-over per arena, not per leaf
+        self._jobs = []
+        if not last:
+            self._arena = self._arenas.take()
+            self._view = memoryview(self._arena)
+            self._filled = 0
 
 
-class _BlockWriter:
-    """On the helper thread: hash each chunk, write it as a block with its CID, check each blob's root.
+class _Hasher:
+    """On the helper thread: hash each leaf into its hole, build each blob's nodes, check its root."""
 
-    Blocks come out exactly as :func:`~datacoop.cid.iter_blocks` yields them (the blob's
-    leaves in order, each dag-pb node after its children); a blob of one chunk needs no tree.
-    """
-
-    def __init__(self, fd: int, offset: int, open_blob: OpenBlob, profiles: _ProfileChoice) -> None:
+    def __init__(self, fd: int) -> None:
         self.arenas = Arenas(_ARENAS, _ARENA_BYTES)
         self._fd = fd
-        self._written = offset  # bytes already in the file
-        self._open_blob = open_blob
-        self._profiles = profiles
-        self._parts = Parts()
-        self._start = offset  # where the current blob's blocks begin
-        self._first: bytes | None = None  # the current blob's first leaf's digest and size, until a second
+        self._places: deque[tuple[int, int]] = deque()  # where the current blob's next nodes go
+        self._first = b""  # the current blob's first leaf's digest, and its size
         self._first_size = 0
         self._tree: BalancedTree | None = None
-        self._root = b""
 
-    def take(self, job: _Job) -> None:
-        if isinstance(job, _Chunk):
-            self._chunk(job)
-        elif isinstance(job, _End):
-            self._end(job.item)
-        else:
-            self._flush()
-            self.arenas.give_back(job.arena)
+    def take(self, batch: _Batch) -> None:
+        for job in batch.jobs:
+            if isinstance(job, _Leaf):
+                self._leaf(job)
+            else:
+                self._end(job)
+        self.arenas.give_back(batch.arena)
 
-    def discard(self, job: _Job) -> None:
-        if isinstance(job, _Release):
-            self.arenas.give_back(job.arena)
+    def discard(self, batch: _Batch) -> None:
+        self.arenas.give_back(batch.arena)
 
-    def _chunk(self, job: _Chunk) -> None:
-        digest = hashlib.sha256(job.data).digest()
-        cid = RAW_PREFIX + digest
-        if job.first:
-            self._start = self._written + self._parts.size
-            self._first, self._first_size, self._tree = digest, len(job.data), None
-        elif self._tree is None:  # a second leaf: from now on the blob is a tree
-            self._tree = BalancedTree(job.profile.max_links, on_node=self._node)
-            assert self._first is not None
-            self._tree.add_leaf(self._first, self._first_size)
-        self._root = cid
-        self._parts.add(varint(len(cid) + len(job.data)) + cid)
-        self._parts.add(job.data)
-        if self._tree is not None:
-            self._tree.add_leaf(digest, len(job.data))
-
-    def _node(self, cid: bytes, data: bytes) -> None:
-        self._parts.add(varint(len(cid) + len(data)) + cid)
-        self._parts.add(data)
-
-    def _end(self, item: ManifestItem) -> None:
-        root = self._root if self._tree is None else self._tree.root()
+    def _end(self, job: _End) -> None:
+        self._places.extend(job.nodes)
+        root = RAW_PREFIX + self._first if self._tree is None else self._tree.root()
         self._tree = None
-        if cid_text(root) == item.cid:
+        if cid_text(root) != job.item.cid:
+            raise _not_its_cid(job.item, [job.profile])
+
+    def _leaf(self, job: _Leaf) -> None:
+        digest = hashlib.sha256(job.data).digest()
+        os.pwrite(self._fd, digest, job.digest_at)
+        self._places.extend(job.nodes)
+        if job.first:
+            self._first, self._first_size, self._tree = digest, len(job.data), None
             return
-        profiles = self._profiles(item.cid)
-        for profile in profiles[1:]:  # read the blob again under each other profile
-            self._truncate(self._start)
-            if self._rewrite(item, profile) == item.cid:
-                return
-        self._truncate(self._start)
-        tried = ", ".join(profile.name for profile in profiles)
-        raise IntegrityError(
-            f"blob {item.cid} (item {item.index}) does not give its CID under the CID profile(s) {tried}",
-            field="cid",
-        )
+        if self._tree is None:
+            self._tree = BalancedTree(job.max_links, on_node=self._node)
+            self._tree.add_leaf(self._first, self._first_size)
+        self._tree.add_leaf(digest, len(job.data))
 
-    def _rewrite(self, item: ManifestItem, profile: Profile) -> str:
-        """Write the blob's blocks under ``profile``, read again from the store; returns the root's CID."""
-        root = ""
-        with self._open_blob(item.cid) as blob:
-            for block in iter_blocks(blob, profile):
-                for part in _section(block.cid, block.data):
-                    self._parts.add(part)
-                if self._parts.size >= COPY_BUFFER:
-                    self._flush()
-                root = block.cid_text
-        return root
-
-    def _flush(self) -> None:
-        self._written += write_parts(self._fd, self._parts.take())
-
-    def _truncate(self, offset: int) -> None:
-        """Drop every byte from ``offset`` on (written or still gathered)."""
-        self._flush()
-        os.ftruncate(self._fd, offset)
-        os.lseek(self._fd, offset, os.SEEK_SET)
-        self._written = offset
+    def _node(self, cid: bytes, block: bytes) -> None:
+        offset, length = self._places.popleft()
+        section = varint(len(cid) + len(block)) + cid + block
+        if len(section) != length:  # the layout and the tree disagree: a bug, never a user's input
+            raise AssertionError(f"a dag-pb node of {len(section)} bytes laid out as {length}")
+        os.pwrite(self._fd, section, offset)
 
 
 def _cbor_head(major: int, value: int) -> bytes:
