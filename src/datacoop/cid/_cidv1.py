@@ -13,7 +13,7 @@ import binascii
 
 from datacoop.errors import InvalidInput
 
-__all__ = ["DAG_PB_PREFIX", "RAW_PREFIX", "cid_text", "parse_cid"]
+__all__ = ["DAG_PB_PREFIX", "RAW_PREFIX", "cid_binary", "cid_text", "parse_cid"]
 
 _CID_V1 = 0x01
 _RAW = 0x55  # multicodec "raw": a leaf holds file bytes as they are
@@ -35,6 +35,29 @@ _EXPECTED = (
 def cid_text(binary: bytes) -> str:
     """The multibase base32 text of a binary CID (``b`` + lower-case base32, no padding)."""
     return "b" + base64.b32encode(binary).decode("ascii").rstrip("=").lower()
+
+
+# base32 (RFC 4648, lower case) read as a base-32 number: int() takes the digits 0-9a-v. Every
+# other ASCII character becomes "!", which int() refuses (it would take "1", "A", "_" or a space).
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+_AS_DIGITS = {code: "!" for code in range(128)} | str.maketrans(_BASE32, "0123456789abcdefghijklmnopqrstuv")
+_PAD_BITS = (_TEXT_LENGTH - 1) * 5 - _CID_LENGTH * 8  # the zero bits that fill the last character
+
+
+def cid_binary(text: str) -> bytes | None:
+    """The binary CID of a CID in canonical text (as :func:`cid_text` writes it), or None if it is not.
+
+    A fast path for comparing many CIDs (no error messages, no checks of the codec).
+    """
+    if len(text) != _TEXT_LENGTH or text[0] != "b" or not text.isascii():
+        return None
+    try:
+        number = int(text[1:].translate(_AS_DIGITS), 32)
+    except ValueError:
+        return None
+    if number & ((1 << _PAD_BITS) - 1):
+        return None
+    return (number >> _PAD_BITS).to_bytes(_CID_LENGTH, "big")
 
 
 def parse_cid(text: str, field: str = "cid") -> str:

@@ -8,6 +8,7 @@ import pytest
 from multiformats import CID, multihash
 
 from datacoop.cid import cid_of_bytes, parse_cid
+from datacoop.cid._cidv1 import cid_binary
 from datacoop.errors import InvalidInput
 
 RAW = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"  # b"hello world"
@@ -58,3 +59,27 @@ def test_other_hashes_are_refused() -> None:
 def test_non_text_is_refused() -> None:
     with pytest.raises(InvalidInput, match="not text"):
         parse_cid(b"bafy" * 10)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cid", [RAW, DAG_PB, cid_of_bytes(b"")])
+def test_cid_binary_reads_canonical_text_as_the_multiformats_library_does(cid: str) -> None:
+    assert cid_binary(cid) == bytes(CID.decode(cid))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        RAW.upper(),  # not canonical: parse_cid first
+        RAW[:-1],  # a character short
+        RAW + "a",  # one too many
+        RAW[:-1] + "f",  # the last character's unused bits set
+        RAW[:10] + "1" + RAW[11:],  # not a base32 character
+        RAW[:10] + "é" + RAW[11:],
+        RAW[:10] + "F" + RAW[11:],  # upper case inside
+        RAW[:10] + "_" + RAW[11:],  # int() would skip it
+        RAW[:-1] + " ",
+        "z" + RAW[1:],  # another multibase
+    ],
+)
+def test_cid_binary_answers_none_for_anything_but_canonical_text(text: str) -> None:
+    assert cid_binary(text) is None

@@ -1,5 +1,7 @@
 """CAR export, re-read with an independent reader: cbor2 for the header, multiformats for every CID.
 
+Every test runs with the blocks hashed inline and in the helper process.
+
 Each block's CID must be the hash of its bytes under its codec, every item's CID must be a block,
 and following the dag-pb links from an item's CID must give back the blob's bytes.
 """
@@ -21,9 +23,17 @@ from tests.unit.datasets._export_samples import image_dataset, item, manifest, m
 
 from datacoop.cid import PROFILES, Profile, cid_of_bytes, get_profile, iter_blocks
 from datacoop.datasets import Manifest
-from datacoop.datasets.export import car, webdataset
+from datacoop.datasets.export import _hashing, car, webdataset
 from datacoop.errors import IntegrityError, NotFound
 from datacoop.storage import LocalBlobStore
+
+
+@pytest.fixture(autouse=True, params=["inline", "process"])
+def hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs twice: hashing on the caller's thread and in the helper process (whatever the size)."""
+    if request.param == "process":
+        monkeypatch.setattr(_hashing, "PROCESS_MIN_BYTES", 0)
+    return str(request.param)
 
 
 def _read_car(path: Path) -> tuple[list[CID], dict[str, bytes]]:

@@ -1,25 +1,15 @@
-"""The exporters' write-behind helper: gathered writes, short reads and writes, errors on either side."""
+"""The exporters' byte movers: gathered writes, short reads and short writes."""
 
 from __future__ import annotations
 
 import io
 import os
-import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from datacoop.datasets.export._writer import (
-    SHORT_SWITCH_SECONDS,
-    Arenas,
-    Buffer,
-    WriteBehind,
-    read_into,
-    short_switch_interval,
-    write_parts,
-)
+from datacoop.datasets.export._writer import Buffer, read_into, write_parts
 
 
 def _parts() -> list[Buffer]:
@@ -74,62 +64,3 @@ def test_a_region_is_filled_from_short_reads_with_or_without_readinto() -> None:
         assert read_into(stream, region) == 64 and region.tobytes() == data[:64]  # type: ignore[arg-type]
         assert read_into(stream, region) == 36 and region[:36].tobytes() == data[64:]  # type: ignore[arg-type]
         assert read_into(stream, region) == 0  # type: ignore[arg-type]
-
-
-def test_a_helper_error_reaches_the_caller_which_never_waits_for_a_buffer_in_vain() -> None:
-    arenas = Arenas(2, 16)
-    consumed: list[int] = []
-
-    def consume(piece: tuple[int, bytearray]) -> None:
-        if piece[0] == 3:
-            raise OSError("disk full")
-        consumed.append(piece[0])
-        arenas.give_back(piece[1])
-
-    with (
-        pytest.raises(OSError, match="disk full"),
-        WriteBehind(consume, lambda p: arenas.give_back(p[1])) as behind,
-    ):
-        for n in range(100):  # far more pieces than buffers: a stuck helper would hang here
-            behind.put((n, arenas.take()))
-    assert consumed == [0, 1, 2]
-
-
-def test_a_caller_error_stops_the_helper_which_drops_what_is_queued() -> None:
-    consumed: list[int] = []
-    dropped: list[int] = []
-    writing = threading.Event()
-
-    def consume(piece: int) -> None:
-        writing.set()
-        threading.Event().wait(0.5)  # the first piece is still being written when the caller fails
-        consumed.append(piece)
-
-    with pytest.raises(ValueError, match="bad blob"), WriteBehind(consume, dropped.append) as behind:
-        for n in range(5):
-            behind.put(n)
-        writing.wait(5)
-        raise ValueError("bad blob")
-    assert consumed == [0] and dropped == [1, 2, 3, 4]
-
-
-def test_overlapping_exports_share_one_short_switch_interval_and_the_last_puts_it_back() -> None:
-    before = sys.getswitchinterval()
-    try:
-        sys.setswitchinterval(0.004)
-        first, second = short_switch_interval(), short_switch_interval()
-        first.__enter__()
-        assert sys.getswitchinterval() == pytest.approx(SHORT_SWITCH_SECONDS, abs=2e-6)
-        second.__enter__()
-        first.__exit__(None, None, None)  # the first export ends while the second still runs
-        assert sys.getswitchinterval() == pytest.approx(SHORT_SWITCH_SECONDS, abs=2e-6)
-        second.__exit__(None, None, None)
-        assert sys.getswitchinterval() == pytest.approx(0.004, abs=2e-6)
-        with pytest.raises(RuntimeError), short_switch_interval():
-            raise RuntimeError("an export that fails")
-        assert sys.getswitchinterval() == pytest.approx(0.004, abs=2e-6)
-        sys.setswitchinterval(0.0001)  # already shorter: left as it is
-        with short_switch_interval():
-            assert sys.getswitchinterval() == pytest.approx(0.0001, abs=2e-6)
-    finally:
-        sys.setswitchinterval(before)

@@ -15,28 +15,23 @@ Exactly the manifest's ``size`` bytes of a blob are read: one byte short fails
 the CID check, and bytes past the size (never read) cannot reach the file.
 
 Every byte is hashed (sha2-256), and hashing costs more than copying. So the
-calling thread lays the file out and writes it: it opens blobs, reads their
-chunks into a few arenas and writes each leaf with a 32-byte hole where its
-digest goes, and each dag-pb node as zeros of the node's length (a node's
-length follows from its children's sizes alone). One helper thread hashes each
-leaf, writes its digest into the hole (``pwrite``), builds the blob's nodes
-from the real digests into their places and checks the blob's root. The two
-threads meet only at the arenas: one is refilled once its bytes are written
-and hashed. Memory holds those arenas and one tree of links.
+calling thread reads each blob's chunks into one of a few arenas and, once an
+arena is full, hands it to a helper process (:mod:`._hashing`) and fills the
+next; when an arena's digests come back it writes that arena's blocks in order,
+each leaf with its CID, each dag-pb node after its children, and checks each
+blob's root. Memory holds those arenas and one tree of links.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from datacoop.cid import DEFAULT_PROFILE, PROFILES, Block, Profile, get_profile, iter_blocks, parse_cid
-from datacoop.cid._cidv1 import RAW_PREFIX, cid_text
+from datacoop.cid._cidv1 import RAW_PREFIX, cid_binary
 from datacoop.cid._dagpb import varint
 from datacoop.cid._tree import BalancedTree
 from datacoop.datasets.export._base import (
@@ -47,27 +42,18 @@ from datacoop.datasets.export._base import (
     atomic_file,
     prepare_out_dir,
 )
+from datacoop.datasets.export._hashing import MAX_SPANS, InlineHasher, ProcessHasher, open_hasher
 from datacoop.datasets.export._samples import manifest_bytes
-from datacoop.datasets.export._writer import (
-    Arenas,
-    Buffer,
-    Parts,
-    WriteBehind,
-    read_into,
-    short_switch_interval,
-    write_parts,
-)
+from datacoop.datasets.export._writer import Buffer, Parts, read_into, write_parts
 from datacoop.datasets.manifest import Manifest, ManifestItem
 from datacoop.errors import IntegrityError
 
 __all__ = ["car_header", "car_name", "export", "write_blocks"]
 
 _CBOR_TAG_CID = b"\xd8\x2a"  # CBOR tag 42: a CID, as DAG-CBOR writes links
-_ARENAS = 4  # one being filled, the others written and waiting for their hashes
+_ARENAS = 4  # one being filled, the others being hashed or waiting to be written
 # An arena holds at least one chunk of the largest profile (1 MiB): a chunk never straddles two.
 _ARENA_BYTES = max(COPY_BUFFER, *(profile.chunk_size for profile in PROFILES.values()))
-_HOLE = bytes(32)  # where a sha2-256 digest will go
-_CID_BYTES = len(RAW_PREFIX) + len(_HOLE)  # every CID here: CIDv1, one codec byte, sha2-256
 
 
 def car_name(version: int) -> str:
@@ -122,21 +108,25 @@ def export(
     profiles = _ProfileChoice(blob_profile)
     unique, positions = _first_of_each_cid(manifest.iter_items())
     blob_bytes = 0
-    with atomic_file(path) as partial, partial.open("wb", buffering=0) as raw, short_switch_interval():
+    total = sum(item.size for item in unique)
+    with (
+        atomic_file(path) as partial,
+        partial.open("wb", buffering=0) as raw,
+        open_hasher(_ARENAS, _ARENA_BYTES, total) as hasher,
+    ):
         head: list[Buffer] = [car_header([manifest_blocks[-1].cid])]
         for block in manifest_blocks:
             head += _section(block.cid, block.data)
-        hasher = _Hasher(raw.fileno())
-        with WriteBehind(hasher.take, hasher.discard) as behind:
-            layout = _Layout(raw.fileno(), write_parts(raw.fileno(), head), hasher.arenas, behind)
-            for item, position in zip(unique, positions, strict=True):
-                profile = profiles.choose(item, open_blob)
-                with open_blob(item.cid) as blob:
-                    layout.add_blob(item, blob, profile)
-                blob_bytes += item.size
-                if progress is not None and position < manifest.item_count:
-                    progress(position, manifest.item_count)
-            layout.close()
+        write_parts(raw.fileno(), head)
+        writer = _BlockWriter(raw.fileno(), hasher)
+        for item, position in zip(unique, positions, strict=True):
+            profile = profiles.choose(item, open_blob)
+            with open_blob(item.cid) as blob:
+                writer.add_blob(item, blob, profile)
+            blob_bytes += item.size
+            if progress is not None and position < manifest.item_count:
+                progress(position, manifest.item_count)
+        writer.finish()
     if progress is not None:
         progress(manifest.item_count, manifest.item_count)  # once every block is written and checked
     return ExportResult("car", (path,), manifest.item_count, blob_bytes)
@@ -207,161 +197,122 @@ def _not_its_cid(item: ManifestItem, tried: list[Profile]) -> IntegrityError:
 
 
 class _Leaf(NamedTuple):
-    """A leaf written with a hole for its digest: hash ``data``, put the digest at ``digest_at``."""
+    """A leaf's bytes, read into an arena: the first of its blob or one after."""
 
     data: memoryview
-    digest_at: int
-    first: bool  # the blob's first leaf
+    first: bool
     max_links: int  # the blob's profile's
-    nodes: tuple[tuple[int, int], ...]  # (offset, length) of each node that closes after this leaf
 
 
 class _End(NamedTuple):
-    """The blob's last leaf has been sent: close its tree into the places left and check its root."""
+    """The blob's last leaf is before this: its root can be checked."""
 
     item: ManifestItem
-    nodes: tuple[tuple[int, int], ...]
     profile: Profile
 
 
 _Job = _Leaf | _End
 
 
-class _Batch(NamedTuple):
-    """The jobs over one arena's bytes, all written; once done the arena can be filled again."""
+class _BlockWriter:
+    """Read blobs into arenas, have each full arena hashed, write its blocks once its digests are back.
 
-    jobs: list[_Job]
-    arena: bytearray
-
-
-class _Layout:
-    """On the calling thread: read each blob into arenas and write its blocks, holes where hashes go.
-
-    A job reaches the hasher only after the bytes it fills in are written, so a
-    digest or node written into its place is never overwritten by the holes.
+    Arenas are written in the order they were filled, so blocks come out exactly
+    as :func:`~datacoop.cid.iter_blocks` yields them: a blob's leaves in order,
+    each dag-pb node after its children; a blob of one chunk needs no tree.
     """
 
-    def __init__(self, fd: int, written: int, arenas: Arenas, behind: WriteBehind[_Batch]) -> None:
+    def __init__(self, fd: int, hasher: InlineHasher | ProcessHasher) -> None:
         self._fd = fd
-        self._written = written  # bytes in the file
-        self._arenas = arenas
-        self._behind = behind
-        self._parts = Parts()  # bytes laid out, not yet written
-        self._jobs: list[_Job] = []  # for the hasher, once those bytes are written
-        self._arena = arenas.take()
-        self._view = memoryview(self._arena)
+        self._hasher = hasher
+        self._free = deque(range(_ARENAS))
+        self._sent: deque[tuple[int, list[_Job]]] = deque()  # arenas being hashed, oldest first
+        self._index = self._free.popleft()  # the arena being filled
+        self._arena = hasher.arena(self._index)
         self._filled = 0
-        self._nodes: list[tuple[int, int]] = []  # node places laid out since the last leaf
+        self._jobs: list[_Job] = []
+        self._spans: list[tuple[int, int]] = []
+        # The blob being written (its blocks may come from several arenas):
+        self._first = b""  # its first leaf's digest, and its size
+        self._first_size = 0
+        self._tree: BalancedTree | None = None
+        self._parts = Parts()
 
     def add_blob(self, item: ManifestItem, blob: BinaryIO, profile: Profile) -> None:
-        """Lay out the blob's blocks: its leaves (at least one, empty for an empty blob) and nodes."""
+        """Read the blob's leaves (at least one, empty for an empty blob) into arenas."""
         chunk_size = profile.chunk_size
-        if chunk_size > self._arenas.size:
+        if chunk_size > _ARENA_BYTES:
             raise ValueError(f"CID profile {profile.name}: chunks of {chunk_size:,} bytes pass an arena")
-        shape: BalancedTree | None = None  # the blob's tree, with holes for digests: its nodes' lengths
-        first, first_size = True, 0
+        first = True
         remaining = item.size  # read no further: a blob of another length fails its CID check
         while first or remaining:
             want = min(chunk_size, remaining)
-            if self._arenas.size - self._filled < want:
+            if _ARENA_BYTES - self._filled < want or len(self._spans) == MAX_SPANS:
                 self._hand_on()
-            region = self._view[self._filled : self._filled + want]
+            region = self._arena[self._filled : self._filled + want]
             count = read_into(blob, region) if want else 0
-            data = region[:count]
-            head = varint(_CID_BYTES + count) + RAW_PREFIX
-            digest_at = self._written + self._parts.size + len(head)
-            self._parts.add(head + _HOLE)
-            self._parts.add(data)
+            self._jobs.append(_Leaf(region[:count], first, profile.max_links))
+            self._spans.append((self._filled, count))
             self._filled += count
-            if first:
-                first_size = count
-            else:
-                if shape is None:  # a second leaf: from now on the blob is a tree
-                    shape = BalancedTree(profile.max_links, on_node=self._node_place)
-                    shape.add_leaf(_HOLE, first_size)
-                shape.add_leaf(_HOLE, count)
-            self._jobs.append(_Leaf(data, digest_at, first, profile.max_links, self._take_nodes()))
             first = False
             if count < want:  # shorter than the manifest says
                 break
             remaining -= count
-        if shape is not None:
-            shape.root()
-        self._jobs.append(_End(item, self._take_nodes(), profile))
+        self._jobs.append(_End(item, profile))
 
-    def close(self) -> None:
-        """Write what is laid out and hand the last arena over."""
-        self._hand_on(last=True)
+    def finish(self) -> None:
+        """Hash and write what is still in the arenas."""
+        self._send()
+        while self._sent:
+            self._write_oldest()
+        self._arena = memoryview(b"")  # hold no view of the arenas once done
 
-    def _node_place(self, cid: bytes, block: bytes) -> None:
-        head = varint(len(cid) + len(block))
-        length = len(head) + len(cid) + len(block)
-        self._nodes.append((self._written + self._parts.size, length))
-        self._parts.add(bytes(length))
+    def _hand_on(self) -> None:
+        """Send the arena being filled to be hashed and go on with a free one."""
+        self._send()
+        if not self._free:
+            self._write_oldest()
+        self._index = self._free.popleft()
+        self._arena = self._hasher.arena(self._index)
+        self._filled = 0
 
-    def _take_nodes(self) -> tuple[tuple[int, int], ...]:
-        if not self._nodes:
-            return ()
-        nodes, self._nodes = tuple(self._nodes), []
-        return nodes
+    def _send(self) -> None:
+        self._hasher.send(self._index, self._spans)
+        self._sent.append((self._index, self._jobs))
+        self._jobs, self._spans = [], []
 
-    def _hand_on(self, *, last: bool = False) -> None:
-        self._written += write_parts(self._fd, self._parts.take())
-        self._behind.put(_Batch(self._jobs, self._arena))  # one hand-over per arena, not per leaf
-        self._jobs = []
-        if not last:
-            self._arena = self._arenas.take()
-            self._view = memoryview(self._arena)
-            self._filled = 0
-
-
-class _Hasher:
-    """On the helper thread: hash each leaf into its hole, build each blob's nodes, check its root."""
-
-    def __init__(self, fd: int) -> None:
-        self.arenas = Arenas(_ARENAS, _ARENA_BYTES)
-        self._fd = fd
-        self._places: deque[tuple[int, int]] = deque()  # where the current blob's next nodes go
-        self._first = b""  # the current blob's first leaf's digest, and its size
-        self._first_size = 0
-        self._tree: BalancedTree | None = None
-
-    def take(self, batch: _Batch) -> None:
-        for job in batch.jobs:
+    def _write_oldest(self) -> None:
+        index, jobs = self._sent.popleft()
+        digests = iter(self._hasher.receive())
+        for job in jobs:
             if isinstance(job, _Leaf):
-                self._leaf(job)
+                self._leaf(job, next(digests))
             else:
                 self._end(job)
-        self.arenas.give_back(batch.arena)
+        write_parts(self._fd, self._parts.take())
+        self._free.append(index)
 
-    def discard(self, batch: _Batch) -> None:
-        self.arenas.give_back(batch.arena)
-
-    def _end(self, job: _End) -> None:
-        self._places.extend(job.nodes)
-        root = RAW_PREFIX + self._first if self._tree is None else self._tree.root()
-        self._tree = None
-        if cid_text(root) != job.item.cid:
-            raise _not_its_cid(job.item, [job.profile])
-
-    def _leaf(self, job: _Leaf) -> None:
-        digest = hashlib.sha256(job.data).digest()
-        os.pwrite(self._fd, digest, job.digest_at)
-        self._places.extend(job.nodes)
+    def _leaf(self, job: _Leaf, digest: bytes) -> None:
+        cid = RAW_PREFIX + digest
+        self._parts.add(varint(len(cid) + len(job.data)) + cid)
+        self._parts.add(job.data)
         if job.first:
             self._first, self._first_size, self._tree = digest, len(job.data), None
             return
-        if self._tree is None:
+        if self._tree is None:  # a second leaf: from now on the blob is a tree
             self._tree = BalancedTree(job.max_links, on_node=self._node)
             self._tree.add_leaf(self._first, self._first_size)
         self._tree.add_leaf(digest, len(job.data))
 
-    def _node(self, cid: bytes, block: bytes) -> None:
-        offset, length = self._places.popleft()
-        section = varint(len(cid) + len(block)) + cid + block
-        if len(section) != length:  # the layout and the tree disagree: a bug, never a user's input
-            raise AssertionError(f"a dag-pb node of {len(section)} bytes laid out as {length}")
-        os.pwrite(self._fd, section, offset)
+    def _node(self, cid: bytes, data: bytes) -> None:
+        self._parts.add(varint(len(cid) + len(data)) + cid)
+        self._parts.add(data)
+
+    def _end(self, job: _End) -> None:
+        root = RAW_PREFIX + self._first if self._tree is None else self._tree.root()
+        self._tree = None
+        if root != cid_binary(job.item.cid):
+            raise _not_its_cid(job.item, [job.profile])
 
 
 def _cbor_head(major: int, value: int) -> bytes:
