@@ -112,7 +112,9 @@ def _settle() -> None:
         os.sync()
 
 
-def run(items: int, item_kb: int, repeat: int, formats: list[str]) -> dict[str, object]:
+def run(
+    items: int, item_kb: int, repeat: int, formats: list[str], out_root: Path | None = None
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="datacoop-bench-export-") as folder:
         store = LocalBlobStore(Path(folder) / "blobs")
         manifest = fill_store(store, items, item_kb)
@@ -123,7 +125,7 @@ def run(items: int, item_kb: int, repeat: int, formats: list[str]) -> dict[str, 
         times: dict[str, list[float]] = {name: [] for name in runners}
         for _ in range(repeat):
             for name, runner in runners.items():
-                out = Path(folder) / name
+                out = (out_root or Path(folder)) / name
                 _settle()
                 start = time.perf_counter()
                 runner(manifest, store.open, out)
@@ -155,12 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--formats", default=",".join(FORMATS), help=f"comma-separated, of {', '.join(FORMATS)} (default all)"
     )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="where the exports are written (default: beside the blobs)"
+    )
     args = parser.parse_args(argv)
     formats = [name for name in args.formats.split(",") if name]
     unknown = sorted(set(formats) - FORMATS.keys())
     if unknown or args.items < 1 or args.item_kb < 1 or args.repeat < 1:
         parser.error(f"unknown format(s) {unknown}" if unknown else "--items, --item-kb, --repeat: >= 1")
-    result = run(args.items, args.item_kb, args.repeat, formats)
+    result = run(args.items, args.item_kb, args.repeat, formats, args.out)
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")
