@@ -80,3 +80,11 @@ def test_small_exports_hash_inline_and_big_ones_in_a_helper(monkeypatch: pytest.
         assert isinstance(small, InlineHasher)
     with open_hasher(_ARENAS, _ARENA_BYTES, _hashing.PROCESS_MIN_BYTES) as big:
         assert isinstance(big, ProcessHasher if os.name == "posix" else InlineHasher)
+
+
+def test_a_helper_that_cannot_start_leaves_the_export_to_hash_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_hashing.sys, "executable", "/nonexistent/python")
+    with open_hasher(_ARENAS, _ARENA_BYTES, _hashing.PROCESS_MIN_BYTES) as hasher:
+        assert isinstance(hasher, InlineHasher)
+        hasher.send(0, [(0, 3)])
+        assert hasher.receive() == [hashlib.sha256(bytes(hasher.arena(0)[:3])).digest()]

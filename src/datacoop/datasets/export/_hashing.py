@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import mmap
 import os
 import struct
@@ -39,12 +40,15 @@ DIGEST_BYTES = 32
 MAX_SPANS = 256
 PROCESS_MIN_BYTES = 32 * 1024 * 1024  # below this an export hashes inline
 
+log = logging.getLogger("datacoop.export")
 _COUNT = struct.Struct("<I")
 _SPAN = struct.Struct("<QI")  # offset in the shared mapping, length
 
-# The helper: stdlib only (started with -I -S, it imports nothing of DataCoop's).
+# The helper: stdlib only (started with -I -S, it imports nothing of DataCoop's). It leaves Ctrl-C to
+# its parent, which closes the pipe: the helper ends when its requests do, or when the parent dies.
 _HELPER = """
-import hashlib, mmap, struct, sys
+import hashlib, mmap, signal, struct, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 fd, size = int(sys.argv[1]), int(sys.argv[2])
 view = memoryview(mmap.mmap(fd, size))
 requests, answers = sys.stdin.buffer, sys.stdout.buffer
@@ -170,7 +174,11 @@ def open_hasher(arenas: int, arena_bytes: int, total_bytes: int) -> InlineHasher
     """A helper process where the platform has one and ``total_bytes`` repay its start; else inline."""
     if total_bytes < PROCESS_MIN_BYTES or os.name != "posix":
         return InlineHasher(arenas, arena_bytes)
-    return ProcessHasher(arenas, arena_bytes)
+    try:
+        return ProcessHasher(arenas, arena_bytes)
+    except OSError as exc:  # no interpreter to start (an embedded Python), no memory to share
+        log.warning("hashing the CAR export inline: the helper process could not start (%s)", exc)
+        return InlineHasher(arenas, arena_bytes)
 
 
 def _shared_fd(size: int) -> int:
