@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import io
 import json
@@ -20,7 +21,8 @@ from tests.unit.datasets._export_samples import image_dataset, item, manifest, m
 
 from datacoop.datasets import Manifest
 from datacoop.datasets.export import EXPORTERS, datasheet, get_exporter, huggingface, parquet, webdataset
-from datacoop.datasets.export._samples import extension, item_json, manifest_bytes
+from datacoop.datasets.export._samples import extension, item_bytes, item_json, manifest_bytes, manifest_frame
+from datacoop.datasets.manifest import canonical_json
 from datacoop.errors import IntegrityError, InvalidInput
 
 REPO = Path(__file__).resolve().parents[3]
@@ -202,6 +204,10 @@ def test_the_fast_paths_give_the_manifests_own_bytes_and_tarfiles_own_headers(tm
     version, _ = image_dataset(store, 3)
     assert manifest_bytes(version) == version.to_bytes()
     assert [item_json(i) for i in version.items] == [i.to_json() for i in version.items]
+    assert [item_bytes(i) for i in version.items] == [canonical_json(i.to_json()) for i in version.items]
+    frame = manifest_frame(version)
+    assert frame is not None
+    assert frame[0] + b",".join(map(item_bytes, version.items)) + frame[1] == version.to_bytes()
     for name, size, mtime in [
         ("00000001.jpg", 100_000, 1_763_632_800),
         ("x.json", 0, 0),
@@ -229,7 +235,7 @@ def test_shards_are_byte_for_byte_the_tars_tarfile_writes(tmp_path: Path, shard_
         tar_bytes = io.BytesIO()
         with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.GNU_FORMAT) as tar:
             for entry, blob in list(zip(version.items, blobs, strict=True))[start : start + shard_items]:
-                metadata = json.dumps(entry.to_json(), sort_keys=True, ensure_ascii=False).encode()
+                metadata = canonical_json(entry.to_json())  # its entry in manifest.json, byte for byte
                 for name, data in (
                     (f"{entry.index:08d}.{extension(entry.media_type)}", blob),
                     (f"{entry.index:08d}.json", metadata),
@@ -239,6 +245,18 @@ def test_shards_are_byte_for_byte_the_tars_tarfile_writes(tmp_path: Path, shard_
                     tar.addfile(info, io.BytesIO(data))
         expected.append(tar_bytes.getvalue())
     assert [path.read_bytes() for path in shards] == expected
+
+
+def test_webdataset_writes_the_manifest_as_samples_go_and_it_is_the_versions_bytes(tmp_path: Path) -> None:
+    store = store_at(tmp_path)
+    version, _ = mixed_dataset(store)
+    files = webdataset.export(version, store.open, tmp_path / "out", shard_items=2).files
+    assert files[-1].name == "manifest.json" and files[-1].read_bytes() == version.to_bytes()
+    # A query holding the items' placeholder as a list: the listing cannot be streamed, it is written whole.
+    named = dataclasses.replace(manifest([*version.items[:1]]), query={"tags": ["\x00datacoop items\x00"]})
+    assert manifest_frame(named) is None
+    files = webdataset.export(named, store.open, tmp_path / "named").files
+    assert files[-1].read_bytes() == named.to_bytes()
 
 
 def test_a_sample_whose_json_passes_the_write_buffer_loads_back(tmp_path: Path) -> None:

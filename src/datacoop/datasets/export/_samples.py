@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from datacoop.datasets.manifest import Manifest, ManifestItem, canonical_json
@@ -16,9 +17,11 @@ __all__ = [
     "JSON_COLUMNS",
     "METADATA_COLUMNS",
     "extension",
+    "item_bytes",
     "item_json",
     "item_record",
     "manifest_bytes",
+    "manifest_frame",
     "sample_key",
 ]
 
@@ -92,6 +95,41 @@ def item_json(item: ManifestItem) -> dict[str, Any]:
     blob; exports only read the values, so a shallow view serves (tests check it is equal).
     """
     return {name: getattr(item, name) for name in _ITEM_FIELDS}
+
+
+# canonical_json's encoding (sorted keys, no spaces, UTF-8, no NaN) built once: json.dumps builds a
+# new C encoder per call, which costs as much as encoding one item. No check for cycles (items come
+# from JSON and cannot hold any).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_encode_canonical = (
+    c_make_encoder(None, _CANONICAL.default, encode_basestring, None, ":", ",", True, False, False)
+    if c_make_encoder is not None
+    else lambda value, _level: (_CANONICAL.encode(value),)
+)
+_ITEMS_MARK = "\x00datacoop items\x00"  # a placeholder for the items (JSON writes each NUL as \u0000)
+
+
+def item_bytes(item: ManifestItem) -> bytes:
+    """The item's canonical JSON: exactly its bytes inside :func:`manifest_bytes`."""
+    try:
+        return "".join(_encode_canonical(item_json(item), 0)).encode("utf-8")
+    except (TypeError, ValueError):
+        return canonical_json(item_json(item))  # raises the manifest's own error
+
+
+def manifest_frame(manifest: Manifest) -> tuple[bytes, bytes] | None:
+    """The manifest's bytes around its items, so that a writer can stream them.
+
+    ``manifest_bytes(m) == before + b",".join(item_bytes(i) for i in m.iter_items()) + after``.
+    None in the (theoretical) case that a header value holds the placeholder's text.
+    """
+    header: dict[str, Any] = {name: getattr(manifest, name) for name in _HEADER_FIELDS}
+    header["items"] = [_ITEMS_MARK]
+    whole = canonical_json(header)
+    parts = whole.split(b"[" + canonical_json(_ITEMS_MARK) + b"]")
+    if len(parts) != 2:
+        return None
+    return parts[0] + b"[", b"]" + parts[1]
 
 
 def manifest_bytes(manifest: Manifest) -> bytes:

@@ -5,6 +5,8 @@ it would pass ``shard_bytes`` (counting tar headers and padding) or once it
 holds ``shard_items`` samples. Blobs stream from the store into the tar through
 a 1 MiB buffer; every header's mtime is the version's creation time, so the
 same manifest always gives the same bytes. Tars are GNU format (blobs of any size).
+A sample's ``.json`` is the item's canonical JSON, the very bytes of its entry in
+``manifest.json``, which is written beside the shards as the samples go.
 
 The tar is written here, not through :mod:`tarfile`: a member is a 512-byte
 header, the bytes and zero padding to a whole block, and the archive ends with
@@ -15,24 +17,28 @@ and rebuilds every header field per member, which cost more than copying a
 
 from __future__ import annotations
 
-import json
 import tarfile
 from datetime import datetime
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import BinaryIO
 
 from datacoop.datasets.export._base import (
     COPY_BUFFER,
+    MANIFEST_FILE,
     ExportResult,
     OpenBlob,
     Progress,
     atomic_file,
     check_positive,
     prepare_out_dir,
-    write_manifest,
 )
-from datacoop.datasets.export._samples import extension, item_json, sample_key
+from datacoop.datasets.export._samples import (
+    extension,
+    item_bytes,
+    manifest_bytes,
+    manifest_frame,
+    sample_key,
+)
 from datacoop.datasets.export._writer import read_into, write_parts
 from datacoop.datasets.manifest import Manifest, ManifestItem
 from datacoop.errors import IntegrityError
@@ -45,14 +51,6 @@ _BLOCK = tarfile.BLOCKSIZE
 _RECORD = tarfile.RECORDSIZE
 _ZEROS = bytes(2 * _BLOCK + _RECORD)  # the longest run of zeros a tar needs: its end
 _MODE = 0o444
-_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
-# json.dumps builds a new C encoder per call, which costs as much as the encoding; build it once.
-# No circular-reference check (manifest items come from JSON and cannot hold cycles).
-_encode_json = (
-    c_make_encoder(None, _JSON.default, encode_basestring, None, ": ", ", ", True, False, True)
-    if c_make_encoder is not None
-    else lambda value, _level: (_JSON.encode(value),)
-)
 
 
 def shard_name(version: int, shard: int) -> str:
@@ -78,16 +76,22 @@ def export(
     check_positive(shard_bytes, "--shard-bytes")
     check_positive(shard_items, "--shard-items")
     out_dir = prepare_out_dir(out_dir)
-    queue = _Queue(manifest, open_blob, progress)
+    # Each sample's .json is also its entry in manifest.json: encoded once, the listing written as it goes.
+    frame = manifest_frame(manifest)
     shards: list[Path] = []
-    while queue.head is not None:
-        path = out_dir / shard_name(manifest.version, len(shards))
-        _write_shard(path, queue, shard_bytes, shard_items)
-        shards.append(path)
+    manifest_path = out_dir / MANIFEST_FILE
+    with atomic_file(manifest_path) as partial, partial.open("wb", buffering=COPY_BUFFER) as listing:
+        queue = _Queue(manifest, open_blob, progress, listing if frame is not None else None)
+        if frame is not None:
+            listing.write(frame[0])
+        while queue.head is not None:
+            path = out_dir / shard_name(manifest.version, len(shards))
+            _write_shard(path, queue, shard_bytes, shard_items)
+            shards.append(path)
+        listing.write(frame[1] if frame is not None else manifest_bytes(manifest))
     if progress is not None and queue.done:
         progress(queue.done, manifest.item_count)  # the last sample: reported once its shard is complete
-    files = [*shards, write_manifest(manifest, out_dir)]
-    return ExportResult("webdataset", tuple(files), manifest.item_count, queue.blob_bytes)
+    return ExportResult("webdataset", (*shards, manifest_path), manifest.item_count, queue.blob_bytes)
 
 
 def _write_shard(path: Path, queue: _Queue, shard_bytes: int, shard_items: int) -> None:
@@ -157,8 +161,15 @@ class _TarOut:
 class _Queue:
     """The samples still to write, the next one in view so a shard can decide whether it fits."""
 
-    def __init__(self, manifest: Manifest, open_blob: OpenBlob, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        open_blob: OpenBlob,
+        progress: Progress | None,
+        listing: BinaryIO | None,
+    ) -> None:
         self._items = manifest.iter_items()
+        self._listing = listing  # manifest.json, written as the samples go
         self._open_blob = open_blob
         self._progress = progress
         self._total = manifest.item_count
@@ -195,6 +206,8 @@ class _Queue:
                     )
                 )
             )
+            if self._listing is not None:
+                self._listing.write(b"," + metadata if self.done else metadata)
             used, count, self.blob_bytes = used + size, count + 1, self.blob_bytes + item.size
             self.done += 1
             if self._progress is not None and self.done < self._total:
@@ -204,8 +217,8 @@ class _Queue:
 
 
 def sample_json(item: ManifestItem) -> bytes:
-    """The sample's ``.json``: ``json.dumps(item, sort_keys=True, ensure_ascii=False)`` in UTF-8."""
-    return "".join(_encode_json(item_json(item), 0)).encode("utf-8")
+    """The sample's ``.json``: the item's canonical JSON, the same bytes as its entry in ``manifest.json``."""
+    return item_bytes(item)
 
 
 class HeaderWriter:
