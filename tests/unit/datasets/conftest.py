@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
+from datacoop.db import Database
 from datacoop.db.models import Prescreen, StageResultRow, Submission
 from datacoop.domain.submissions import SubmissionState
 from datacoop.schemas import TaskPublic
@@ -39,6 +41,17 @@ class Accepted:
             self.ids.append(sub.id)
             new.append(sub.id)
         return new
+
+
+def cli_database_url(db: Database) -> str:
+    """The database's URL as a CLI on the data directory takes it (``DATACOOP_DATABASE_URL``).
+
+    A PostgreSQL test schema travels in libpq's ``options`` (``-csearch_path=...``).
+    """
+    if db.schema is None:
+        return db.url
+    url = make_url(db.url).update_query_dict({"options": f"-csearch_path={db.schema}"})
+    return url.render_as_string(hide_password=False)
 
 
 def _accept(node: Node, submission_id: int, scrubbed: str, n: int) -> None:

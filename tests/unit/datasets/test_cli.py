@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.unit.datasets.conftest import Accepted
+from tests.unit.datasets.conftest import Accepted, cli_database_url
 from typer.testing import CliRunner
 
 from datacoop.cli import app
@@ -16,10 +16,8 @@ from datacoop.client import DataCoopClient
 def test_create_list_show_verify_and_prove_on_a_data_dir(
     requester: DataCoopClient, accepted: Accepted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if accepted.node.db.dialect != "sqlite":
-        pytest.skip("the CLI reaches the database by URL; the PostgreSQL test schema has none")
     # Prepare: the data directory of the node the fixtures built, with the node stopped
-    monkeypatch.setenv("DATACOOP_DATABASE_URL", accepted.node.db.url)
+    monkeypatch.setenv("DATACOOP_DATABASE_URL", cli_database_url(accepted.node.db))
     monkeypatch.setenv("DATACOOP_CHAIN", "off")
     data_dir = str(accepted.node.settings.data_dir)
     run = CliRunner().invoke

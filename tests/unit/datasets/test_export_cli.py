@@ -14,22 +14,20 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import uvicorn
-from sqlalchemy.engine import make_url
-from tests.unit.datasets.conftest import Accepted
+from tests.unit.datasets.conftest import Accepted, cli_database_url
 from typer.testing import CliRunner, Result
 
 from datacoop.api.app import create_app
 from datacoop.cli import app
 from datacoop.cli.dataset_export import parse_size
 from datacoop.datasets import Manifest
-from datacoop.db import Database
 from datacoop.errors import InvalidInput
 
 
 @pytest.fixture
 def data_dir(accepted: Accepted, monkeypatch: pytest.MonkeyPatch) -> str:
     """The fixtures' node as a data directory with one frozen version (id 1) of three items."""
-    monkeypatch.setenv("DATACOOP_DATABASE_URL", _url_of(accepted.node.db))
+    monkeypatch.setenv("DATACOOP_DATABASE_URL", cli_database_url(accepted.node.db))
     monkeypatch.setenv("DATACOOP_CHAIN", "off")
     folder = str(accepted.node.settings.data_dir)
     created = CliRunner().invoke(
@@ -37,15 +35,6 @@ def data_dir(accepted: Accepted, monkeypatch: pytest.MonkeyPatch) -> str:
     )
     assert created.exit_code == 0, created.output
     return folder
-
-
-def _url_of(db: Database) -> str:
-    """The database's URL as the CLI takes it: a PostgreSQL test schema goes in libpq's ``options``."""
-    url = make_url(db.url)
-    if db.schema is None:
-        return db.url
-    url = url.update_query_dict({"options": f"-csearch_path={db.schema}"})
-    return url.render_as_string(hide_password=False)
 
 
 def _export(data_dir: str, out: Path, *args: str) -> dict[str, object]:
