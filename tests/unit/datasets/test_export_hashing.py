@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+from pathlib import Path
 
 import pytest
+from tests.unit.datasets._export_samples import mixed_dataset, store_at
 
-from datacoop.datasets.export import _hashing
+from datacoop.datasets.export import _hashing, car
 from datacoop.datasets.export._hashing import MAX_SPANS, InlineHasher, ProcessHasher, open_hasher
+from datacoop.errors import Unavailable
 
 _ARENAS, _ARENA_BYTES = 4, 64 * 1024
 
@@ -59,7 +62,7 @@ def test_a_helper_that_dies_is_reported_not_waited_for() -> None:
         spans = _fill(hasher, 0)
         os.kill(hasher._process.pid, signal.SIGKILL)
         hasher._process.wait()
-        with pytest.raises(RuntimeError, match=r"hashing process stopped \(exit code -9\)"):
+        with pytest.raises(Unavailable, match=r"hashing process stopped \(exit code -9\)"):
             hasher.send(0, spans)
             hasher.receive()
 
@@ -88,3 +91,22 @@ def test_a_helper_that_cannot_start_leaves_the_export_to_hash_inline(monkeypatch
         assert isinstance(hasher, InlineHasher)
         hasher.send(0, [(0, 3)])
         assert hasher.receive() == [hashlib.sha256(bytes(hasher.arena(0)[:3])).digest()]
+
+
+def test_a_car_export_whose_helper_is_killed_stops_with_a_clear_error_and_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_hashing, "PROCESS_MIN_BYTES", 0)
+    monkeypatch.setattr(car, "_ARENA_BYTES", 1 << 20)
+    store = store_at(tmp_path)
+    version, _ = mixed_dataset(store)  # 3.8 MB: several arenas' worth
+    receive = ProcessHasher.receive
+
+    def killed_first(self: ProcessHasher) -> list[bytes]:
+        os.kill(self._process.pid, signal.SIGKILL)
+        return receive(self)
+
+    monkeypatch.setattr(ProcessHasher, "receive", killed_first)
+    with pytest.raises(Unavailable, match="hashing process stopped"):
+        car.export(version, store.open, tmp_path / "out", blob_profile=lambda c: store.stat(c).profile)
+    assert list((tmp_path / "out").iterdir()) == []

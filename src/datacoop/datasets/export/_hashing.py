@@ -31,6 +31,8 @@ from collections import deque
 from types import TracebackType
 from typing import IO
 
+from datacoop.errors import Unavailable
+
 __all__ = ["DIGEST_BYTES", "MAX_SPANS", "InlineHasher", "ProcessHasher", "open_hasher"]
 
 DIGEST_BYTES = 32
@@ -155,9 +157,13 @@ class ProcessHasher:
         with contextlib.suppress(BufferError):  # a caller still holds a slice: unmapped when it goes
             self._map.close()
 
-    def _stopped(self) -> RuntimeError:
-        code = self._process.wait()
-        return RuntimeError(f"the export's hashing process stopped (exit code {code}); nothing was written")
+    def _stopped(self) -> Unavailable:
+        try:
+            code = self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # its pipes are gone but it lingers
+            self._process.kill()
+            code = self._process.wait()
+        return Unavailable(f"the export's hashing process stopped (exit code {code}); run the export again")
 
     def __enter__(self) -> ProcessHasher:
         return self
