@@ -425,15 +425,18 @@ def test_sigkill_at_random_points_never_posts_an_epoch_twice(
         proc.stdout.close()
         kills += 1
         open_at_kill += any(e.status in ("pending", "posted") for e in service.epochs(task_id))
-    for _ in range(400):  # a last, orderly process finishes whatever is open
+    # A last, orderly process finishes whatever is open. Each epoch waits for the one before and for its
+    # confirmations (a block a second), so this takes tens of seconds, more on a loaded machine.
+    deadline, settled = time.monotonic() + 240, False
+    while not settled and time.monotonic() < deadline:
         with contextlib.suppress(Conflict):
             service.close_epoch(task_id)
         service.sync()
         if all(e.status in ("confirmed", "failed") for e in service.epochs(task_id)):
             with contextlib.suppress(Conflict):
-                if service.close_epoch(task_id) is None:
-                    break
+                settled = service.close_epoch(task_id) is None
         time.sleep(0.05)
+    assert settled, f"still open after 240 s: {[(e.number, e.status) for e in service.epochs(task_id)]}"
     posted = _roots_posted(chain, escrow, escrow_task_id)
     confirmed = [e.number for e in service.epochs(task_id) if e.status == "confirmed"]
     assert kills == 8 and open_at_kill >= 2  # several kills caught an epoch in flight
