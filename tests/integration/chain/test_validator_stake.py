@@ -28,6 +28,33 @@ UNIT = 10**18
 MIN_STAKE = 100 * UNIT
 
 
+def _stake(
+    chain: ChainClient, token: TestToken, staking: ValidatorStaking, who: LocalAccount, amount: int
+) -> None:
+    """Mint ``amount`` to ``who`` and stake all of it through the contract."""
+    chain.send(who, token.mint(who.address, amount).as_tx())
+    chain.send(who, token.approve(staking.address, amount).as_tx())
+    chain.send(who, staking.stake(amount).as_tx())
+
+
+def _excluded_with_a_slashing_proposal(db: Database, address: str) -> int:
+    """A staked validator with three wrong gold answers: excluded, with a slashing proposal (its id)."""
+    now = datetime.now(UTC)
+    rules = Qualification(gold_needed=2, exclude_after=3, exclude_below=0.6)
+    with db.transaction() as s:
+        who = get_or_create(s, address, now)
+        s.flush()
+        v = Validator(participant_id=who.id, staked=True, qualified=False, excluded=False, reputation=0.5,
+                      gold_answered=0, gold_correct=0, decided_votes=0, agreed_votes=0, created_at=now,
+                      updated_at=now)  # fmt: skip
+        s.add(v)
+        s.flush()
+        for _ in range(3):
+            record_gold(s, v, False, rules, now)
+        assert v.excluded
+        return int(s.scalars(select(SlashingProposal.id)).one())
+
+
 def test_a_staked_account_is_eligible_until_it_unbonds_below_the_minimum(
     db: Database,
     chain: ChainClient,
@@ -54,9 +81,7 @@ def test_a_staked_account_is_eligible_until_it_unbonds_below_the_minimum(
     with pytest.raises(Forbidden):  # nothing staked yet
         review.enrol(who)
     # Execute: stake 150 through the contract
-    chain.send(validator, token.mint(validator.address, 150 * UNIT).as_tx())
-    chain.send(validator, token.approve(staking.address, 150 * UNIT).as_tx())
-    chain.send(validator, staking.stake(150 * UNIT).as_tx())
+    _stake(chain, token, staking, validator, 150 * UNIT)
     # Assert
     assert review.enrol(who).staked
     # Execute: unbond 60, leaving 90 staked (the 60 stay slashable but no longer count)
@@ -78,23 +103,8 @@ def test_a_slashing_proposal_is_executed_once_through_the_outbox(
     # Prepare: a staked validator whose gold answers are all wrong
     validator = accounts[3]
     staking = ValidatorStaking(chain, deployment.staking)
-    chain.send(validator, token.mint(validator.address, 150 * UNIT).as_tx())
-    chain.send(validator, token.approve(staking.address, 150 * UNIT).as_tx())
-    chain.send(validator, staking.stake(150 * UNIT).as_tx())
-    now = datetime.now(UTC)
-    rules = Qualification(gold_needed=2, exclude_after=3, exclude_below=0.6)
-    with db.transaction() as s:
-        who = get_or_create(s, validator.address, now)
-        s.flush()
-        v = Validator(participant_id=who.id, staked=True, qualified=False, excluded=False, reputation=0.5,
-                      gold_answered=0, gold_correct=0, decided_votes=0, agreed_votes=0, created_at=now,
-                      updated_at=now)  # fmt: skip
-        s.add(v)
-        s.flush()
-        for _ in range(3):
-            record_gold(s, v, False, rules, now)
-        assert v.excluded
-        proposal_id = s.scalars(select(SlashingProposal.id)).one()
+    _stake(chain, token, staking, validator, 150 * UNIT)
+    proposal_id = _excluded_with_a_slashing_proposal(db, validator.address)
     handle = ChainHandle(chain, relay, accounts[0], deployment)
     desk = SlashingDesk(db, handle, amount=40 * UNIT)
     # Execute
@@ -121,24 +131,10 @@ def test_the_nodes_own_slashing_drops_the_cached_stake_at_once(
     # Prepare: a staked, excluded validator whose stake review has read through an hour-long cache
     validator = accounts[4]
     staking = ValidatorStaking(chain, deployment.staking)
-    chain.send(validator, token.mint(validator.address, 150 * UNIT).as_tx())
-    chain.send(validator, token.approve(staking.address, 150 * UNIT).as_tx())
-    chain.send(validator, staking.stake(150 * UNIT).as_tx())
+    _stake(chain, token, staking, validator, 150 * UNIT)
     cached = CachedStakes(ChainStakes(chain, deployment.staking), ttl=3600, cache_from=MIN_STAKE)
     assert cached.stake_of(validator.address) == 150 * UNIT
-    now = datetime.now(UTC)
-    rules = Qualification(gold_needed=2, exclude_after=3, exclude_below=0.6)
-    with db.transaction() as s:
-        who = get_or_create(s, validator.address, now)
-        s.flush()
-        v = Validator(participant_id=who.id, staked=True, qualified=False, excluded=False, reputation=0.5,
-                      gold_answered=0, gold_correct=0, decided_votes=0, agreed_votes=0, created_at=now,
-                      updated_at=now)  # fmt: skip
-        s.add(v)
-        s.flush()
-        for _ in range(3):
-            record_gold(s, v, False, rules, now)
-        proposal_id = s.scalars(select(SlashingProposal.id)).one()
+    proposal_id = _excluded_with_a_slashing_proposal(db, validator.address)
     desk = SlashingDesk(
         db, ChainHandle(chain, relay, accounts[0], deployment), amount=40 * UNIT, on_slashed=cached.invalidate
     )
