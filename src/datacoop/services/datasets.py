@@ -271,8 +271,7 @@ class DatasetService:
                 field="format",
             )
         version = self.version_by_id(version_id)
-        manifest = Manifest.from_bytes(self.manifest_bytes(version_id))
-        result = get_exporter(format_name)(manifest, self._store.open, folder)
+        result = get_exporter(format_name)(self.manifest(version_id), self._store.open, folder)
         suffix, media = DOWNLOADS[format_name]
         path = next(f for f in result.files if f.name.endswith(suffix))
         return (
