@@ -84,20 +84,29 @@ class Node:
     chain: ChainHandle | None = None
     dev_accounts: tuple[LocalAccount, ...] = ()
     workers: WorkerPool | None = None
-    settlement_loop: WorkerPool | None = None
+    chain_follower: WorkerPool | None = None  # the one thread that drives the outbox (start_chain_follower)
     audit_anchored_at: float = 0.0  # time.monotonic() of the last automatic audit anchor
     broker: PrescreenBroker | None = None  # set when settings.broker_url is: jobs travel through it
     broker_workers: BrokerWorkers | None = None
 
-    def start_settlement(self) -> WorkerPool | None:
-        """Drive the node's chain work in this process: epochs (posted, confirmed, closed on schedule),
-        dataset versions (anchored in DatasetRegistry), listings and royalty rounds."""
-        if self.chain is not None and self.settlement_loop is None:
-            self.settlement_loop = WorkerPool(self._chain_tick, threads=1, idle_s=1.0).start()
-        return self.settlement_loop
+    def start_chain_follower(self) -> WorkerPool | None:
+        """Start the node's one chain follower: the only thread that signs and sends (the outbox), and
+        follows what was sent: epochs (closed on schedule), dataset versions, listings, royalty rounds
+        and audit anchors. Request handlers only enqueue and read; across processes, the outbox's
+        lease lets one follower at a time write."""
+        if self.chain is not None and self.chain_follower is None:
+            self.chain_follower = WorkerPool(self._chain_tick, threads=1, idle_s=1.0).start()
+        return self.chain_follower
+
+    def wake_chain(self) -> None:
+        """Something was enqueued: let the follower look now rather than at its next tick."""
+        if self.chain_follower is not None:
+            self.chain_follower.notify()
 
     def _chain_tick(self, _worker: str) -> bool:
-        changed = self.settlement.tick()
+        assert self.chain is not None
+        changed = self.chain.relay.step()
+        changed |= self.settlement.tick()
         self.datasets.sync()
         self.exchange.sync()  # listings, publisher shares and royalty rounds
         every = self.settings.audit_anchor_seconds
@@ -145,8 +154,8 @@ class Node:
             self.broker.offer(submission_id)
 
     def close(self) -> None:
-        if self.settlement_loop is not None:
-            self.settlement_loop.stop()
+        if self.chain_follower is not None:
+            self.chain_follower.stop()
         if self.workers is not None:
             self.workers.stop()
         self.close_compute_workers()

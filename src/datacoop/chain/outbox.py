@@ -9,7 +9,7 @@ along::
     sent ──receipt──► mined ──N confirmations──► confirmed | reverted
     sent ──dropped from the mempool──► re-broadcast the same bytes
     sent ──nonce used by a transaction sent elsewhere──► failed (the caller decides what to redo)
-    sent ──stuck──► fee bump: re-signed under the SAME nonce (every hash kept)
+    sent ──stuck──► fee bump: re-signed under the SAME nonce (every hash kept) ──► signed
     mined ──block no longer canonical (reorg)──► sent
     pending ──gas estimate reverts──► failed (never signed, no nonce used)
 
@@ -17,10 +17,18 @@ The nonce and the signed bytes are committed before anything is broadcast, so a
 restart re-sends the very same transaction (or a replacement under its nonce)
 and can never pay twice under a new one. One transaction per sender is in
 flight at a time, so each estimate sees the effects of the one before.
+
+One writer: :meth:`Relay.step` runs only in the process that holds the sender's
+:class:`~datacoop.chain.lease.OutboxLease`, one thread at a time. Below that, the
+database refuses what a second writer could still do wrong: a row's ``version``
+fences a stale writer's update (its nonce, signature or status is never saved,
+and it has broadcast nothing of its own), and (chain, sender, nonce) is unique.
+Request handlers never step the relay; they enqueue and read.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,17 +36,22 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractLogicError, Web3RPCError
 
 from datacoop.chain.client import ChainClient, Receipt
+from datacoop.chain.lease import OutboxLease, process_lock
 from datacoop.db import Database
 from datacoop.db.models import ChainTx
 from datacoop.errors import NotFound, Unavailable
 from datacoop.services.clock import Clock, utc_now
 
 __all__ = ["FINAL", "IN_FLIGHT", "POSTING_STATUS", "Relay", "enqueue"]
+
+log = logging.getLogger("datacoop.outbox")
 
 IN_FLIGHT = ("signed", "sent", "mined")
 FINAL = ("confirmed", "reverted", "failed")
@@ -94,6 +107,8 @@ class Relay:
     ) -> None:
         self._db, self._chain, self._signer = db, chain, signer
         self.confirmations, self.stuck_after, self._clock = max(confirmations, 1), stuck_after, clock
+        self.lease = OutboxLease(db, f"outbox:{chain.chain_id}:{signer.address}")
+        self._lock = process_lock(self.lease.name)
 
     def submit(self, key: str, *, to: str | None, data: str, value: int = 0) -> ChainTx:
         """Enqueue in a transaction of its own (for callers with no other change to commit)."""
@@ -125,17 +140,31 @@ class Relay:
                 time.sleep(0.02)
 
     def step(self) -> bool:
-        """Advance every open record of this sender once; True if anything changed."""
-        changed = False
-        with self._db.transaction() as s:
-            ids = s.scalars(
-                select(ChainTx.id)
-                .where(ChainTx.sender == self._signer.address, ChainTx.status.not_in(FINAL))
-                .order_by(ChainTx.id)
-            ).all()
-        for tx_id in ids:
-            changed |= self._advance(tx_id)
-        return changed
+        """Advance every open record of this sender once; True if anything changed.
+
+        Does nothing (False) while another process holds the outbox: waiting callers then wait for it.
+        """
+        with self._lock:
+            if not self.lease.hold():
+                return False
+            with self._db.transaction() as s:
+                ids = s.scalars(
+                    select(ChainTx.id)
+                    .where(ChainTx.sender == self._signer.address, ChainTx.status.not_in(FINAL))
+                    .order_by(ChainTx.id)
+                ).all()
+            return any([self._advance_fenced(tx_id) for tx_id in ids])
+
+    def close(self) -> None:
+        """Hand the outbox to the next process at once (else it waits for the lease to expire)."""
+        self.lease.release()
+
+    def _advance_fenced(self, tx_id: int) -> bool:
+        try:
+            return self._advance(tx_id)
+        except (StaleDataError, IntegrityError) as exc:  # another writer got there first: nothing saved
+            log.warning("outbox record %s changed under this writer; left to the next step (%s)", tx_id, exc)
+            return False
 
     def _advance(self, tx_id: int) -> bool:
         with self._db.transaction() as s:
@@ -253,12 +282,12 @@ class Relay:
         return mined > row.nonce and self._find_receipt(row) is None
 
     def _bump(self, row: ChainTx) -> None:
+        """Re-sign under the same nonce with higher fees; broadcast only once the new hash is saved."""
         assert row.max_fee is not None and row.priority_fee is not None
         # Replacement rules want ≥ 10 % more on both fees; 25 % clears every client's threshold.
         row.max_fee, row.priority_fee = row.max_fee * 5 // 4 + 1, row.priority_fee * 5 // 4 + 1
         self._sign_current(row)
-        self._broadcast(row)
-        row.updated_at = self._clock()
+        row.status = "signed"
 
     # --- mined → confirmed -------------------------------------------------------------------
 

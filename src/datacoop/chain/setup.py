@@ -39,6 +39,7 @@ class ChainHandle:
         return report
 
     def close(self) -> None:
+        self.relay.close()
         if self.anvil is not None:
             self.anvil.stop()
 

@@ -41,7 +41,7 @@ def up(
     # The API process stays lean: pre-screening runs in a worker process of its own (below).
     node = build_node(settings, check_stages=False)
     worker = _start_worker(settings)
-    node.start_settlement()  # epochs: posted through the outbox and followed to confirmation
+    node.start_chain_follower()  # the one writer of the outbox: epochs, anchors, listings, royalties
     node.start_compute_workers()  # compute-to-data jobs (each runs in a sandboxed child process)
     try:
         _announce(settings, node.health.check(), [a.address for a in node.dev_accounts])

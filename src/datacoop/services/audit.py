@@ -229,7 +229,6 @@ class AuditLog:
                 last_sent = row.seq
                 if row.status == "pending" and row.note:
                     row.note = None
-        self._chain.relay.step()
         with self._db.transaction() as s:
             for row in s.scalars(select(AuditAnchor).where(AuditAnchor.status.in_(("pending", "sent")))):
                 tx = s.scalar(select(ChainTx).where(ChainTx.key == self._anchor_key(row.seq)))

@@ -322,9 +322,8 @@ class DatasetService:
         return self._chain
 
     def sync(self) -> None:
-        """Move the outbox along once and every pending version one step towards DatasetRegistry."""
+        """Move every pending version one step towards DatasetRegistry (the chain follower's work)."""
         chain = self._need_chain()
-        chain.relay.step()
         registry = DatasetRegistry(chain.client, chain.deployment.registry)
         prefix = f"dataset:{chain.client.chain_id}:{registry.address}"
         with self._db.transaction() as s:
@@ -410,6 +409,8 @@ class DatasetService:
                 raise Unavailable(
                     f"version {version_id} still {view.anchor.status} after {timeout}s", field="chain"
                 )
+            if not self._need_chain().relay.step():  # no-op while another process (`up`) drives it
+                time.sleep(0.02)
             self.sync()
 
 

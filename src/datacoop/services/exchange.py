@@ -142,9 +142,7 @@ class ExchangeService(ExchangeOrders):
         return str(found or "unknown")
 
     def sync(self) -> None:
-        """Move the outbox along once; follow listings and royalty rounds to their outcome."""
-        chain = self._need_chain()
-        chain.relay.step()
+        """Follow listings and royalty rounds to their outcome from the outbox (the chain follower's work)."""
         market, now = self._market(), self._clock()
         with self._db.transaction() as s:
             for row in s.scalars(select(Listing).where(Listing.status == "pending")).all():
@@ -161,6 +159,12 @@ class ExchangeService(ExchangeOrders):
             due = self._rounds_due(s)
         for listing_id in due:
             self._try_round(listing_id)
+
+    def _drive(self) -> None:
+        """One step of the outbox, then follow (for callers that wait for their own transaction)."""
+        if not self._need_chain().relay.step():  # no-op while another process (`up`) drives it
+            time.sleep(0.02)
+        self.sync()
 
     @staticmethod
     def _rounds_due(s: Session) -> list[int]:
@@ -190,7 +194,7 @@ class ExchangeService(ExchangeOrders):
                 return view
             if time.monotonic() > deadline:
                 raise Unavailable(f"listing {listing_id} still pending after {timeout}s", field="chain")
-            self.sync()
+            self._drive()
 
     def listing(self, listing_id: int) -> dict[str, Any]:
         with self._db.transaction() as s:
@@ -263,7 +267,7 @@ class ExchangeService(ExchangeOrders):
             self.close_royalty_round(listing_id)
         deadline = time.monotonic() + timeout
         while True:
-            self.sync()
+            self._drive()
             with self._db.transaction() as s:
                 row = s.scalar(
                     select(RoyaltyRound)

@@ -372,9 +372,8 @@ class SettlementService:
         return {a: int(v) for a, v in rows}
 
     def sync(self) -> list[EpochView]:
-        """Move the outbox along once and bring every open epoch's status up to date."""
-        chain = self._need_chain()
-        chain.relay.step()
+        """Bring every open epoch's status up to date from the outbox (the chain follower's work)."""
+        self._need_chain()
         changed: list[EpochView] = []
         now = self._clock()
         with self._db.transaction() as s:
@@ -406,6 +405,7 @@ class SettlementService:
             return None
         deadline = time.monotonic() + timeout
         while True:
+            self._need_chain().relay.step()  # no-op while another process (`up`) drives the outbox
             self.sync()
             current = self.epoch(task_id, view.number, include_failed=True)
             if current.status in ("confirmed", "failed"):

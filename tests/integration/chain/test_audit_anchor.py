@@ -29,7 +29,10 @@ def _fill(log: AuditLog, n: int, start: int = 0) -> None:
 
 
 def _settle(log: AuditLog) -> list[str]:
+    """What the node's chain follower does each tick: one step of the outbox, then follow."""
+    assert log._chain is not None
     for _ in range(100):
+        log._chain.relay.step()
         log.sync()
         if all(a.status in ("confirmed", "failed") for a in log.anchors()):
             break

@@ -107,3 +107,102 @@ def test_reorg_after_mining_goes_back_and_confirms_again(
     assert done.status == "confirmed"
     assert done.tx_hash == mined.tx_hash and done.block_hash != mined.block_hash
     assert token.balance_of(accounts[1].address) == 13  # minted exactly once
+
+
+def _operator_calls(chain: ChainClient, sender: str) -> list[str]:
+    """The calldata of every transaction ``sender`` got mined, in block order."""
+    calls = []
+    for number in range(chain.block_number() + 1):
+        block = chain.w3.eth.get_block(number, full_transactions=True)
+        for tx in block["transactions"]:
+            if tx["from"] == sender:  # type: ignore[index]
+                calls.append("0x" + bytes(tx["input"]).hex())  # type: ignore[index]
+    return calls
+
+
+def test_relays_stepped_from_many_threads_send_each_intent_exactly_once(
+    db: Database, chain: ChainClient, relay: Relay, token: TestToken, accounts: list[LocalAccount]
+) -> None:
+    # Prepare: 24 intents, and 8 request threads each stepping a relay of its own (as GET routes did)
+    import threading
+
+    rows = [_mint(relay, token, accounts[3].address, i + 1, f"race-{i}") for i in range(24)]
+    before = _operator_calls(chain, accounts[0].address)
+    relays = [Relay(db, chain, accounts[0]) for _ in range(8)]
+
+    def hammer(r: Relay) -> None:
+        while any(r.get(row.key).status not in ("confirmed", "reverted", "failed") for row in rows):
+            r.step()
+
+    # Execute
+    threads = [threading.Thread(target=hammer, args=(r,)) for r in relays]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    # Assert: every intent mined once, nonces consecutive, nothing left behind
+    sent = _operator_calls(chain, accounts[0].address)[len(before) :]
+    assert sorted(sent) == sorted(row.data for row in rows)
+    done = [relay.get(row.key) for row in rows]
+    assert {d.status for d in done} == {"confirmed"}
+    nonces = sorted(d.nonce for d in done if d.nonce is not None)
+    assert nonces == list(range(nonces[0], nonces[0] + 24))
+    assert token.balance_of(accounts[3].address) == sum(range(1, 25))
+
+
+def test_a_stale_writer_cannot_overwrite_a_signed_record(
+    db: Database, relay: Relay, token: TestToken, accounts: list[LocalAccount]
+) -> None:
+    # Prepare: a writer reads the record while it is pending, then another signs it
+    from sqlalchemy.orm.exc import StaleDataError
+
+    row = _mint(relay, token, accounts[4].address, 1, "fenced")
+    session = db._sessions()
+    stale = session.get(ChainTx, row.id)
+    assert stale is not None and stale.status == "pending"
+    relay._advance(row.id)
+    signed = relay.get("fenced")
+    # Execute: the stale writer saves its own nonce and signature
+    stale.nonce, stale.raw, stale.status = (signed.nonce or 0) + 1, "0xdead", "signed"
+    try:
+        session.commit()
+        saved = True
+    except StaleDataError:
+        session.rollback()
+        saved = False
+    finally:
+        session.close()
+    # Assert: refused by the database; the record keeps the first signature
+    assert not saved
+    after = relay.get("fenced")
+    assert (after.nonce, after.raw) == (signed.nonce, signed.raw)
+
+
+def test_only_the_lease_holder_steps_and_a_dead_holder_is_replaced(
+    db: Database, chain: ChainClient, relay: Relay, token: TestToken, accounts: list[LocalAccount]
+) -> None:
+    # Prepare: another live process of another host holds the outbox
+    import subprocess
+    import sys
+
+    from datacoop.chain.lease import OutboxLease
+
+    other = OutboxLease(db, relay.lease.name)
+    other.holder = "another-host:4242"
+    relay.close()
+    assert other.hold()
+    row = _mint(relay, token, accounts[5].address, 9, "leased")
+    # Execute / Assert: this process does nothing while the other holds the lease
+    assert relay.step() is False and relay.get("leased").status == "pending"
+    # A holder on this host whose process is gone is replaced at once, without waiting for expiry
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    import socket
+
+    other.holder = f"{socket.gethostname()}:{int(dead.stdout)}"
+    other.release()
+    assert other.hold()
+    assert relay.step() is True
+    assert relay.drive(row.key).status == "confirmed"
+    assert token.balance_of(accounts[5].address) == 9

@@ -45,18 +45,13 @@ def create_version(
     node: NodeDep, who: CurrentParticipant, dataset_id: int, body: VersionCreate | None = None
 ) -> VersionPublic:
     version = node.datasets.create_version(dataset_id, who, body.query if body else None)
-    if node.chain is not None:  # start its anchoring now; GET moves it along
-        node.datasets.sync()
+    node.wake_chain()  # the chain follower anchors it; this request only reads
     return version
 
 
 @router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionPublic)
 def get_version(node: NodeDep, dataset_id: int, number: int) -> VersionPublic:
-    version = node.datasets.version(dataset_id, number)
-    if version.anchor.status == "pending" and node.chain is not None:
-        node.datasets.sync()  # idempotent: moves the outbox and the anchoring one step
-        version = node.datasets.version(dataset_id, number)
-    return version
+    return node.datasets.version(dataset_id, number)
 
 
 @router.get("/datasets/{dataset_id}/versions/{number}/manifest")

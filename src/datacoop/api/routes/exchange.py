@@ -46,7 +46,7 @@ class OrderCreate(BaseModel):
 def create_listing(node: NodeDep, who: CurrentParticipant, body: ListingCreate) -> dict[str, Any]:
     """List an anchored version on LicenseMarket (its publisher); the node sends the transaction."""
     view = node.exchange.create_listing(who, body.model_dump())
-    node.exchange.sync()
+    node.wake_chain()  # the chain follower sends it; this request only enqueues
     return view
 
 
@@ -64,8 +64,6 @@ def search_listings(
     include_pending: bool = False,
 ) -> list[dict[str, Any]]:
     """Listings on sale, filtered."""
-    if node.chain is not None:
-        node.exchange.sync()
     filters = SearchFilters(q, modality, licence, max_price, min_items, max_size, origin, buyer)
     return node.exchange.search(filters, include_pending=include_pending)
 
@@ -73,8 +71,6 @@ def search_listings(
 @router.get("/listings/{listing_id}")
 def get_listing(node: NodeDep, listing_id: int) -> dict[str, Any]:
     """The listing page: terms, datasheet, samples, metadata links and provenance summary."""
-    if node.chain is not None:
-        node.exchange.sync()
     return node.exchange.listing_page(listing_id)
 
 
@@ -86,7 +82,7 @@ def close_royalty_round(node: NodeDep, who: CurrentParticipant, listing_id: int)
     if not node.exchange.is_operator(who.address):
         raise Forbidden("only the node's operator posts royalty roots", field="authorization")
     view = node.exchange.close_royalty_round(listing_id)
-    node.exchange.sync()
+    node.wake_chain()
     return Response(status_code=status.HTTP_204_NO_CONTENT) if view is None else view
 
 
@@ -145,5 +141,4 @@ def deliver(
 def royalties(node: NodeDep, address: str) -> list[dict[str, Any]]:
     """What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain."""
     account = normalize_address(address, field="address")
-    node.exchange.sync()  # follow rounds being posted, and open the ones sales made due
     return node.exchange.royalties(account)
