@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from datacoop import __version__
-from datacoop.api.errors import install_error_handlers
+from datacoop.api.errors import error_responses, install_error_handlers
 from datacoop.api.routes import (
     auth,
     blobs,
@@ -34,7 +34,7 @@ def create_app(node: Node) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.node = node
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(prefix="/v1", responses=error_responses())  # every route documents its errors
     for module in (meta, auth, tasks, blobs, submissions, reviews, datasets, settlement):
         v1.include_router(module.router)
     v1.include_router(exchange.router)

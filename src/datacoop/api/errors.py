@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from datacoop.errors import ERROR_TABLE, DataCoopError, InvalidInput
 
-__all__ = ["install_error_handlers"]
+__all__ = ["ErrorBody", "ErrorDetail", "error_responses", "install_error_handlers"]
 
 log = logging.getLogger("datacoop.api")
 
@@ -50,3 +52,29 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error", exc_info=exc)
         body = {"error": {"code": "internal", "message": "internal error; see the node's log", "field": None}}
         return JSONResponse(body, status_code=500)
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a sentence a user can act on, the field at fault, the limit."""
+
+    code: str = Field(description="stable and machine-readable, e.g. invalid_input, not_found")
+    message: str
+    field: str | None = Field(description="the input field at fault (dotted path), if any")
+    limit: Any = Field(default=None, description="the limit that was broken; present only when one was")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+def error_responses() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for every status an error class maps to, each with the error body."""
+    codes: dict[int, list[str]] = {}
+    for cls, (status, _exit) in ERROR_TABLE.items():
+        codes.setdefault(status, []).append(cls.code)
+    return {
+        status: {"model": ErrorBody, "description": "an error: " + ", ".join(names)}
+        for status, names in sorted(codes.items())
+    }

@@ -1,0 +1,43 @@
+"""The OpenAPI document promises every error an operation can answer, with the body it has."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from datacoop.api.errors import ErrorBody
+from datacoop.errors import ERROR_TABLE
+
+ERROR_REF = "#/components/schemas/ErrorBody"
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{m.upper()} {p}", op) for p, ops in document["paths"].items() for m, op in ops.items()]
+
+
+def test_every_operation_documents_every_error_status_with_the_error_body(api: TestClient) -> None:
+    # Prepare
+    statuses = {str(status) for status, _exit in ERROR_TABLE.values()}
+    # Execute
+    document = api.get("/openapi.json").json()
+    # Assert
+    assert _operations(document)
+    for label, op in _operations(document):
+        for status in statuses:
+            content = op["responses"].get(status, {}).get("content", {})
+            assert content.get("application/json", {}).get("schema") == {"$ref": ERROR_REF}, (label, status)
+    assert "HTTPValidationError" not in document["components"]["schemas"]  # FastAPI's 422 is not what we send
+
+
+def test_error_answers_match_the_documented_body(api: TestClient) -> None:
+    answers = [
+        api.get("/v1/tasks/999999"),  # not_found
+        api.get("/v1/auth/me"),  # not_authenticated
+        api.get("/v1/tasks", params={"limit": 0}),  # a broken rule: the field and the limit
+    ]
+    for answer in answers:
+        assert answer.status_code >= 400
+        body = ErrorBody.model_validate(answer.json())
+        assert body.error.code and body.error.message
+    assert answers[2].json()["error"]["field"] == "limit"
