@@ -7,7 +7,8 @@ CLI ends with; :data:`ERROR_TABLE` is the one place that mapping is written::
     DataCoopError                      500  exit 1   internal
     ├── InvalidInput                   400  exit 2   invalid_input      (names the field and the limit)
     │   ├── TooLarge                   413  exit 2   too_large
-    │   └── UnsupportedMediaType       415  exit 2   unsupported_media_type
+    │   ├── UnsupportedMediaType       415  exit 2   unsupported_media_type
+    │   └── Unprocessable              422  exit 2   unprocessable      (out of range, or not canonical)
     ├── NotAuthenticated               401  exit 3   not_authenticated
     │   └── BadSignature               401  exit 3   bad_signature
     ├── Forbidden                      403  exit 3   forbidden
@@ -17,6 +18,7 @@ CLI ends with; :data:`ERROR_TABLE` is the one place that mapping is written::
     │   └── InvalidTransition          409  exit 5   invalid_transition
     ├── Gone                           410  exit 5   gone               (expired deadlines, closed tasks)
     ├── IntegrityError                 422  exit 6   integrity          (content does not match its CID)
+    ├── RateLimited                    429  exit 8   rate_limited       (names the limit; ``Retry-After``)
     └── Unavailable                    503  exit 7   unavailable        (a backing service is down)
 
 An error builds its own message from its fields, so callers say *what* went
@@ -41,9 +43,11 @@ __all__ = [
     "InvalidTransition",
     "NotAuthenticated",
     "NotFound",
+    "RateLimited",
     "ReplayedNonce",
     "TooLarge",
     "Unavailable",
+    "Unprocessable",
     "UnsupportedMediaType",
     "did_you_mean",
     "error_from_body",
@@ -75,6 +79,10 @@ class DataCoopError(Exception):
         if self.limit is not None:
             body["limit"] = self.limit
         return {"error": body}
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the API answers with besides the body (none, unless a subclass says so)."""
+        return {}
 
 
 class InvalidInput(DataCoopError):
@@ -144,6 +152,41 @@ class IntegrityError(DataCoopError):
     exit_code = 6
 
 
+class Unprocessable(InvalidInput):
+    """Input that parses but breaks a rule: an id beyond 64 bits, a value not in its canonical form."""
+
+    code = "unprocessable"
+    http_status = 422
+
+
+class RateLimited(DataCoopError):
+    """Too many requests of one kind from one address or client; ``retry_after`` says when to try again.
+
+    Args:
+        limit_name: which limit was reached (``sign_in``, ``uploads``, ``submissions``).
+        key: whose counter it was (``address 0x…`` or ``client 1.2.3.4``).
+        limit: requests allowed per window.
+        window_s: the window's length in seconds.
+        retry_after: seconds until the window ends.
+    """
+
+    code = "rate_limited"
+    http_status = 429
+    exit_code = 8
+
+    def __init__(self, limit_name: str, key: str, limit: int, window_s: int, retry_after: int) -> None:
+        super().__init__(
+            f"rate limit {limit_name!r} reached for {key}: at most {limit} requests per {window_s} s; "
+            f"try again in {retry_after} s",
+            field=limit_name,
+            limit=limit,
+        )
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class Unavailable(DataCoopError):
     code = "unavailable"
     http_status = 503
@@ -166,6 +209,8 @@ ERROR_TABLE: dict[type[DataCoopError], tuple[int, int]] = {
         InvalidTransition,
         Gone,
         IntegrityError,
+        Unprocessable,
+        RateLimited,
         Unavailable,
     )
 }

@@ -16,6 +16,8 @@ from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import Modality, TaskStatus
 
 __all__ = [
+    "MAX_ID",
+    "UINT256_END",
     "AcceptanceRules",
     "AppealCreate",
     "AppealPublic",
@@ -28,6 +30,7 @@ __all__ = [
     "ReviewItem",
     "ReviewRules",
     "ReviewStatus",
+    "RowId",
     "SessionPublic",
     "SignIn",
     "StateChange",
@@ -40,7 +43,11 @@ __all__ = [
     "VotePublic",
 ]
 
-Uint256 = Annotated[int, Field(ge=0, lt=2**256)]
+MAX_ID = 2**63 - 1
+"""The largest row id: a signed 64-bit integer on SQLite and PostgreSQL."""
+UINT256_END = 2**256
+RowId = Annotated[int, Field(ge=1, le=MAX_ID, description="a row id, 1 to 2**63-1")]
+Uint256 = Annotated[int, Field(ge=0, lt=UINT256_END)]
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-prefixed 32-byte hex")]
 IMAGE_FORMATS = ("jpeg", "png", "webp", "gif", "tiff", "bmp")
 
@@ -102,8 +109,8 @@ class AcceptanceRules(_Model):
     min_width: int = Field(default=0, ge=0, le=100_000)
     min_height: int = Field(default=0, ge=0, le=100_000)
     allowed_formats: list[str] = Field(default_factory=lambda: list(IMAGE_FORMATS), max_length=32)
-    max_bytes: int | None = Field(default=None, gt=0)
-    min_text_chars: int = Field(default=0, ge=0)
+    max_bytes: int | None = Field(default=None, gt=0, le=MAX_ID)
+    min_text_chars: int = Field(default=0, ge=0, le=MAX_ID)
     max_duration_s: float | None = Field(default=None, gt=0)
     auto_accept: bool = False
     stages: dict[str, dict[str, Any]] = Field(

@@ -66,6 +66,25 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     public_url: str | None = Field(default=None, description="URL clients use; default http://<host>:<port>")
     cors_origins: list[str] = Field(default_factory=list)
+    max_request_body_bytes: int = Field(
+        default=4 * 1024**2, ge=1024, le=GiB,
+        description="largest request body a JSON route reads (413 past it); blob uploads stream under "
+        "max_blob_bytes instead",
+    )  # fmt: skip
+
+    # rate limits: requests per rate_limit_window_seconds, per signed-in address and per client IP
+    # (run uvicorn with --proxy-headers behind a proxy); 0 switches a counter off
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    rate_limit_sign_in_per_client: int = Field(
+        default=60, ge=0, description="sign-in nonces and sign-ins from one IP per window"
+    )
+    rate_limit_sign_in_per_address: int = Field(default=20, ge=0, description="sign-ins of one address")
+    rate_limit_uploads_per_client: int = Field(default=3000, ge=0, description="blob uploads from one IP")
+    rate_limit_uploads_per_address: int = Field(default=1200, ge=0, description="blob uploads of one address")
+    rate_limit_submissions_per_client: int = Field(default=3000, ge=0, description="submissions from one IP")
+    rate_limit_submissions_per_address: int = Field(
+        default=1200, ge=0, description="submissions of one address"
+    )
 
     # identity
     siwe_domain: str | None = Field(default=None, description="EIP-4361 domain; default: public URL's host")

@@ -22,6 +22,7 @@ from datacoop.api.routes import (
 )
 from datacoop.api.web import dev_router, mount_web
 from datacoop.app import Node
+from datacoop.services.ratelimits import RateLimits, limits_from
 
 __all__ = ["create_app"]
 
@@ -32,8 +33,10 @@ def create_app(node: Node) -> FastAPI:
         version=__version__,
         summary="Community-sourced AI training data with verifiable provenance.",
         openapi_url="/openapi.json",
+        max_body_size=node.settings.max_request_body_bytes,  # routes that stream (blobs) set their own
     )
     app.state.node = node
+    app.state.rate_limits = RateLimits(node.db, limits_from(node.settings))
     v1 = APIRouter(prefix="/v1", responses=error_responses())  # every route documents its errors
     for module in (meta, auth, tasks, blobs, submissions, reviews, datasets, settlement):
         v1.include_router(module.router)

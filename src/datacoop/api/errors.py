@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from datacoop.api.methods import allowed_methods
 from datacoop.errors import ERROR_TABLE, DataCoopError, InvalidInput
 
 __all__ = ["ErrorBody", "ErrorDetail", "error_responses", "install_error_handlers"]
@@ -42,10 +43,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return _respond(_validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method the path answers, not only the first matching route's
+            headers = {"Allow": ", ".join(allowed_methods(request.app, request.url.path))}
         body = {"error": {"code": code, "message": str(exc.detail), "field": None}}
-        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

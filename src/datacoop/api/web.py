@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from datacoop.api.deps import NodeDep
+from datacoop.api.methods import method_not_allowed
 from datacoop.errors import NotFound
 
 __all__ = ["DEFAULT_DIST", "dev_router", "mount_web"]
@@ -66,6 +67,9 @@ def mount_web(app: FastAPI, dist: Path | None = None) -> None:
     @app.get("/{path:path}", include_in_schema=False)
     def web(request: Request, path: str) -> Response:
         if path.split("/", 1)[0] in API_PREFIXES:
+            refusal = method_not_allowed(request.app, "/" + path)  # a POST-only API path, say
+            if refusal is not None:
+                raise refusal
             raise NotFound(f"no API route at /{path}")
         root = Path(request.app.state.web_dist).resolve()
         index = root / "index.html"

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from datacoop.domain.identity import normalize_jurisdiction
 from datacoop.errors import InvalidInput
+from datacoop.schemas import RowId
 
 __all__ = ["MAX_QUERY_TASKS", "DatasetQuery", "parse_query"]
 
@@ -24,7 +25,7 @@ class DatasetQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    task_ids: list[int] = Field(min_length=1, max_length=MAX_QUERY_TASKS)
+    task_ids: list[RowId] = Field(min_length=1, max_length=MAX_QUERY_TASKS)
     labels: dict[str, Any] = Field(default_factory=dict)
     created_from: date | None = None
     created_to: date | None = None

@@ -61,7 +61,7 @@ def test_a_malformed_vote_names_the_field(api: TestClient, world: World) -> None
     assert item is not None
     body = {"decision": "maybe", "labels": [], "nonce": 1, "signature": "0x00"}
     r = api.post(f"/v1/reviews/{item.assignment_id}/vote", json=body, headers=_auth(v))
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["error"]["field"] == "decision"
 
 

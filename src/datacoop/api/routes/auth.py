@@ -5,19 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from datacoop.api.deps import BearerToken, CurrentParticipant, NodeDep
+from datacoop.api.limits import SIGN_IN, SIGN_IN_NONCE
 from datacoop.domain.identity import did_pkh
 from datacoop.schemas import NoncePublic, SessionPublic, SignIn
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.get("/nonce", response_model=NoncePublic)
+@router.get("/nonce", response_model=NoncePublic, dependencies=[SIGN_IN_NONCE])
 def nonce(node: NodeDep) -> NoncePublic:
     """A single-use nonce to put in the EIP-4361 message (with the domain and chain id to use)."""
     return node.auth.issue_nonce()
 
 
-@router.post("/siwe", response_model=SessionPublic)
+@router.post("/siwe", response_model=SessionPublic, dependencies=[SIGN_IN])
 def sign_in(node: NodeDep, body: SignIn) -> SessionPublic:
     """Exchange a signed EIP-4361 message for a session token."""
     return node.auth.sign_in(body)

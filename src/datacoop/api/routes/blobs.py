@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.limits import UPLOADS
 from datacoop.errors import InvalidInput
 from datacoop.schemas import BlobPublic
 
 router = APIRouter(prefix="/blobs", tags=["blobs"])
+STREAMED = 2**63 - 1  # no request-body cap of the app: uploads stream
 
 
 def _declared_length(request: Request) -> int | None:
@@ -24,6 +26,8 @@ def _declared_length(request: Request) -> int | None:
     "",
     response_model=BlobPublic,
     status_code=status.HTTP_201_CREATED,
+    dependencies=[UPLOADS],
+    max_body_size=STREAMED,  # the store counts the bytes and stops at max_blob_bytes
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.params import Id, UnixSeconds
 from datacoop.compute.public import JobCreate, JobPublic, OutputLink
 
 router = APIRouter(prefix="/compute", tags=["compute"])
@@ -25,13 +26,13 @@ def submit_job(node: NodeDep, who: CurrentParticipant, body: JobCreate) -> JobPu
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
-def get_job(node: NodeDep, who: CurrentParticipant, job_id: int) -> JobPublic:
+def get_job(node: NodeDep, who: CurrentParticipant, job_id: Id) -> JobPublic:
     """Status; once done: outcome, the reason it was stopped or withheld, the scrubbed log, outputs."""
     return node.compute.get(job_id, who)
 
 
 @router.post("/jobs/{job_id}/outputs/{name:path}/link", response_model=OutputLink)
-def output_link(node: NodeDep, who: CurrentParticipant, job_id: int, name: str) -> OutputLink:
+def output_link(node: NodeDep, who: CurrentParticipant, job_id: Id, name: str) -> OutputLink:
     return node.compute.output_link(job_id, who, name)
 
 
@@ -43,7 +44,7 @@ def _chunks(f: BinaryIO) -> Iterator[bytes]:
 
 @router.get("/outputs/{job_id}/{name:path}", response_class=StreamingResponse)
 def download_output(
-    node: NodeDep, job_id: int, name: str, buyer: str, expires: int, sig: str
+    node: NodeDep, job_id: Id, name: str, buyer: str, expires: UnixSeconds, sig: str
 ) -> StreamingResponse:
     """The signature is the credential: it names the buyer and runs out after a few minutes."""
     f, size = node.compute.open_output(job_id, name, buyer, expires, sig)

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.params import Id, Index
 from datacoop.datasets.public import (
     DatasetCreate,
     DatasetPublic,
@@ -34,7 +35,7 @@ def create_dataset(node: NodeDep, who: CurrentParticipant, body: DatasetCreate) 
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetPublic)
-def get_dataset(node: NodeDep, dataset_id: int) -> DatasetPublic:
+def get_dataset(node: NodeDep, dataset_id: Id) -> DatasetPublic:
     return node.datasets.get(dataset_id)
 
 
@@ -42,7 +43,7 @@ def get_dataset(node: NodeDep, dataset_id: int) -> DatasetPublic:
     "/datasets/{dataset_id}/versions", response_model=VersionPublic, status_code=status.HTTP_201_CREATED
 )
 def create_version(
-    node: NodeDep, who: CurrentParticipant, dataset_id: int, body: VersionCreate | None = None
+    node: NodeDep, who: CurrentParticipant, dataset_id: Id, body: VersionCreate | None = None
 ) -> VersionPublic:
     version = node.datasets.create_version(dataset_id, who, body.query if body else None)
     node.wake_chain()  # the chain follower anchors it; this request only reads
@@ -50,29 +51,29 @@ def create_version(
 
 
 @router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionPublic)
-def get_version(node: NodeDep, dataset_id: int, number: int) -> VersionPublic:
+def get_version(node: NodeDep, dataset_id: Id, number: Id) -> VersionPublic:
     return node.datasets.version(dataset_id, number)
 
 
 @router.get("/datasets/{dataset_id}/versions/{number}/manifest")
-def get_manifest(node: NodeDep, dataset_id: int, number: int) -> Response:
+def get_manifest(node: NodeDep, dataset_id: Id, number: Id) -> Response:
     version = node.datasets.version(dataset_id, number)
     return _manifest(node.datasets.manifest_bytes(version.id), version.manifest_cid)
 
 
 @router.get("/dataset-versions/{version_id}", response_model=VersionPublic)
-def get_version_by_id(node: NodeDep, version_id: int) -> VersionPublic:
+def get_version_by_id(node: NodeDep, version_id: Id) -> VersionPublic:
     return node.datasets.version_by_id(version_id)
 
 
 @router.get("/dataset-versions/{version_id}/manifest")
-def get_manifest_by_id(node: NodeDep, version_id: int) -> Response:
+def get_manifest_by_id(node: NodeDep, version_id: Id) -> Response:
     version = node.datasets.version_by_id(version_id)
     return _manifest(node.datasets.manifest_bytes(version_id), version.manifest_cid)
 
 
 @router.get("/dataset-versions/{version_id}/export/{format_name}", response_class=FileResponse)
-def export_version(node: NodeDep, version_id: int, format_name: str) -> FileResponse:
+def export_version(node: NodeDep, version_id: Id, format_name: str) -> FileResponse:
     """One file describing the version: ``datasheet`` (Markdown), ``croissant`` (JSON-LD) or
     ``parquet`` (one row per item, metadata only)."""
     folder = Path(tempfile.mkdtemp(prefix="datacoop-export-"))
@@ -90,13 +91,13 @@ def export_version(node: NodeDep, version_id: int, format_name: str) -> FileResp
 
 
 @router.get("/dataset-versions/{version_id}/proof/{index}")
-def get_proof(node: NodeDep, version_id: int, index: int) -> dict[str, object]:
+def get_proof(node: NodeDep, version_id: Id, index: Index) -> dict[str, object]:
     return node.datasets.proof(version_id, index)
 
 
 @router.post("/submissions/{submission_id}/withdraw", response_model=WithdrawalPublic)
 def withdraw(
-    node: NodeDep, who: CurrentParticipant, submission_id: int, body: WithdrawalCreate | None = None
+    node: NodeDep, who: CurrentParticipant, submission_id: Id, body: WithdrawalCreate | None = None
 ) -> WithdrawalPublic:
     return node.datasets.withdraw(who, submission_id, body.reason if body else "")
 

@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.params import MAX_ID, Count, Id, Wei
 from datacoop.domain.identity import normalize_address
 from datacoop.errors import Forbidden, InvalidInput
 from datacoop.services.exchange_listings import SearchFilters
@@ -18,7 +19,7 @@ router = APIRouter(tags=["exchange"])
 
 class ListingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version_id: int = Field(ge=1, description="an anchored dataset version")
+    version_id: int = Field(ge=1, le=MAX_ID, description="an anchored dataset version")
     title: str = Field(default="", max_length=200)
     price: str = Field(description="ERC-20 base units, as a decimal string", max_length=78)
     licence: str = Field(min_length=1, max_length=100, description="e.g. CC-BY-4.0, or 'custom'")
@@ -35,7 +36,7 @@ class ListingCreate(BaseModel):
 
 class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    listing_id: int = Field(ge=1)
+    listing_id: int = Field(ge=1, le=MAX_ID)
     tx_hash: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="the LicenseMarket.buy transaction")
     jurisdiction: str = Field(min_length=2, max_length=2, description="where the buyer receives the data")
     purpose: str = Field(default="training", min_length=1, max_length=100)
@@ -56,9 +57,9 @@ def search_listings(
     q: str | None = None,
     modality: str | None = None,
     licence: str | None = None,
-    max_price: Annotated[int | None, Query(ge=0)] = None,
-    min_items: Annotated[int | None, Query(ge=0)] = None,
-    max_size: Annotated[int | None, Query(ge=0)] = None,
+    max_price: Wei = None,
+    min_items: Count = None,
+    max_size: Count = None,
     origin: Annotated[str | None, Query(description="a jurisdiction the items come from")] = None,
     buyer: Annotated[str | None, Query(description="a buyer jurisdiction it is offered to")] = None,
     include_pending: bool = False,
@@ -69,7 +70,7 @@ def search_listings(
 
 
 @router.get("/listings/{listing_id}")
-def get_listing(node: NodeDep, listing_id: int) -> dict[str, Any]:
+def get_listing(node: NodeDep, listing_id: Id) -> dict[str, Any]:
     """The listing page: terms, datasheet, samples, metadata links and provenance summary."""
     return node.exchange.listing_page(listing_id)
 
@@ -77,7 +78,7 @@ def get_listing(node: NodeDep, listing_id: int) -> dict[str, Any]:
 @router.post(
     "/listings/{listing_id}/royalty-rounds", status_code=status.HTTP_201_CREATED, response_model=None
 )
-def close_royalty_round(node: NodeDep, who: CurrentParticipant, listing_id: int) -> dict[str, Any] | Response:
+def close_royalty_round(node: NodeDep, who: CurrentParticipant, listing_id: Id) -> dict[str, Any] | Response:
     """Share what the pool was credited and post the root (operator only); 204 when nothing is new."""
     if not node.exchange.is_operator(who.address):
         raise Forbidden("only the node's operator posts royalty roots", field="authorization")
@@ -100,12 +101,12 @@ def list_orders(node: NodeDep, who: CurrentParticipant) -> list[dict[str, Any]]:
 
 
 @router.get("/orders/{order_id}")
-def get_order(node: NodeDep, who: CurrentParticipant, order_id: int) -> dict[str, Any]:
+def get_order(node: NodeDep, who: CurrentParticipant, order_id: Id) -> dict[str, Any]:
     return node.exchange.order(who, order_id)
 
 
 @router.get("/orders/{order_id}/download-url")
-def download_url(node: NodeDep, who: CurrentParticipant, order_id: int) -> dict[str, Any]:
+def download_url(node: NodeDep, who: CurrentParticipant, order_id: Id) -> dict[str, Any]:
     """A short-lived signed URL of the order's export (a tar in WebDataset layout)."""
     return node.exchange.download_url(who, order_id)
 

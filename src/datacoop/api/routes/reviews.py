@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.params import Id
 from datacoop.api.streaming import stream_blob
 from datacoop.errors import Forbidden
 from datacoop.schemas import (
@@ -43,37 +44,37 @@ def next_item(node: NodeDep, who: CurrentParticipant) -> ReviewItem | Response:
 
 
 @router.get("/reviews/{assignment_id}/content", response_class=StreamingResponse)
-def item_content(node: NodeDep, who: CurrentParticipant, assignment_id: int) -> StreamingResponse:
+def item_content(node: NodeDep, who: CurrentParticipant, assignment_id: Id) -> StreamingResponse:
     """The bytes of an item assigned to you."""
     return stream_blob(node.store, node.review.content(who, assignment_id))
 
 
 @router.post("/reviews/{assignment_id}/vote", response_model=VotePublic, status_code=status.HTTP_201_CREATED)
-def vote(node: NodeDep, who: CurrentParticipant, assignment_id: int, body: VoteCreate) -> VotePublic:
+def vote(node: NodeDep, who: CurrentParticipant, assignment_id: Id, body: VoteCreate) -> VotePublic:
     """Vote on an item assigned to you with an EIP-712 ``Vote`` (see GET /v1/eip712)."""
     return node.review.vote(who, assignment_id, body)
 
 
 @router.post("/tasks/{task_id}/gold", response_model=GoldItemPublic, status_code=status.HTTP_201_CREATED)
-def add_gold(node: NodeDep, who: CurrentParticipant, task_id: int, body: GoldItemCreate) -> GoldItemPublic:
+def add_gold(node: NodeDep, who: CurrentParticipant, task_id: Id, body: GoldItemCreate) -> GoldItemPublic:
     """Add an item with a known answer to your task; validators cannot tell it from a real one."""
     return node.review.add_gold(who, task_id, body)
 
 
 @router.get("/tasks/{task_id}/gold", response_model=list[GoldItemPublic])
-def list_gold(node: NodeDep, who: CurrentParticipant, task_id: int) -> list[GoldItemPublic]:
+def list_gold(node: NodeDep, who: CurrentParticipant, task_id: Id) -> list[GoldItemPublic]:
     return node.review.list_gold(who, task_id)
 
 
 @router.get("/submissions/{submission_id}/review", response_model=ReviewStatus)
-def review_status(node: NodeDep, submission_id: int) -> ReviewStatus:
+def review_status(node: NodeDep, submission_id: Id) -> ReviewStatus:
     """Where the community review of a submission stands."""
     return node.review.status(submission_id)
 
 
 @router.post("/submissions/{submission_id}/decision", response_model=ReviewStatus)
 def decide(
-    node: NodeDep, who: CurrentParticipant, submission_id: int, body: RequesterDecision
+    node: NodeDep, who: CurrentParticipant, submission_id: Id, body: RequesterDecision
 ) -> ReviewStatus:
     """The task's requester settles an item the validators could not."""
     return node.review.decide(who, submission_id, body)
@@ -82,13 +83,13 @@ def decide(
 @router.post(
     "/submissions/{submission_id}/appeal", response_model=AppealPublic, status_code=status.HTTP_201_CREATED
 )
-def appeal(node: NodeDep, who: CurrentParticipant, submission_id: int, body: AppealCreate) -> AppealPublic:
+def appeal(node: NodeDep, who: CurrentParticipant, submission_id: Id, body: AppealCreate) -> AppealPublic:
     """Appeal the rejection of your submission, once, with an EIP-712 ``Appeal``."""
     return node.review.appeal(who, submission_id, body)
 
 
 @router.get("/submissions/{submission_id}/appeal", response_model=AppealPublic)
-def get_appeal(node: NodeDep, submission_id: int) -> AppealPublic:
+def get_appeal(node: NodeDep, submission_id: Id) -> AppealPublic:
     return node.review.get_appeal(submission_id)
 
 
@@ -105,7 +106,7 @@ def slashing_proposals(node: NodeDep, who: CurrentParticipant) -> list[SlashingP
 
 
 @router.post("/reviews/slashing/{proposal_id}/execute", response_model=SlashingPublic)
-def execute_slashing(node: NodeDep, who: CurrentParticipant, proposal_id: int) -> SlashingPublic:
+def execute_slashing(node: NodeDep, who: CurrentParticipant, proposal_id: Id) -> SlashingPublic:
     """Slash on chain through the outbox (operator only); the relay sends and confirms it."""
     _operator(node, who)
     return node.review.slashing.execute(proposal_id)

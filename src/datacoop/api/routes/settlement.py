@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.params import Id
 from datacoop.domain.identity import normalize_address
 from datacoop.errors import Forbidden
 
@@ -16,17 +17,17 @@ router = APIRouter(tags=["settlement"])
 
 class EscrowLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    escrow_task_id: int = Field(ge=1, description="the TaskEscrow task id returned by openTask")
+    escrow_task_id: int = Field(ge=1, lt=2**256, description="the TaskEscrow task id returned by openTask")
 
 
 @router.post("/tasks/{task_id}/escrow", status_code=status.HTTP_201_CREATED)
-def link_escrow(node: NodeDep, who: CurrentParticipant, task_id: int, body: EscrowLink) -> dict[str, Any]:
+def link_escrow(node: NodeDep, who: CurrentParticipant, task_id: Id, body: EscrowLink) -> dict[str, Any]:
     """Tie the task to the escrow task its requester opened and funded on chain."""
     return node.settlement.link_escrow(who, task_id, body.escrow_task_id)
 
 
 @router.post("/tasks/{task_id}/epochs", status_code=status.HTTP_201_CREATED, response_model=None)
-def close_epoch(node: NodeDep, who: CurrentParticipant, task_id: int) -> dict[str, Any] | Response:
+def close_epoch(node: NodeDep, who: CurrentParticipant, task_id: Id) -> dict[str, Any] | Response:
     """Close the task's next epoch now (operator only); 204 when nothing new is owed."""
     if not node.settlement.is_operator(who.address):
         raise Forbidden("only the node's operator closes epochs", field="authorization")
@@ -37,12 +38,12 @@ def close_epoch(node: NodeDep, who: CurrentParticipant, task_id: int) -> dict[st
 
 
 @router.get("/tasks/{task_id}/epochs")
-def list_epochs(node: NodeDep, task_id: int) -> list[dict[str, Any]]:
+def list_epochs(node: NodeDep, task_id: Id) -> list[dict[str, Any]]:
     return [e.as_json() for e in node.settlement.epochs(task_id)]
 
 
 @router.get("/tasks/{task_id}/spend")
-def spend(node: NodeDep, who: CurrentParticipant, task_id: int) -> dict[str, Any]:
+def spend(node: NodeDep, who: CurrentParticipant, task_id: Id) -> dict[str, Any]:
     """The requester's spending: funded, posted, paid, remaining, cost per accepted item."""
     return node.settlement.spend(who, task_id)
 

@@ -5,28 +5,31 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.limits import SUBMISSIONS
+from datacoop.api.params import Id, MaybeId
 from datacoop.schemas import SubmissionCreate, SubmissionPublic
 
 router = APIRouter(tags=["submissions"])
 
 
 @router.post(
-    "/tasks/{task_id}/submissions", response_model=SubmissionPublic, status_code=status.HTTP_201_CREATED
+    "/tasks/{task_id}/submissions",
+    response_model=SubmissionPublic,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[SUBMISSIONS],
 )
 def commit_submission(
-    node: NodeDep, who: CurrentParticipant, task_id: int, body: SubmissionCreate
+    node: NodeDep, who: CurrentParticipant, task_id: Id, body: SubmissionCreate
 ) -> SubmissionPublic:
     """Commit an uploaded blob to a task with an EIP-712 signature (see GET /v1/eip712)."""
     return node.submissions.commit(who, task_id, body)
 
 
 @router.get("/submissions", response_model=list[SubmissionPublic])
-def my_submissions(
-    node: NodeDep, who: CurrentParticipant, task_id: int | None = None
-) -> list[SubmissionPublic]:
+def my_submissions(node: NodeDep, who: CurrentParticipant, task_id: MaybeId = None) -> list[SubmissionPublic]:
     return node.submissions.list_mine(who, task_id=task_id)
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
-def get_submission(node: NodeDep, submission_id: int) -> SubmissionPublic:
+def get_submission(node: NodeDep, submission_id: Id) -> SubmissionPublic:
     return node.submissions.get(submission_id)

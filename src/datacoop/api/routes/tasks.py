@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.params import Id, Offset, Page
 from datacoop.api.streaming import stream_blob
 from datacoop.domain.tasks import TaskStatus
 from datacoop.schemas import TaskCreate, TaskPublic
@@ -24,29 +25,29 @@ def create_task(node: NodeDep, who: CurrentParticipant, body: TaskCreate) -> Tas
 def list_tasks(
     node: NodeDep,
     status: TaskStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Page = 100,
+    offset: Offset = 0,
 ) -> list[TaskPublic]:
     return node.tasks.list(status=status, limit=limit, offset=offset)
 
 
 @router.get("/{task_id}", response_model=TaskPublic)
-def get_task(node: NodeDep, task_id: int) -> TaskPublic:
+def get_task(node: NodeDep, task_id: Id) -> TaskPublic:
     return node.tasks.get(task_id)
 
 
 @router.post("/{task_id}/close", response_model=TaskPublic)
-def close_task(node: NodeDep, who: CurrentParticipant, task_id: int) -> TaskPublic:
+def close_task(node: NodeDep, who: CurrentParticipant, task_id: Id) -> TaskPublic:
     return node.tasks.close(who, task_id)
 
 
 @router.get("/{task_id}/dashboard")
-def dashboard(node: NodeDep, who: CurrentParticipant, task_id: int) -> dict[str, Any]:
+def dashboard(node: NodeDep, who: CurrentParticipant, task_id: Id) -> dict[str, Any]:
     """The requester's view: progress, acceptance rate, rejections by cause, latest accepted samples."""
     return node.dashboard.dashboard(who, task_id)
 
 
 @router.get("/{task_id}/samples/{submission_id}", response_class=StreamingResponse)
-def sample(node: NodeDep, who: CurrentParticipant, task_id: int, submission_id: int) -> StreamingResponse:
+def sample(node: NodeDep, who: CurrentParticipant, task_id: Id, submission_id: Id) -> StreamingResponse:
     """An accepted item's (scrubbed) bytes, shown to the task's requester."""
     return stream_blob(node.store, node.dashboard.sample_cid(who, task_id, submission_id))
