@@ -282,7 +282,8 @@ class AppealPublic(_Model):
     submission_id: int
     status: Literal["open", "final"]
     outcome: Verdict | None
-    jury: list[str]
+    jury: list[str] = Field(description="the jurors' addresses: shown once the appeal is final")
+    jury_size: int = Field(default=0, description="how many jurors were drawn so far")
     reason: str
     created_at: datetime
     decided_at: datetime | None

@@ -37,7 +37,7 @@ def test_fund_close_and_claim_from_the_cli(running_node: RunningNode) -> None:
     contributor = load_account("dev:2", data_dir=node.data_dir)
     with DataCoopClient(node.url) as anonymous:
         health = anonymous.health()["chain"]
-    token = TestToken(ChainClient(health["rpc_url"]), health["token"])
+    token = TestToken(ChainClient(f"{node.url}/v1/chain/rpc"), health["token"])  # the node's relay
     before = token.balance_of(contributor.address)
     # Execute
     funded = run(f"datacoop task fund {task_id} --amount 50 --key dev:1", node)

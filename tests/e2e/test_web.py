@@ -125,8 +125,7 @@ def test_the_whole_loop_in_the_browser(up: RunningNode, tmp_path: Path) -> None:
         cid_of_bytes(files["gold-good.jpg"].read_bytes()): "a",
         cid_of_bytes(files["gold-off-topic.jpg"].read_bytes()): "r",
     }
-    with DataCoopClient(up.url) as anonymous:
-        chain_info = anonymous.health()["chain"]
+    chain_info = _operator_health(up)["chain"]  # the chain's own RPC address is the operator's to read
     chain = ChainClient(chain_info["rpc_url"])
     token = TestToken(chain, chain_info["token"])
     account = {n: load_account(f"dev:{n}", data_dir=up.data_dir) for n in range(8)}
@@ -372,6 +371,12 @@ def test_the_whole_loop_in_the_browser(up: RunningNode, tmp_path: Path) -> None:
 
 # An EIP-1193 wallet announced through EIP-6963, as a browser extension would: its keys are those the
 # local anvil holds unlocked, so every request (accounts aside) goes to the node's chain itself.
+def _operator_health(up: RunningNode) -> dict[str, Any]:
+    with DataCoopClient(up.url, account=load_account("dev:0", data_dir=up.data_dir)) as operator:
+        operator.login()
+        return operator.health()
+
+
 INJECTED_WALLET = """
 (() => {
   const account = ACCOUNT, rpc = RPC;
@@ -413,8 +418,7 @@ def test_an_injected_wallet_signs_in_funds_and_submits(up: RunningNode, tmp_path
     # Prepare: a wallet extension holding development account 4's key (unlocked in the local anvil)
     photo = tmp_path / "mask.jpg"
     photo.write_bytes(generate([Kind.GOOD], random.Random(4))[0].data)
-    with DataCoopClient(up.url) as anonymous:
-        chain_info = anonymous.health()["chain"]
+    chain_info = _operator_health(up)["chain"]  # the chain's own RPC address is the operator's to read
     owner = load_account("dev:4", data_dir=up.data_dir).address
     script = INJECTED_WALLET.replace("ACCOUNT", repr(owner)).replace("RPC", repr(chain_info["rpc_url"]))
     token = TestToken(ChainClient(chain_info["rpc_url"]), chain_info["token"])

@@ -1,4 +1,11 @@
-"""Annotated dependencies every route uses: the node, and the signed-in participant."""
+"""Annotated dependencies every route uses: the node, and who is calling.
+
+Who may call a route is part of its signature: ``CurrentParticipant`` (any signed-in account; the
+service then checks the caller's role on the resource), ``OptionalParticipant`` (anyone; a signed-in
+caller may see more), ``Operator`` (the node's operator only), or none of them (public). The full
+route × role list is ``tests/unit/api/access_table.py``; ``test_authorization.py`` holds every route
+of ``/openapi.json`` to it.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from datacoop.app import Node
 from datacoop.db.models import Participant
-from datacoop.errors import NotAuthenticated
+from datacoop.errors import Forbidden, NotAuthenticated
 
-__all__ = ["BearerToken", "CurrentParticipant", "NodeDep"]
+__all__ = [
+    "BearerToken",
+    "CurrentParticipant",
+    "NodeDep",
+    "Operator",
+    "OptionalParticipant",
+    "is_operator",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="session token from POST /v1/auth/siwe")
 
@@ -38,3 +52,29 @@ def _participant(node: NodeDep, token: BearerToken) -> Participant:
 
 
 CurrentParticipant = Annotated[Participant, Depends(_participant)]
+
+
+def _maybe_participant(
+    node: NodeDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Participant | None:
+    """The caller when a token is sent (a bad token is still refused: 401), else None."""
+    if creds is None or not creds.credentials:
+        return None
+    return node.auth.authenticate(creds.credentials)
+
+
+OptionalParticipant = Annotated[Participant | None, Depends(_maybe_participant)]
+
+
+def is_operator(node: Node, who: Participant | None) -> bool:
+    """Whether ``who`` is the node's operator: the account that sends its chain transactions."""
+    return who is not None and node.chain is not None and who.address == node.chain.operator.address
+
+
+def _operator(node: NodeDep, who: CurrentParticipant) -> Participant:
+    if not is_operator(node, who):
+        raise Forbidden("only the node's operator may do this", field="authorization")
+    return who
+
+
+Operator = Annotated[Participant, Depends(_operator)]

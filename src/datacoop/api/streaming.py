@@ -1,16 +1,29 @@
-"""Blob bytes as an HTTP response, streamed from the store in 1 MiB blocks."""
+"""Stored bytes as an HTTP response: streamed from the store in 1 MiB blocks, never rendered by a browser.
+
+Every route that serves bytes someone uploaded (review content, samples, exports, deliveries,
+manifests) sends :func:`download_headers`: ``nosniff`` so a browser never reads an upload as HTML or
+script, and ``attachment`` so it saves the file rather than opening it on the node's origin.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from fastapi.responses import StreamingResponse
 
 from datacoop.storage import BlobStore
 
-__all__ = ["CHUNK", "stream_blob"]
+__all__ = ["CHUNK", "download_headers", "stream_blob"]
 
 CHUNK = 1 << 20
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def download_headers(filename: str) -> dict[str, str]:
+    """``X-Content-Type-Options: nosniff`` and ``Content-Disposition: attachment`` for ``filename``."""
+    safe = _UNSAFE.sub("_", filename)[:200] or "download"
+    return {"X-Content-Type-Options": "nosniff", "Content-Disposition": f'attachment; filename="{safe}"'}
 
 
 def stream_blob(
@@ -23,4 +36,4 @@ def stream_blob(
             while block := f.read(CHUNK):
                 yield block
 
-    return StreamingResponse(chunks(), media_type=media_type)
+    return StreamingResponse(chunks(), media_type=media_type, headers=download_headers(cid))

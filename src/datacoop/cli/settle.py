@@ -40,9 +40,8 @@ def _chain_info(client: DataCoopClient, rpc: str | None) -> tuple[ChainClient, d
     chain = client.health().get("chain")
     if not isinstance(chain, dict) or "escrow" not in chain:
         raise Unavailable("the node reports no chain: it runs with chain = 'off'", field="chain")
-    url = rpc or chain.get("rpc_url")
-    if not url:
-        raise InvalidInput("the node does not say where its chain is: pass --rpc", field="rpc")
+    # the node's relay by default: its own RPC address is shown to its operator only
+    url = rpc or chain.get("rpc_url") or client.chain_rpc_url
     return ChainClient(str(url)), chain
 
 

@@ -81,11 +81,11 @@ def status(
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
 ) -> None:
     """Show where your submissions stand, with the reasons for each change."""
-    if submission_id is not None:  # one submission is public: no key needed
-        _print_submission(DataCoopClient(url).get_submission(submission_id))
-        return
     client = DataCoopClient(url, account=load_account(key, data_dir=data_dir))
-    client.login()
+    client.login()  # a submission is shown to its contributor, its task's requester and the operator
+    if submission_id is not None:
+        _print_submission(client.get_submission(submission_id))
+        return
     mine = client.my_submissions(task)
     for s in mine:
         _print_submission(s)

@@ -86,9 +86,7 @@ class DataCoopClient:
     # --- plumbing ---------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = kwargs.pop("headers", {})
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
+        headers = kwargs.pop("headers", {}) | self._auth_headers()
         try:
             response = self._http.request(method, "/v1" + path, headers=headers, **kwargs)
         except httpx.TransportError as exc:
@@ -126,10 +124,19 @@ class DataCoopClient:
         self._token = session.token
         return session
 
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
     def health(self) -> dict[str, Any]:
-        response = self._http.get("/v1/health")
+        """Each part's status and the chain's public facts (the operator, signed in, sees the details)."""
+        response = self._http.get("/v1/health", headers=self._auth_headers())
         data: dict[str, Any] = response.json()
         return data
+
+    @property
+    def chain_rpc_url(self) -> str:
+        """The node's JSON-RPC relay (``POST /v1/chain/rpc``): reads and signed transactions only."""
+        return str(self._http.base_url).rstrip("/") + "/v1/chain/rpc"
 
     def eip712_domain(self) -> Eip712Domain:
         domain = self._request("GET", "/eip712").json()["domain"]
@@ -336,8 +343,8 @@ class DataCoopClient:
         part = target.with_name(target.name + ".part")
         have = part.stat().st_size if part.exists() else 0
         url = self.download_url(order_id)["url"]
-        headers = {"Range": f"bytes={have}-"} if have else {}
-        with self._http.stream("GET", url, headers=headers) as response:
+        headers = self._auth_headers() | ({"Range": f"bytes={have}-"} if have else {})
+        with self._http.stream("GET", url, headers=headers) as response:  # the buyer's session + the link
             if response.status_code == 416:  # nothing left to fetch
                 part.replace(target)
                 return target
@@ -454,7 +461,7 @@ class DataCoopClient:
         folder, saved = Path(out_dir), []
         for name in names if names is not None else [o.name for o in self.compute_job(job_id).outputs]:
             link = self._request("POST", f"/compute/jobs/{job_id}/outputs/{name}/link").json()
-            response = self._http.get(link["url"])
+            response = self._http.get(link["url"], headers=self._auth_headers())
             _raise_for(response)
             target = folder / name
             target.parent.mkdir(parents=True, exist_ok=True)

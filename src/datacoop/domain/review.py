@@ -104,20 +104,23 @@ def reputation(gold_answered: int, gold_correct: int, decided: int, agreed: int)
 
 
 def eligible(
-    candidates: Iterable[Candidate], *, contributor: int, linked: Collection[int], seen: Collection[int]
+    candidates: Iterable[Candidate],
+    *,
+    contributor: int,
+    requester: int,
+    linked: Collection[int],
+    seen: Collection[int],
 ) -> list[Candidate]:
     """The candidates who may review an item.
 
     Args:
         contributor: the item's contributor (participant id): never their own item.
+        requester: the task's requester (participant id): never a judge of what they pay for.
         linked: participants the fraud signals link to the contributor.
         seen: validator ids ever assigned this item: never the same validator twice.
     """
-    return [
-        c
-        for c in candidates
-        if c.participant_id != contributor and c.participant_id not in linked and c.validator_id not in seen
-    ]
+    parties = {contributor, requester, *linked}
+    return [c for c in candidates if c.participant_id not in parties and c.validator_id not in seen]
 
 
 def weighted_draw(candidates: Sequence[Candidate], n: int, rng: random.Random) -> list[Candidate]:

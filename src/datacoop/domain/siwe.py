@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from abnf import GrammarWarning
 from eth_account.messages import encode_defunct
@@ -110,6 +111,7 @@ def verify_siwe(
     signature: str,
     *,
     expected_domain: str,
+    expected_uri: str,
     expected_chain_id: int,
     now: datetime,
     erc1271_checker: Erc1271Checker | None = None,
@@ -120,6 +122,7 @@ def verify_siwe(
         message_text: the exact EIP-4361 text the wallet signed.
         signature: 0x-hex signature of that text as an EIP-191 personal message.
         expected_domain: this service's host (``domain`` must equal it).
+        expected_uri: this service's public URL (``uri`` must be on its origin: scheme, host, port).
         expected_chain_id: the chain this service settles on.
         now: the current time, timezone-aware.
         erc1271_checker: asked when the signature does not recover to the message's
@@ -128,6 +131,7 @@ def verify_siwe(
     Raises:
         InvalidInput: unparseable ``message``, no ``expiration_time``, wrong ``domain``
             or ``chain_id``, or a malformed ``signature``.
+        NotAuthenticated: (``uri``) a URI on another origin than ``expected_uri``.
         TooLarge: a ``message`` over :data:`MAX_MESSAGE_CHARS`.
         Gone: (``expiration_time``) the message has expired.
         NotAuthenticated: (``not_before``) the message is not valid yet.
@@ -140,6 +144,7 @@ def verify_siwe(
             field="domain",
             limit=expected_domain,
         )
+    _check_uri(claims.uri, expected_uri)
     if claims.chain_id != expected_chain_id:
         raise InvalidInput(
             f"chain_id {claims.chain_id} is not this service's chain {expected_chain_id}",
@@ -149,6 +154,30 @@ def verify_siwe(
     _check_times(claims, not_before, now)
     _check_signer(message_text, signature, claims.address, erc1271_checker)
     return claims
+
+
+def _origin(uri: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of an absolute URI, the port made explicit for http and https."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        return ("", "", None)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _check_uri(uri: str, expected_uri: str) -> None:
+    """A message signed for another site's sign-in (phished, or replayed) must not open a session here."""
+    expected = _origin(expected_uri)
+    if not expected[1] or _origin(uri) != expected:
+        scheme, host, port = expected
+        origin = f"{scheme}://{host}:{port}"
+        raise NotAuthenticated(
+            f"uri {uri!r} is not on this service's origin ({origin}): sign the message the nonce came with",
+            field="uri",
+            limit=origin,
+        )
 
 
 def _parse(message_text: str) -> tuple[SiweClaims, datetime | None]:

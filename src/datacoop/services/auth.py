@@ -67,6 +67,7 @@ class AuthService:
             body.message,
             body.signature,
             expected_domain=self.domain,
+            expected_uri=self.uri,
             expected_chain_id=self.chain_id,
             now=now,
         )

@@ -3,7 +3,8 @@
 A download URL carries a token ``<payload>.<mac>``: the payload is the base64url JSON of the
 order id, the buyer's address, the licence token id and the expiry (unix seconds); the MAC is
 HMAC-SHA256 over the payload with the node's ``download_secret``. The token only says *who may
-ask*: every request is checked again against the chain before a byte is sent.
+ask*: the request must come from that buyer's signed-in session (a leaked link alone opens
+nothing), and every request is checked again against the chain before a byte is sent.
 
 The export is an uncompressed tar in WebDataset layout (``000003.jpg`` beside ``000003.json``),
 preceded by ``order.json`` (what was granted and what was withheld, with the rule). Its headers
@@ -27,7 +28,15 @@ from typing import BinaryIO
 
 from datacoop.errors import Forbidden, Gone, InvalidInput
 
-__all__ = ["DeliveryClaim", "Member", "TarExport", "parse_range", "read_token", "sign_token"]
+__all__ = [
+    "DeliveryClaim",
+    "Member",
+    "TarExport",
+    "check_caller",
+    "parse_range",
+    "read_token",
+    "sign_token",
+]
 
 _BLOCK = 512
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -76,6 +85,18 @@ def read_token(secret: str, token: str, now: int) -> DeliveryClaim:
             limit=claim.expires,
         )
     return claim
+
+
+def check_caller(claim: DeliveryClaim, caller: str) -> None:
+    """The link is a second factor, never a bearer credential: the signed-in caller must be its buyer.
+
+    Raises:
+        Forbidden: (``token``) the caller is not the buyer the link was issued to.
+    """
+    if caller != claim.buyer:
+        raise Forbidden(
+            "this download link was issued to another account: sign in as the order's buyer", field="token"
+        )
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from datacoop.services.exchange_delivery import (
     DeliveryClaim,
     Member,
     TarExport,
+    check_caller,
     extension,
     parse_range,
     read_token,
@@ -337,15 +338,17 @@ class ExchangeOrders:
             "size": self._export(order_id).size,
         }
 
-    def open_delivery(self, token: str, range_header: str | None = None) -> Delivery:
+    def open_delivery(self, token: str, caller: Participant, range_header: str | None = None) -> Delivery:
         """Check the URL and the licence on chain, log the download, and return the asked bytes.
 
         Raises:
-            Forbidden: (``token``) a link this node did not sign; (``licence``) the licence is no longer
+            Forbidden: (``token``) a link this node did not sign, or the caller is not its buyer;
+                (``licence``) the licence is no longer
                 held by the buyer, or licenses another listing or version.
             Gone: (``token``) the link expired; (``licence``) the licence expired on chain.
         """
         claim = read_token(self._secret, token, int(self._clock().timestamp()))
+        check_caller(claim, caller.address)
         with self._db.transaction() as s:
             order = s.get(Order, claim.order_id)
             if order is None or order.buyer != claim.buyer or order.licence_id != claim.licence_id:

@@ -1,4 +1,10 @@
-"""What GET /v1/health reports: each backing part, and whether the node is usable."""
+"""What GET /v1/health reports: each backing part, and whether the node is usable.
+
+Anyone may ask whether the node is up; only the operator reads how it is built. The public
+report keeps each part's status and, for the chain, what every wallet needs anyway (the chain id
+and the contract addresses, public on chain); paths, URLs, bucket names and error texts (which
+can name them) are for the operator's eyes.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,17 @@ from typing import Any
 from datacoop import __version__
 from datacoop.errors import DataCoopError
 
-__all__ = ["HealthService"]
+__all__ = ["PUBLIC_DETAILS", "HealthService", "public_report"]
 
 Probe = Callable[[], dict[str, Any]]
+
+PUBLIC_DETAILS: dict[str, frozenset[str]] = {
+    "chain": frozenset(
+        {"chain_id", "block", "embedded", "token", "escrow", "registry", "market", "staking"}
+        | {"vault_blueprint"}
+    ),
+}
+"""Per part, the details an anonymous caller may read besides ``status`` (none where unnamed)."""
 
 
 class HealthService:
@@ -20,6 +34,7 @@ class HealthService:
         self._probes = probes
 
     def check(self) -> dict[str, Any]:
+        """The full report (the operator's): every part's status and its details."""
         parts: dict[str, Any] = {}
         for name, probe in self._probes.items():
             try:
@@ -31,3 +46,13 @@ class HealthService:
         # a part that is deliberately absent ("not_configured") does not make the node unhealthy
         ok = all(p["status"] in ("ok", "not_configured") for p in parts.values())
         return {"status": "ok" if ok else "degraded", "version": __version__, **parts}
+
+
+def public_report(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` as anyone may read it: each part's status and its public details only."""
+    public: dict[str, Any] = {"status": report["status"], "version": report["version"]}
+    for name, part in report.items():
+        if isinstance(part, dict):
+            kept = PUBLIC_DETAILS.get(name, frozenset())
+            public[name] = {key: value for key, value in part.items() if key == "status" or key in kept}
+    return public

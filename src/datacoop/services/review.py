@@ -18,14 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
-from datacoop.cid import parse_cid
 from datacoop.db import Database
 from datacoop.db.models import (
     Appeal,
-    Blob,
     GoldItem,
     Participant,
-    Prescreen,
     ReviewAssignment,
     ReviewVote,
     Submission,
@@ -58,8 +55,9 @@ from datacoop.schemas import (
     VoteCreate,
     VotePublic,
 )
-from datacoop.services import review_appeals
+from datacoop.services import review_appeals, review_gold
 from datacoop.services.clock import Clock, utc_now
+from datacoop.services.disclosure import shared_cid, shared_report
 from datacoop.services.review_draws import fill_slots
 from datacoop.services.review_outcomes import judge, record_gold, settle_appeal
 from datacoop.services.review_slashing import SlashingDesk
@@ -169,7 +167,9 @@ class ReviewService:
             s.flush()
             task, cid, gold_report, sid = self._item_of(s, chosen)
             served = (chosen.id, task_public(task), cid, chosen.expires_at)
-        report = PrescreenReport.model_validate(gold_report if sid is None else self._report(sid))
+        report = PrescreenReport.model_validate(
+            gold_report if sid is None else shared_report(self._report(sid))
+        )
         assignment_id, task_view, cid, expires_at = served
         return ReviewItem(
             assignment_id=assignment_id,
@@ -239,15 +239,16 @@ class ReviewService:
             gold = s.get(GoldItem, a.gold_item_id)
             assert gold is not None
             return load_task(s, gold.task_id), gold.cid, gold.report, None
-        task_id, sid, original, scrubbed = s.execute(
-            select(Submission.task_id, Submission.id, Submission.cid, Prescreen.scrubbed_cid)
-            .outerjoin(Prescreen, Prescreen.submission_id == Submission.id)
-            .where(Submission.id == a.submission_id)
-        ).one()
-        return load_task(s, task_id), scrubbed or original, {}, sid
+        sub = s.get(Submission, a.submission_id)
+        assert sub is not None
+        return sub.task, shared_cid(s, sub.id), {}, sub.id
 
     def content(self, who: Participant, assignment_id: int) -> str:
-        """The CID of an item assigned to the caller (the route streams its bytes)."""
+        """The CID of an item assigned to the caller (the route streams its bytes).
+
+        The stake is read again now: an assignment outlives neither an unbonding nor an exclusion.
+        """
+        self.enrol(who)
         with self._db.transaction() as s:
             a = self._assignment_of(s, who, assignment_id)
             return self._item_of(s, a)[1]
@@ -350,53 +351,20 @@ class ReviewService:
     # --- gold items -------------------------------------------------------------------------
 
     def add_gold(self, who: Participant, task_id: int, body: GoldItemCreate) -> GoldItemPublic:
-        """A requester adds an item with a known answer to their task (never screened, paid or exported)."""
-        cid = parse_cid(body.cid, field="cid")
-        now = self._clock()
+        """A requester adds a blob they uploaded to their task, with a known answer (see review_gold)."""
         with self._db.transaction() as s:
-            task = load_task(s, task_id)
-            if task.requester_id != who.id:
-                raise Forbidden("only the task's requester can add gold items", field="task_id")
-            if s.get(Blob, cid) is None:
-                raise NotFound(
-                    f"no blob {cid} was uploaded here; upload it first (POST /v1/blobs)", field="cid"
-                )
-            row = GoldItem(
-                task_id=task_id,
-                cid=cid,
-                answer=body.answer,
-                report=body.report.model_dump(mode="json"),
-                created_at=now,
-            )
-            try:
-                with s.begin_nested():
-                    s.add(row)
-            except SAIntegrityError:
-                raise Conflict(f"{cid} is already a gold item of task {task_id}", field="cid") from None
-            return GoldItemPublic(id=row.id, task_id=task_id, cid=cid, answer=body.answer, created_at=now)
+            return review_gold.add_gold(s, who, task_id, body, self._clock())
 
     def list_gold(self, who: Participant, task_id: int) -> list[GoldItemPublic]:
         with self._db.transaction() as s:
-            task = load_task(s, task_id)
-            if task.requester_id != who.id:
-                raise Forbidden("only the task's requester can see its gold items", field="task_id")
-            rows = s.scalars(select(GoldItem).where(GoldItem.task_id == task_id).order_by(GoldItem.id))
-            return [
-                GoldItemPublic(
-                    id=g.id,
-                    task_id=g.task_id,
-                    cid=g.cid,
-                    answer=g.answer,
-                    created_at=g.created_at,
-                )
-                for g in rows
-            ]
+            return review_gold.list_gold(s, who, task_id)
 
     # --- escalation and appeals (rules in review_appeals) ----------------------------------
 
-    def status(self, submission_id: int) -> ReviewStatus:
+    def status(self, submission_id: int, viewer: Participant, *, operator: bool = False) -> ReviewStatus:
+        """Where review stands (its contributor, its task's requester and the operator; others 404)."""
         with self._db.transaction() as s:
-            return review_appeals.status(s, submission_id)
+            return review_appeals.status(s, submission_id, viewer, operator=operator)
 
     def decide(self, who: Participant, submission_id: int, body: RequesterDecision) -> ReviewStatus:
         """The requester settles an item the validators could not (escalated)."""
@@ -419,9 +387,10 @@ class ReviewService:
             fill_slots(s, now, ttl=self.ttl, rng=self.rng)
             return review_appeals.appeal_public(appeal)
 
-    def get_appeal(self, submission_id: int) -> AppealPublic:
+    def get_appeal(self, submission_id: int, viewer: Participant, *, operator: bool = False) -> AppealPublic:
+        """The appeal, to the same parties as the submission; jurors are named once it is final."""
         with self._db.transaction() as s:
-            return review_appeals.get_appeal(s, submission_id)
+            return review_appeals.get_appeal(s, submission_id, viewer, operator=operator)
 
     # --- for settlement ---------------------------------------------------------------------
 

@@ -19,11 +19,11 @@ from datacoop.schemas import AppealCreate, AppealPublic, RequesterDecision, Revi
 from datacoop.services.review_outcomes import finalize, outcome_of
 from datacoop.services.transitions import move
 
-__all__ = ["appeal_public", "get_appeal", "open_appeal", "requester_decides", "status"]
+__all__ = ["appeal_public", "get_appeal", "open_appeal", "requester_decides", "status", "visible"]
 
 
-def status(s: Session, submission_id: int) -> ReviewStatus:
-    _submission(s, submission_id)
+def status(s: Session, submission_id: int, viewer: Participant, *, operator: bool) -> ReviewStatus:
+    visible(s, submission_id, viewer, operator=operator)
     row = s.get(ReviewOutcome, submission_id)
     if row is None:
         return ReviewStatus(
@@ -35,6 +35,7 @@ def status(s: Session, submission_id: int) -> ReviewStatus:
 def requester_decides(
     s: Session, who: Participant, submission_id: int, body: RequesterDecision, now: datetime
 ) -> ReviewStatus:
+    visible(s, submission_id, who, operator=False)
     sub = _submission(s, submission_id, lock=True)
     if sub.task.requester_id != who.id:
         raise Forbidden("only the task's requester decides escalated items", field="submission_id")
@@ -50,6 +51,7 @@ def open_appeal(
     s: Session, who: Participant, submission_id: int, body: AppealCreate, digest: str, now: datetime
 ) -> Appeal:
     """Record the appeal (the signature already checked) and send the item back to review."""
+    visible(s, submission_id, who, operator=False)
     sub = _submission(s, submission_id, lock=True)
     if sub.contributor_id != who.id:
         raise Forbidden("only the item's contributor can appeal it", field="submission_id")
@@ -87,11 +89,23 @@ def open_appeal(
     return appeal
 
 
-def get_appeal(s: Session, submission_id: int) -> AppealPublic:
+def get_appeal(s: Session, submission_id: int, viewer: Participant, *, operator: bool) -> AppealPublic:
+    visible(s, submission_id, viewer, operator=operator)
     appeal = s.scalar(select(Appeal).where(Appeal.submission_id == submission_id))
     if appeal is None:
         raise NotFound(f"submission {submission_id} has no appeal", field="submission_id")
-    return appeal_public(appeal)
+    return appeal_public(appeal, jurors=operator)
+
+
+def visible(s: Session, submission_id: int, viewer: Participant, *, operator: bool) -> Submission:
+    """The submission, if ``viewer`` is its contributor, its task's requester or the operator.
+
+    Anyone else gets the same 404 as for an id that does not exist: ids do not reveal what exists.
+    """
+    sub = s.get(Submission, submission_id)
+    if sub is None or not (operator or viewer.id in (sub.contributor_id, sub.task.requester_id)):
+        raise NotFound(f"there is no submission {submission_id}", field="submission_id")
+    return sub
 
 
 def _submission(s: Session, submission_id: int, *, lock: bool = False) -> Submission:
@@ -112,12 +126,18 @@ def _status_public(row: ReviewOutcome) -> ReviewStatus:
     )
 
 
-def appeal_public(a: Appeal) -> AppealPublic:
+def appeal_public(a: Appeal, *, jurors: bool = False) -> AppealPublic:
+    """The appeal; its jurors' addresses only once it is final (or to the operator, ``jurors``).
+
+    While the jury sits, the parties see how many were drawn, never who: nobody can lobby or
+    pressure a juror whose name they do not know.
+    """
     return AppealPublic(
         submission_id=a.submission_id,
         status=a.status,
         outcome=a.outcome,
-        jury=list(a.jury),
+        jury=list(a.jury) if jurors or a.status == "final" else [],
+        jury_size=len(a.jury),
         reason=a.reason,
         created_at=a.created_at,
         decided_at=a.decided_at,

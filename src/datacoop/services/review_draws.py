@@ -3,7 +3,8 @@
 Runs inside the caller's transaction. An item in review wants ``k`` votes, then one more at a time
 while consensus is unsure; an appealed item wants a jury of ``2k + 1``. Open slots are drawn from the
 staked, qualified, not excluded validators, weighted by reputation, never the contributor, never an
-account linked to the contributor, never a validator who was ever assigned the item.
+account linked to the contributor, never the task's requester, never a validator who was ever assigned
+the item.
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
     if not pool:
         return 0
     items = s.execute(
-        select(Submission.id, Submission.task_id, Submission.contributor_id)
+        select(Submission.id, Submission.task_id, Submission.contributor_id, Task.requester_id)
+        .join(Task, Task.id == Submission.task_id)
         .where(Submission.state == SubmissionState.IN_REVIEW.value)
         .order_by(Submission.id)
         .limit(FILL_BATCH)
@@ -129,7 +131,7 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
     ).all()
     if not items:
         return 0
-    ids = [sid for sid, _, _ in items]
+    ids = [sid for sid, _, _, _ in items]
     closed = set(
         s.scalars(
             select(ReviewOutcome.submission_id).where(
@@ -142,9 +144,9 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
         for a in s.scalars(select(Appeal).where(Appeal.submission_id.in_(ids), Appeal.status == "open"))
     }
     counts = _slot_counts(s, ids)
-    rules = _rules_of_tasks(s, {task_id for _, task_id, _ in items})
-    short: list[tuple[int, int, AssignmentKind, int]] = []  # (item, contributor, kind, validators wanted)
-    for sid, task_id, contributor_id in items:
+    rules = _rules_of_tasks(s, {task_id for _, task_id, _, _ in items})
+    short: list[tuple[int, tuple[int, int], AssignmentKind, int]] = []  # (item, parties, kind, wanted)
+    for sid, task_id, contributor_id, requester_id in items:
         appeal = appeals.get(sid)
         if sid in closed and appeal is None:
             continue
@@ -152,7 +154,7 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
         live, voted = counts.get((sid, kind.value), (0, 0))
         need = _wanted(rules[task_id], kind, voted) - live
         if need > 0:
-            short.append((sid, contributor_id, kind, need))
+            short.append((sid, (contributor_id, requester_id), kind, need))
     if not short:
         return 0
     seen: dict[int, set[int]] = {sid: set() for sid, _, _, _ in short}
@@ -165,10 +167,16 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
             seen[item].add(validator_id)
     links: dict[int, set[int]] = {}
     made = 0
-    for sid, contributor_id, kind, need in short:
+    for sid, (contributor_id, requester_id), kind, need in short:
         if contributor_id not in links:
             links[contributor_id] = linked_accounts(s, contributor_id)
-        candidates = eligible(pool, contributor=contributor_id, linked=links[contributor_id], seen=seen[sid])
+        candidates = eligible(
+            pool,
+            contributor=contributor_id,
+            requester=requester_id,
+            linked=links[contributor_id],
+            seen=seen[sid],
+        )
         chosen = weighted_draw(candidates, need, rng)
         s.add_all(_open(sid, c.validator_id, kind, now, ttl) for c in chosen)
         appeal = appeals.get(sid)

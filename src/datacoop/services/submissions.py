@@ -28,6 +28,7 @@ from datacoop.errors import Forbidden, Gone, InvalidInput, NotFound, ReplayedNon
 from datacoop.schemas import StateChange, SubmissionCreate, SubmissionPublic
 from datacoop.services import screening
 from datacoop.services.clock import Clock, utc_now
+from datacoop.services.disclosure import shared_cid, shared_report
 from datacoop.services.tasks import load_task
 from datacoop.services.transitions import move
 
@@ -166,15 +167,26 @@ class SubmissionService:
                 field="nonce",
             ) from exc
 
-    def get(self, submission_id: int, *, viewer: Participant | None = None) -> SubmissionPublic:
+    def get(self, submission_id: int, viewer: Participant, *, operator: bool = False) -> SubmissionPublic:
+        """A submission as ``viewer`` may see it (see :mod:`datacoop.services.disclosure`).
+
+        Its contributor (and the operator) see everything; the task's requester sees the shared
+        copy's CID and a pre-screen report without the metadata the scrub removed; anyone else
+        gets the same 404 as for an id that does not exist, so ids do not reveal what exists.
+        """
         with self._db.transaction() as s:
             row = s.get(Submission, submission_id)
-            if row is None:
+            full = row is not None and (operator or row.contributor_id == viewer.id)
+            if row is None or not (full or row.task.requester_id == viewer.id):
                 raise NotFound(f"there is no submission {submission_id}", field="submission_id")
             public = submission_public(row, self.domain.chain_id)
+            if not full:
+                public = public.model_copy(update={"cid": shared_cid(s, submission_id)})
         if self._screening_report is None:
             return public
-        return public.model_copy(update={"details": {"prescreen": self._screening_report(submission_id)}})
+        report = self._screening_report(submission_id)
+        prescreen = report if full else shared_report(report)
+        return public.model_copy(update={"details": {"prescreen": prescreen}})
 
     def list_mine(self, contributor: Participant, *, task_id: int | None = None) -> list[SubmissionPublic]:
         with self._db.transaction() as s:

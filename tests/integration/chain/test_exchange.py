@@ -166,7 +166,7 @@ def test_the_buyer_downloads_the_granted_items_and_resumes_a_cut_download(
     # Execute: a first request cut after 700 bytes, then the SDK resumes from the .part file
     url = buyer.download_url(order["id"])
     out = tmp_path / "export.tar"
-    first = buyer._http.get(url["url"], headers={"Range": "bytes=0-699"})
+    first = buyer._http.get(url["url"], headers={"Range": "bytes=0-699", **buyer._auth_headers()})
     (tmp_path / "export.tar.part").write_bytes(first.content)
     buyer.download(order["id"], out)
     # Assert

@@ -14,6 +14,7 @@ from httpx2 import Response
 from tests.integration.chain.test_exchange import node, open_market  # noqa: F401 - the node fixture
 
 from datacoop.app import Node
+from datacoop.client import DataCoopClient
 from datacoop.db.models import Order
 from datacoop.services.exchange_delivery import DeliveryClaim, sign_token
 
@@ -27,6 +28,10 @@ def _refused(response: Response, status: int, code: str, field: str) -> None:
     assert response.headers["content-type"].startswith("application/json")
     assert b"ustar" not in response.content and b"scrubbed photo" not in response.content  # 0 export bytes
     assert response.json()["error"]["code"] == code and response.json()["error"]["field"] == field
+
+
+def _auth(client: DataCoopClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {client._token}"}
 
 
 def _token(on: Node, order_id: int, buyer: str, licence_id: int) -> str:
@@ -55,10 +60,11 @@ def test_without_a_licence_nothing_is_delivered(
     )
     their_url = api.get(f"/v1/orders/{order['id']}/download-url", headers=auth)
     forged = sign_token("not-the-node-secret" * 2, DeliveryClaim(order["id"], buyer.address, 1, 2**40))
-    with_forged = api.get(f"/v1/deliveries/{forged}")
+    with_forged = api.get(f"/v1/deliveries/{forged}", headers=auth)
     # a link signed by the node but naming the stranger (as if one leaked and were edited)
     renamed = api.get(
-        f"/v1/deliveries/{_token(node, order['id'], stranger.address, int(order['licence_id']))}"
+        f"/v1/deliveries/{_token(node, order['id'], stranger.address, int(order['licence_id']))}",
+        headers=auth,
     )
     # Assert
     _refused(claim_theirs, 409, "conflict", "tx_hash")  # already the buyer's order: never the stranger's
@@ -79,11 +85,11 @@ def test_an_expired_licence_stops_the_download(
     buyer = sdk(accounts[4])
     order = buyer.place_order(m.listing["id"], m.buy(accounts[4]), "US")
     url = buyer.download_url(order["id"])["url"]
-    assert api.get(url, headers={"Range": "bytes=0-9"}).status_code == 206
+    assert api.get(url, headers={"Range": "bytes=0-9", **_auth(buyer)}).status_code == 206
     # Execute: chain time passes the licence's expiry; the same (still unexpired) link is used again
     m.chain.rpc("evm_increaseTime", [3601])
     m.chain.rpc("evm_mine", [])
-    after = api.get(url)
+    after = api.get(url, headers=_auth(buyer))
     # Assert
     _refused(after, 410, "gone", "licence")
     assert len(node.audit.entries(action="exchange.download")) == 1  # only the request before expiry
@@ -114,7 +120,7 @@ def test_a_licence_for_another_version_gets_nothing_of_this_one(
         row = s.get(Order, order_v1["id"])
         assert row is not None
         row.listing_id = v2_listing["id"]
-    tampered = api.get(buyer.download_url(order_v1["id"])["url"])
+    tampered = api.get(buyer.download_url(order_v1["id"])["url"], headers=auth)
     # Assert
     _refused(as_v2, 403, "forbidden", "tx_hash")
     _refused(tampered, 403, "forbidden", "licence")
@@ -131,11 +137,36 @@ def test_a_transferred_licence_stops_working_for_its_old_holder(
     m = open_market(node, sdk, accounts)
     buyer, new_holder = accounts[4], accounts[5]
     order = sdk(buyer).place_order(m.listing["id"], m.buy(buyer), "US")
-    url = sdk(buyer).download_url(order["id"])["url"]
+    as_buyer = sdk(buyer)
+    url = as_buyer.download_url(order["id"])["url"]
     # Execute: the buyer passes the licence token on
     data = m.market.contract.encode_abi(
         "transferFrom", args=[buyer.address, new_holder.address, int(order["licence_id"])]
     )
     m.chain.send(buyer, {"to": m.market.address, "data": data})
     # Assert
-    _refused(api.get(url), 403, "forbidden", "licence")
+    _refused(api.get(url, headers=_auth(as_buyer)), 403, "forbidden", "licence")
+
+
+def test_a_download_link_opens_only_in_its_buyers_session(
+    node: Node,  # noqa: F811
+    sdk: Any,
+    api: TestClient,
+    accounts: list[LocalAccount],
+) -> None:
+    # Prepare: the buyer's own, valid link
+    m = open_market(node, sdk, accounts)
+    buyer = sdk(accounts[4])
+    order = buyer.place_order(m.listing["id"], m.buy(accounts[4]), "US")
+    url = buyer.download_url(order["id"])["url"]
+    # Execute: the link alone, the link in another wallet's session, the link in the buyer's session
+    alone = api.get(url)
+    elsewhere = api.get(url, headers=_auth(sdk(accounts[5])))
+    mine = api.get(url, headers=_auth(buyer))
+    # Assert: the link is a second factor, never a credential on its own
+    _refused(alone, 401, "not_authenticated", "authorization")
+    _refused(elsewhere, 403, "forbidden", "token")
+    assert mine.status_code == 200 and mine.content.startswith(b"order.json")
+    assert mine.headers["x-content-type-options"] == "nosniff"
+    assert mine.headers["content-disposition"] == f'attachment; filename="order-{order["id"]}.tar"'
+    assert len(node.audit.entries(action="exchange.download")) == 1

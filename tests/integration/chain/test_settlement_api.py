@@ -14,8 +14,9 @@ from datacoop.app import Node, build_node
 from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import TaskEscrow, TestToken
+from datacoop.client import DataCoopClient
 from datacoop.db import Database
-from datacoop.errors import Forbidden, InvalidInput
+from datacoop.errors import Forbidden, InvalidInput, NotAuthenticated
 from datacoop.schemas import TaskCreate
 from datacoop.settings import Settings
 
@@ -88,6 +89,13 @@ def test_fund_close_claim_through_the_api(
     assert [(c["task_id"], int(c["claimable"])) for c in owed] == [(task.id, 2 * REWARD)]
     assert token.balance_of(contributor.address) == 2 * REWARD
     assert int(as_contributor.claims()[0]["claimable"]) == 0
+    # another's entitlements: refused to a stranger, shown to the operator (and to nobody signed out)
+    with pytest.raises(Forbidden) as someone_elses:
+        as_requester.claims(contributor.address)
+    assert someone_elses.value.field == "address"
+    assert [c["task_id"] for c in sdk(operator).claims(contributor.address)] == [task.id]
+    with pytest.raises(NotAuthenticated):
+        DataCoopClient(http=as_contributor._http).claims(contributor.address)
     assert int(as_contributor.statement()["epochs"][0]["total"]) == 2 * REWARD
     spend = as_requester.spend(task.id)
     assert (int(spend["remaining"]), int(spend["paid"])) == (10 * UNIT - 2 * REWARD, 2 * REWARD)

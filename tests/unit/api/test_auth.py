@@ -101,3 +101,32 @@ def test_missing_expired_and_revoked_tokens_are_401(
     expired = api.get("/v1/auth/me", headers={"Authorization": f"Bearer {token2}"})
     assert expired.status_code == 401
     assert "expired" in expired.json()["error"]["message"]
+
+
+def test_logout_needs_a_live_session(api: TestClient, alice: LocalAccount, clock: ManualClock) -> None:
+    token = api.post("/v1/auth/siwe", json=_signed(api, alice, clock)).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert api.post("/v1/auth/logout", headers={"Authorization": "Bearer not-a-session"}).status_code == 401
+    assert api.post("/v1/auth/logout", headers=auth).status_code == 204
+    again = api.post("/v1/auth/logout", headers=auth)  # that session is over: nothing to end
+    assert again.status_code == 401
+    assert again.json()["error"]["field"] == "authorization"
+
+
+def test_a_message_for_another_sites_uri_is_refused(
+    api: TestClient, alice: LocalAccount, clock: ManualClock
+) -> None:
+    # Prepare: the right domain, but signed for another origin's login page (a phished signature)
+    refused = [
+        api.post("/v1/auth/siwe", json=_signed(api, alice, clock, uri=uri))
+        for uri in ("https://evil.example/login", "https://127.0.0.1:8000/", "http://127.0.0.1:8001/")
+    ]
+    # Assert: 401 naming the field and this node's origin; the node's own origin still signs in
+    for r in refused:
+        assert r.status_code == 401, r.text
+        error = r.json()["error"]
+        assert (error["code"], error["field"], error["limit"]) == (
+            "not_authenticated", "uri", "http://127.0.0.1:8000",
+        )  # fmt: skip
+    own_page = _signed(api, alice, clock, uri="http://127.0.0.1:8000/app/sign-in")
+    assert api.post("/v1/auth/siwe", json=own_page).status_code == 200

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.unit.services.review_world import STAKE, World
+from PIL import Image
+from tests.conftest import make_account
+from tests.data.make_corpus import gps_jpeg
+from tests.unit.api.conftest import task_body
+from tests.unit.services.review_world import GOLD, STAKE, World
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
@@ -94,3 +100,66 @@ def test_slashing_is_for_the_operator_only(api: TestClient, world: World) -> Non
     assert r.status_code == 403 and r.json()["error"]["field"] == "authorization"
     r = api.post("/v1/reviews/slashing/1/execute", headers=_auth(world.requester))
     assert r.status_code == 403
+
+
+def test_an_unbonded_validator_loses_the_content_and_the_vote_of_an_old_assignment(
+    api: TestClient, world: World
+) -> None:
+    # Prepare: an assignment handed out while staked
+    task = world.task(k=1)
+    v = world.validator(0x2006)
+    world.qualify(v)
+    world.in_review(task, b"an item assigned before the unbonding")
+    item = world.next_real(v)
+    assert item is not None
+    # Execute: the stake is withdrawn; the old assignment is used
+    world.stakes.set(v.account.address, 0)  # type: ignore[union-attr]
+    content = api.get(item.download, headers=_auth(v))
+    body = {"decision": "accept", "labels": [], "nonce": 1, "signature": "0x" + "00" * 65}
+    voted = api.post(f"/v1/reviews/{item.assignment_id}/vote", json=body, headers=_auth(v))
+    # Assert: the stake is read at request time, not when the item was handed out
+    for r in (content, voted):
+        assert r.status_code == 403 and r.json()["error"]["field"] == "stake"
+    assert b"assigned before" not in content.content
+
+
+def test_a_requester_is_never_drawn_to_review_their_own_task(api: TestClient, world: World, sdk: Any) -> None:
+    # Prepare: the requester stakes and qualifies on another requester's gold; their own task has an item
+    other = sdk(make_account(0x2007))
+    elsewhere = other.create_task(task_body(rules={"review": {"gold_rate": 0.0}}))
+    for data, answer in GOLD.items():
+        cid = other.upload(data + b" elsewhere").cid
+        other.add_gold(elsewhere.id, cid, answer)
+        world.gold_answers[cid] = answer
+    world.stakes.set(world.requester.account.address, STAKE)  # type: ignore[union-attr]
+    world.qualify(world.requester)
+    task = world.task(k=1)
+    world.in_review(task, b"an item of the requester's own task")
+    # Execute: the requester is the only validator there is
+    item = world.next_real(world.requester)
+    # Assert
+    assert item is None
+
+
+def test_review_content_is_the_shared_copy_served_as_a_download(
+    api: TestClient, world: World, node: Node
+) -> None:
+    # Prepare: a photo with GPS, camera and time, pre-screened into review
+    task = world.task(k=1)
+    v = world.validator(0x2008)
+    world.qualify(v)
+    raw = world.contributor.upload(gps_jpeg()).cid
+    world.contributor.submit(task.id, raw, "KE")
+    while node.screening.work_once("w"):
+        pass
+    # Execute
+    item = world.next_real(v)
+    assert item is not None
+    r = api.get(item.download, headers=_auth(v))
+    # Assert: the scrubbed bytes, never sniffed or shown inline; a report without what the scrub found
+    assert r.status_code == 200 and item.cid != raw
+    assert not Image.open(io.BytesIO(r.content)).getexif().get_ifd(0x8825)  # no GPS
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-disposition"].startswith("attachment;")
+    scrub = next(st for st in item.prescreen.stages if st["stage"] == "scrub")
+    assert scrub["details"] == {"method": "strip"} and "Canon" not in json.dumps(item.prescreen.stages)

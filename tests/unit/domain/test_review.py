@@ -26,8 +26,13 @@ POOL = [Candidate(validator_id=i, participant_id=100 + i, reputation=0.5) for i 
 
 
 def test_eligible_drops_the_contributor_linked_accounts_and_anyone_who_saw_the_item() -> None:
-    kept = eligible(POOL, contributor=100, linked={101}, seen={2})
+    kept = eligible(POOL, contributor=100, requester=999, linked={101}, seen={2})
     assert [c.validator_id for c in kept] == [3, 4, 5]
+
+
+def test_eligible_drops_the_tasks_requester() -> None:
+    kept = eligible(POOL, contributor=100, requester=103, linked=set(), seen=set())
+    assert [c.validator_id for c in kept] == [1, 2, 4, 5]
 
 
 def test_the_draw_is_distinct_and_never_larger_than_the_pool() -> None:

@@ -39,7 +39,9 @@ def sign(message: str, account: LocalAccount = ALICE) -> str:
 
 
 def verify(message: str, signature: str, **override: Any) -> SiweClaims:
-    options: dict[str, Any] = {"expected_domain": HOST, "expected_chain_id": 31337, "now": NOW}
+    options: dict[str, Any] = {
+        "expected_domain": HOST, "expected_uri": f"https://{HOST}", "expected_chain_id": 31337, "now": NOW,
+    }  # fmt: skip
     return verify_siwe(message, signature, **{**options, **override})
 
 
@@ -109,6 +111,28 @@ def test_wrong_domain_or_chain_is_refused(override: dict[str, Any], field: str) 
     with pytest.raises(InvalidInput) as exc:
         verify(message, sign(message))
     assert exc.value.field == field
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://evil.example/login",  # another site
+        f"http://{HOST}/login",  # another scheme
+        "https://coop.example:8443/",  # another port
+        "https://coop.example.evil.example:8000/",  # a look-alike host
+        "urn:uuid:2d7bb4f9-6a0e-4ab5-9c3e-1b9a5b9e1e11",  # no origin at all
+    ],
+)
+def test_a_uri_on_another_origin_is_refused(uri: str) -> None:
+    message = text(uri=uri)
+    with pytest.raises(NotAuthenticated) as exc:
+        verify(message, sign(message))
+    assert exc.value.field == "uri" and exc.value.limit == f"https://{HOST}"
+
+
+def test_a_uri_on_this_origin_signs_in() -> None:
+    message = text(uri="HTTPS://COOP.example:8000/any/page?x=1")
+    assert verify(message, sign(message)).uri.lower().startswith("https://coop.example:8000/")
 
 
 def test_a_message_without_expiration_time_is_refused() -> None:

@@ -59,13 +59,14 @@ def test_a_rejected_item_is_appealed_once_and_a_disjoint_jury_decides(world: Wor
     appeal = world.contributor.appeal(sid, "the mask is clearly visible")
     # Assert: back in review, a jury of 2k + 1 = 3, none of whom saw the item
     assert world.contributor.get_submission(sid).state == "in_review"
-    assert appeal.status == "open" and len(appeal.jury) == 3
+    assert (appeal.status, appeal.jury, appeal.jury_size) == ("open", [], 3)  # jurors unnamed while sitting
     assert world.contributor.review_status(sid).status == "open"
     jury = _validators_on(world.node, sid, "appeal")
     assert len(jury) == 3 and jury.isdisjoint(first_review)
     _review(world, validators, "accept")
     decided = world.contributor.get_appeal(sid)
     assert (decided.status, decided.outcome) == ("final", "accept")
+    assert len(decided.jury) == 3  # named once final
     assert decided.decided_at is not None
     sub = world.contributor.get_submission(sid)
     assert sub.state == "accepted"

@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
 from datacoop.api.params import Id, Index
+from datacoop.api.streaming import download_headers
 from datacoop.datasets.public import (
     DatasetCreate,
     DatasetPublic,
@@ -85,7 +86,7 @@ def export_version(node: NodeDep, version_id: Id, format_name: str) -> FileRespo
     return FileResponse(
         path,
         media_type=media,
-        filename=name,
+        headers=download_headers(name),
         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )
 
@@ -104,4 +105,5 @@ def withdraw(
 
 def _manifest(data: bytes, cid: str) -> Response:
     # The exact stored bytes: re-serialising would change the CID they are verified against.
-    return Response(data, media_type="application/json", headers={"ETag": f'"{cid}"', "X-Manifest-CID": cid})
+    headers = {"ETag": f'"{cid}"', "X-Manifest-CID": cid, **download_headers(f"{cid}.json")}
+    return Response(data, media_type="application/json", headers=headers)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
 from datacoop.api.params import MAX_ID, Count, Id, Wei
+from datacoop.api.streaming import download_headers
 from datacoop.domain.identity import normalize_address
 from datacoop.errors import Forbidden, InvalidInput
 from datacoop.services.exchange_listings import SearchFilters
@@ -113,11 +114,15 @@ def download_url(node: NodeDep, who: CurrentParticipant, order_id: Id) -> dict[s
 
 @router.get("/deliveries/{token}", response_model=None)
 def deliver(
-    node: NodeDep, token: str, range_: Annotated[str | None, Header(alias="Range")] = None
+    node: NodeDep,
+    who: CurrentParticipant,
+    token: str,
+    range_: Annotated[str | None, Header(alias="Range")] = None,
 ) -> StreamingResponse | Response:
-    """The export's bytes, after checking the licence on chain; ``Range: bytes=a-b`` resumes."""
+    """The export's bytes to the order's buyer, signed in (the link is a second factor), after checking
+    the licence on chain; ``Range: bytes=a-b`` resumes."""
     try:
-        delivery = node.exchange.open_delivery(token, range_)  # every check happens before a byte is sent
+        delivery = node.exchange.open_delivery(token, who, range_)  # every check before a byte is sent
     except InvalidInput as exc:
         if exc.field == "range" and exc.limit is not None:  # beyond the end: 416, as RFC 9110 says
             return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.limit}"})
@@ -126,7 +131,7 @@ def deliver(
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(delivery.end - delivery.start + 1),
-        "Content-Disposition": f'attachment; filename="order-{delivery.order_id}.tar"',
+        **download_headers(f"order-{delivery.order_id}.tar"),
         "ETag": f'"order-{delivery.order_id}-{delivery.size}"',
     }
     code = status.HTTP_200_OK

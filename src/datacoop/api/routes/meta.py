@@ -7,17 +7,23 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from datacoop.api.deps import NodeDep
+from datacoop.api.deps import NodeDep, OptionalParticipant, is_operator
 from datacoop.domain.signing import typed_data_json
+from datacoop.services.health import public_report
 
 router = APIRouter(tags=["meta"])
 
 
 @router.get("/health")
-def health(node: NodeDep) -> JSONResponse:
-    """Database, store and chain status; 503 when a configured part is down."""
+def health(node: NodeDep, who: OptionalParticipant) -> JSONResponse:
+    """Database, store and chain status; 503 when a configured part is down.
+
+    Anyone sees each part's status and the chain's public facts; the operator also sees the details
+    (paths, URLs, errors).
+    """
     report = node.health.check()
-    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+    shown = report if is_operator(node, who) else public_report(report)
+    return JSONResponse(shown, status_code=200 if report["status"] == "ok" else 503)
 
 
 @router.get("/eip712")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
-from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.deps import CurrentParticipant, NodeDep, is_operator
 from datacoop.api.params import Id
 from datacoop.api.streaming import stream_blob
 from datacoop.errors import Forbidden
@@ -67,9 +67,9 @@ def list_gold(node: NodeDep, who: CurrentParticipant, task_id: Id) -> list[GoldI
 
 
 @router.get("/submissions/{submission_id}/review", response_model=ReviewStatus)
-def review_status(node: NodeDep, submission_id: Id) -> ReviewStatus:
-    """Where the community review of a submission stands."""
-    return node.review.status(submission_id)
+def review_status(node: NodeDep, who: CurrentParticipant, submission_id: Id) -> ReviewStatus:
+    """Where the community review of a submission stands (the same parties as the submission)."""
+    return node.review.status(submission_id, who, operator=is_operator(node, who))
 
 
 @router.post("/submissions/{submission_id}/decision", response_model=ReviewStatus)
@@ -89,8 +89,9 @@ def appeal(node: NodeDep, who: CurrentParticipant, submission_id: Id, body: Appe
 
 
 @router.get("/submissions/{submission_id}/appeal", response_model=AppealPublic)
-def get_appeal(node: NodeDep, submission_id: Id) -> AppealPublic:
-    return node.review.get_appeal(submission_id)
+def get_appeal(node: NodeDep, who: CurrentParticipant, submission_id: Id) -> AppealPublic:
+    """The appeal (the same parties as the submission); the jurors are named once it is final."""
+    return node.review.get_appeal(submission_id, who, operator=is_operator(node, who))
 
 
 def _operator(node: NodeDep, who: CurrentParticipant) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.deps import CurrentParticipant, NodeDep, is_operator
 from datacoop.api.limits import SUBMISSIONS
 from datacoop.api.params import Id, MaybeId
 from datacoop.schemas import SubmissionCreate, SubmissionPublic
@@ -31,5 +31,6 @@ def my_submissions(node: NodeDep, who: CurrentParticipant, task_id: MaybeId = No
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
-def get_submission(node: NodeDep, submission_id: Id) -> SubmissionPublic:
-    return node.submissions.get(submission_id)
+def get_submission(node: NodeDep, who: CurrentParticipant, submission_id: Id) -> SubmissionPublic:
+    """All of it to its contributor and the operator, the shared copy to its requester; 404 to others."""
+    return node.submissions.get(submission_id, who, operator=is_operator(node, who))
