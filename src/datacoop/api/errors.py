@@ -1,4 +1,8 @@
-"""Every error leaves the API as ``{"error": {"code", "message", "field"}}`` with its table status."""
+"""Every error leaves the API as ``{"error": {"code", "message", "field"}}`` with its table status.
+
+A body that is not JSON is a 400; a well-formed request whose fields break a rule
+(a type, a range, a length) is a 422 naming the first field at fault and its limit.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +14,46 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from datacoop.api.methods import allowed_methods
-from datacoop.errors import ERROR_TABLE, DataCoopError, InvalidInput
+from datacoop.errors import ERROR_TABLE, DataCoopError, InvalidInput, TooLarge, Unprocessable
 
 __all__ = ["ErrorBody", "ErrorDetail", "error_responses", "install_error_handlers"]
 
 log = logging.getLogger("datacoop.api")
+_LIMIT_KEYS = ("le", "lt", "ge", "gt", "max_length", "min_length", "limit_value")
 
 
 def _respond(exc: DataCoopError) -> JSONResponse:
     status, _exit = ERROR_TABLE.get(type(exc), (exc.http_status, exc.exit_code))
-    return JSONResponse(exc.to_dict(), status_code=status)
+    return JSONResponse(exc.to_dict(), status_code=status, headers=exc.headers() or None)
+
+
+def _limit(ctx: dict[str, Any]) -> Any:
+    for key in _LIMIT_KEYS:
+        if key in ctx:
+            value = ctx[key]
+            return value if isinstance(value, int | float | str) else str(value)
+    return None
 
 
 def _validation_error(exc: RequestValidationError) -> DataCoopError:
     first = exc.errors()[0]
+    if first.get("type") == "json_invalid":  # not JSON at all: a syntax error, not a broken rule
+        return InvalidInput(f"the body is not valid JSON: {first.get('msg', '')}", field="body")
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     field = ".".join(loc) or None
-    limit = (first.get("ctx") or {}).get("limit_value") or (first.get("ctx") or {}).get("max_length")
     message = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg", "invalid input"))
-    return InvalidInput(message, field=field, limit=limit)
+    return Unprocessable(message, field=field, limit=_limit(first.get("ctx") or {}))
+
+
+def _too_large(request: Request) -> JSONResponse:
+    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    if isinstance(limit, int):
+        return _respond(TooLarge("body", limit))
+    body = {"error": {"code": TooLarge.code, "message": "the request body is too large", "field": "body"}}
+    return JSONResponse(body, status_code=413)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -44,6 +67,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # the body limit (FastAPI's max_body_size) stopped reading
+            return _too_large(request)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:  # every method the path answers, not only the first matching route's
