@@ -30,5 +30,6 @@ def me(node: NodeDep, who: CurrentParticipant) -> dict[str, str]:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(node: NodeDep, token: BearerToken) -> None:
+def logout(node: NodeDep, token: BearerToken, _: CurrentParticipant) -> None:
+    """End this session; 401 when the token is not a live session (a bad or ended one)."""
     node.auth.sign_out(token)
