@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: up test test-fast lint bench install install-test clean web
+.PHONY: up test test-fast lint bench install install-test clean web sandbox-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,14 @@ web:  ## build the browser app (npm packages pinned by web/package-lock.json)
 	npm --prefix web ci --no-audit --no-fund --loglevel=error
 	npm --prefix web run build
 
+# compute-to-data jobs run under bubblewrap with a libseccomp filter (Debian's packages); without them no job runs
+sandbox-deps:
+	@{ command -v bwrap >/dev/null && /usr/bin/python3 -c 'import seccomp' 2>/dev/null; } \
+	  || { command -v apt-get >/dev/null && apt-get install -y -q bubblewrap python3-seccomp; } \
+	  || echo "warning: compute jobs need bubblewrap and python3-seccomp (apt-get install bubblewrap python3-seccomp)" >&2
+
 # torch first, pinned: that takes the CPU build on this kind of machine (resolved later, it pulls CUDA's GBs)
-install: $(BIN)/python node_modules/.package-lock.json web
+install: $(BIN)/python node_modules/.package-lock.json web sandbox-deps
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[pipeline,models]'
 
@@ -30,7 +36,7 @@ install: $(BIN)/python node_modules/.package-lock.json web
 # flwr without its dependency list, plus the few packages its client/server API imports.
 FLWR_NO_DEPS := flwr==1.41.0 grpcio grpcio-health-checking 'protobuf<7' 'iterators<0.0.3' tomli tomli_w
 
-install-test: $(BIN)/python node_modules/.package-lock.json web
+install-test: $(BIN)/python node_modules/.package-lock.json web sandbox-deps
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
 	$(PIP) install --quiet --no-deps $(FLWR_NO_DEPS)

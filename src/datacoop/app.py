@@ -287,6 +287,8 @@ def _compute(settings: Settings, node: Node, clock: Clock) -> ComputeService:
         wall_seconds=settings.compute_wall_seconds,
         memory_bytes=settings.compute_memory_bytes,
         output_bytes=settings.compute_output_bytes,
+        tmp_bytes=settings.compute_tmp_bytes,
+        host_uid=settings.compute_host_uid,
     )
     config = ComputeConfig(
         allowed_requirements=list(settings.compute_allowed_requirements),

@@ -206,6 +206,13 @@ class Settings(BaseSettings):
         default=10 * 1024**2, ge=1024, description="largest output file, and all outputs together"
     )
     compute_output_files: int = Field(default=16, ge=1, le=10_000, description="most output files of one job")
+    compute_tmp_bytes: int = Field(
+        default=64 * 1024**2, ge=1024**2, description="size of a job's private /tmp (a tmpfs)"
+    )
+    compute_host_uid: int = Field(
+        default=65534, ge=1, lt=2**32 - 1,
+        description="the unprivileged host uid jobs run as when the node runs as root (never 0)",
+    )  # fmt: skip
     compute_work_dir: Path | None = Field(
         default=None, description="where jobs run (their data materialised); default: the system temp folder"
     )

@@ -12,15 +12,15 @@ from datacoop.compute.fingerprints import Fingerprints
 from datacoop.compute.licences import ComputeLicences, DatabaseLicences, LicenceGrant
 from datacoop.compute.outputs import OutputLimits, check_outputs
 from datacoop.compute.public import JobOutput, JobPublic
-from datacoop.compute.sandbox import Isolation, Limits, SandboxResult, plan_isolation, run_sandboxed
+from datacoop.compute.sandbox import Limits, SandboxResult, run_sandboxed
 from datacoop.compute.signing import OutputSigner
+from datacoop.compute.syscalls import require_isolation
 
 __all__ = [
     "Algorithm",
     "ComputeLicences",
     "DatabaseLicences",
     "Fingerprints",
-    "Isolation",
     "JobOutput",
     "JobPublic",
     "LicenceGrant",
@@ -30,6 +30,6 @@ __all__ = [
     "SandboxResult",
     "check_outputs",
     "parse_algorithm",
-    "plan_isolation",
+    "require_isolation",
     "run_sandboxed",
 ]

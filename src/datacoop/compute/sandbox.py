@@ -1,55 +1,46 @@
-"""Run a buyer's algorithm next to the data, in a child process that can do little else.
+"""Run a buyer's algorithm beside the data, behind a boundary the kernel holds.
 
-Layers, outermost first (each holds without the next):
+Each job runs under bubblewrap in fresh user, mount, PID, network, IPC, UTS and cgroup
+namespaces, on a root filesystem built for it (see :mod:`datacoop.compute.mounts`), as uid
+65534 inside and, on the host, as a dedicated unprivileged uid (``Limits.host_uid`` when the node
+runs as root; the node's own uid otherwise, never 0). Every process of the sandbox is under a
+seccomp filter (no sockets, no ptrace, no mount/unshare/setns, no bpf, keyrings, perf, …) with
+``no_new_privs`` and no nested user namespaces; the buyer's code also cannot exec or fork.
+Resource limits cap CPU, address space, processes, file size and open files; ``/out`` and
+``/tmp`` are tmpfs of a fixed size; a wall clock kills the sandbox's whole process tree.
+If any piece is missing the job is not run (:func:`~datacoop.compute.syscalls.require_isolation`).
 
-* a fresh working folder; the data materialised read-only (files 0444 in 0555 folders);
-* a new network namespace (``unshare(CLONE_NEWNET)``: no interface but a down loopback),
-  where the kernel lets us (root, or CAP_SYS_ADMIN);
-* another user: ``nobody``, or uid 0 stripped of every capability (see :class:`Isolation`);
-* resource limits: CPU seconds, address space, file size (= the output limit), processes,
-  open files; a wall-clock limit that kills the whole process group; no new privileges;
-* an empty environment (no credentials, no proxies, one BLAS thread);
-* an audit hook installed before the algorithm is imported (``_bootstrap.py``).
-
-:attr:`SandboxResult.isolation` says which layers actually applied on this machine.
+The previous audit-hook sandbox is gone: no part of the boundary is an in-process check.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import json
 import os
-import pwd
 import resource
 import shutil
 import signal
 import stat
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-__all__ = [
-    "DENIED_EXIT",
-    "Isolation",
-    "Limits",
-    "SandboxResult",
-    "network_namespace_available",
-    "plan_isolation",
-    "prepare_dirs",
-    "run_sandboxed",
-    "seal_read_only",
-    "unseal",
-]
+from datacoop.compute.mounts import SITE, choose_interpreter, package_mounts
+from datacoop.compute.results import RunnerReport, read_report
+from datacoop.compute.syscalls import Prerequisites, require_isolation
+from datacoop.errors import Unavailable
 
-DENIED_EXIT = 86
-_CLONE_NEWNET = 0x40000000
-_PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 24, 38
-_BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
+__all__ = ["JOB_UID", "Limits", "SandboxResult", "prepare_dirs", "run_sandboxed", "seal_read_only", "unseal"]
+
+JOB_UID = 65534  # the uid inside the sandbox (and outside, unless Limits.host_uid says otherwise)
+_RUNNER = Path(__file__).with_name("_runner.py")
+_EXIT_TOO_BIG = 87
+_REFUSED = (
+    "the sandbox refused an operation (EPERM): sockets, new processes and other programs are not "
+    "allowed; see the log"
+)
 
 
 @dataclass(frozen=True)
@@ -59,14 +50,16 @@ class Limits:
     cpu_seconds: int = 60
     wall_seconds: float = 120
     memory_bytes: int = 2 * 1024**3
-    output_bytes: int = 10 * 1024**2
+    output_bytes: int = 10 * 1024**2  # the size of /out, and the largest file the job may write
+    tmp_bytes: int = 64 * 1024**2  # the size of /tmp
     processes: int = 64  # threads count: BLAS and the interpreter start a few
     open_files: int = 256
+    host_uid: int = JOB_UID  # the host uid the sandbox runs as when DataCoop runs as root
 
 
 @dataclass
 class SandboxResult:
-    """How the child ended: ``finished`` (entry point returned), ``denied``, ``limit`` or ``error``."""
+    """How the job ended: ``finished``, ``denied``, ``limit`` or ``error``; its log; what it wrote."""
 
     status: str
     reason: str | None
@@ -74,170 +67,130 @@ class SandboxResult:
     log: bytes
     seconds: float
     isolation: dict[str, Any] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)  # files now in root/out
+    output_problem: str | None = None
 
 
-@dataclass(frozen=True)
-class Isolation:
-    """Which user the child runs as, and who owns its read-only data.
+def prepare_dirs(root: Path) -> dict[str, Path]:
+    """The job's host folder: ``algo`` and ``data`` (to fill, then seal) and ``out`` (filled after).
 
-    ``nobody``: DataCoop runs as root and the interpreter is reachable by others: the child
-    switches to nobody. ``root-without-capabilities``: root, but the interpreter sits where
-    nobody cannot reach it (e.g. under /root): the child keeps uid 0 with every capability
-    dropped and the data belongs to nobody, so it can neither write nor chmod the data.
-    ``same``: DataCoop is not root; the child runs as us (the audit hook refuses writes to the data).
+    Raises:
+        Unavailable: the sandbox's unprivileged uid could not reach ``root`` (a parent is private).
     """
-
-    user: str
-    uid: int
-    gid: int
-    network_namespace: bool
-    data_owner: tuple[int, int] | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"user": self.user, "uid": self.uid, "network_namespace": self.network_namespace,
-                "audit_hook": True, "rlimits": True}  # fmt: skip
-
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    closed = [p for p in root.parents if p.stat().st_mode & stat.S_IXOTH == 0]
+    if closed:
+        raise Unavailable(
+            f"compute jobs cannot run in {root}: {closed[0]} is closed to the sandbox's unprivileged uid "
+            "(set compute_work_dir to a folder others may pass through)", field="compute_work_dir",
+        )  # fmt: skip
+    root.chmod(0o711)  # the sandbox's uid may pass through, not list
+    dirs = {name: root / name for name in ("algo", "data", "out")}
+    for path in dirs.values():
+        path.mkdir(exist_ok=True)
+    dirs["out"].chmod(0o700)
+    return dirs
 
 
-@functools.cache
-def network_namespace_available() -> bool:
-    """Whether a child may enter a new network namespace here (probed once, in a throwaway child)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    probe = "import ctypes, ctypes.util, sys; libc = ctypes.CDLL(ctypes.util.find_library('c'))\n"
-    probe += f"sys.exit(0 if libc.unshare({_CLONE_NEWNET}) == 0 else 1)"
-    done = subprocess.run([sys.executable, "-I", "-c", probe], check=False, capture_output=True)
-    return done.returncode == 0
+def seal_read_only(folder: Path) -> None:
+    """Files 0444, folders 0555: readable by the sandbox's uid, writable by nobody."""
+    for dirpath, _dirnames, filenames in os.walk(folder, topdown=False):
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o444)
+        os.chmod(dirpath, 0o555)
 
 
-def _reachable_by_others(path: Path) -> bool:
-    for part in [path, *path.parents]:
-        need = stat.S_IROTH | stat.S_IXOTH if part == path else stat.S_IXOTH
-        if part.stat().st_mode & need != need:
-            return False
-    return True
+def _host_uid(limits: Limits) -> int:
+    return limits.host_uid if os.geteuid() == 0 else os.geteuid()
 
 
-def plan_isolation() -> Isolation:
-    """What this machine allows: probed, so a test can assert what actually applied."""
-    netns = network_namespace_available()
-    if os.geteuid() != 0:
-        return Isolation("same", os.geteuid(), os.getegid(), netns, None)
-    try:
-        entry = pwd.getpwnam("nobody")
-        nobody = (entry.pw_uid, entry.pw_gid)
-    except KeyError:
-        nobody = (65534, 65534)
-    interpreter = Path(os.path.realpath(sys.executable))
-    stdlib = Path(os.path.realpath(os.path.dirname(os.__file__)))
-    if _reachable_by_others(interpreter) and _reachable_by_others(stdlib):
-        return Isolation("nobody", *nobody, netns, None)
-    return Isolation("root-without-capabilities", 0, 0, netns, nobody)
+def _bwrap_argv(
+    pre: Prerequisites, root: Path, limits: Limits, requirements: list[str]
+) -> tuple[list[str], str]:
+    interp = choose_interpreter()
+    argv = [pre.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(JOB_UID),
+            "--gid", str(JOB_UID), "--hostname", "job", "--die-with-parent", "--new-session", "--as-pid-1",
+            "--clearenv", "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", "/tmp",
+            "--setenv", "LANG", "C.UTF-8", "--seccomp", "{seccomp_fd}",
+            "--ro-bind", "/usr/lib", "/usr/lib", "--symlink", "usr/lib", "/lib"]  # fmt: skip
+    if Path("/usr/lib64").is_dir():
+        argv += ["--ro-bind", "/usr/lib64", "/usr/lib64", "--symlink", "usr/lib64", "/lib64"]
+    for path in interp.mounts:
+        argv += ["--ro-bind", path, path]
+    argv += ["--dir", SITE]
+    for host, inside in sorted(package_mounts(requirements).items()):
+        argv += ["--ro-bind", host, inside]
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        argv += ["--setenv", var, "1"]
+    argv += ["--ro-bind", str(root / "algo"), "/algo", "--ro-bind", str(root / "data"), "/data",
+             "--ro-bind", str(root / "runner.py"), "/sandbox/runner.py",
+             "--size", str(limits.output_bytes), "--tmpfs", "/out",
+             "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+             "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp", "--remount-ro", "/"]  # fmt: skip
+    return argv, interp.executable
 
 
-def _preexec(limits: Limits, plan: Isolation) -> Any:
-    libc = _libc()
-
-    def setup() -> None:  # runs in the child between fork and exec
-        if plan.network_namespace and libc.unshare(_CLONE_NEWNET) != 0:
-            os._exit(DENIED_EXIT + 1)  # promised isolation could not be had: do not run without it
-        cpu = limits.cpu_seconds
-        rlimits = [
-            (resource.RLIMIT_CPU, (cpu, cpu + 1)),
+def _preexec(limits: Limits) -> Any:
+    def setup() -> None:  # in the child between fork and exec: limits for bwrap and all below it
+        slack = 1 << 16  # the runner's result file: /out plus its headers
+        for res, value in (
+            (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
             (resource.RLIMIT_AS, (limits.memory_bytes,) * 2),
-            (resource.RLIMIT_FSIZE, (limits.output_bytes,) * 2),
+            (resource.RLIMIT_FSIZE, (limits.output_bytes + slack,) * 2),
             (resource.RLIMIT_NOFILE, (limits.open_files,) * 2),
+            (resource.RLIMIT_NPROC, (limits.processes,) * 2),
             (resource.RLIMIT_CORE, (0, 0)),
-        ]
-        if plan.user == "nobody":  # counted per user: for uid 0 it would count every root process
-            rlimits.append((resource.RLIMIT_NPROC, (limits.processes,) * 2))
-        for res, value in rlimits:
+        ):
             resource.setrlimit(res, value)
-        if plan.user == "root-without-capabilities":
-            for cap in range(64):  # empty the bounding set: exec then grants uid 0 no capability
-                if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-                    break
-        libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-        if plan.user == "nobody":
-            os.setgroups([])
-            os.setgid(plan.gid)
-            os.setuid(plan.uid)
-        os.umask(0o022)
 
     return setup
 
 
-def _environment(tmp: Path) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp),
-        "TMPDIR": str(tmp),
-        "LANG": "C.UTF-8",
-        **{k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
-    }
-
-
-def prepare_dirs(root: Path, plan: Isolation) -> dict[str, Path]:
-    """The job's folders: algo and data (sealed later), out and tmp the child's own."""
-    dirs = {name: root / name for name in ("algo", "data", "out", "tmp")}
-    root.chmod(0o755)
-    for name, path in dirs.items():
-        path.mkdir(exist_ok=True)
-        if name in ("out", "tmp"):
-            path.chmod(0o700)
-            if plan.user == "nobody":
-                os.chown(path, plan.uid, plan.gid)
-    return dirs
-
-
-def seal_read_only(folder: Path, plan: Isolation) -> None:
-    """Files 0444, folders 0555 (bottom up), owned by a user the child cannot act for."""
-    for dirpath, _dirnames, filenames in os.walk(folder, topdown=False):
-        for name in [*filenames, "."]:
-            path = os.path.join(dirpath, name)
-            if plan.data_owner is not None:
-                os.chown(path, *plan.data_owner)
-            os.chmod(path, 0o555 if name == "." else 0o444)
-
-
-def unseal(folder: Path) -> None:
-    """Make a finished job's folder removable again."""
-    for dirpath, _dirnames, _filenames in os.walk(folder):
-        os.chmod(dirpath, 0o755)
-
-
 def run_sandboxed(
-    root: Path, entry: str, limits: Limits, plan: Isolation, *, log_limit: int = 1 << 20
+    root: Path, entry: str, limits: Limits, *, requirements: list[str] | None = None
 ) -> SandboxResult:
-    """Run ``entry`` (``module:function``) from ``root/algo`` over ``root/data`` into ``root/out``.
+    """Run ``entry`` (``module:function``) of ``root/algo`` over ``root/data``; outputs land in ``root/out``.
 
-    ``root`` comes from :func:`prepare_dirs` with the same ``plan``, its data and algo sealed.
+    Raises:
+        Unavailable: bubblewrap, user namespaces or libseccomp are missing (nothing ran).
     """
-    dirs = {name: root / name for name in ("algo", "data", "out", "tmp")}
-    shutil.copyfile(_BOOTSTRAP, root / "_bootstrap.py")
-    (root / "_bootstrap.py").chmod(0o444)
-    read_fd, write_fd = os.pipe()
-    config = {f"{k}_dir": str(v) for k, v in dirs.items()} | {"entry": entry, "status_fd": write_fd}
-    log_path = root / "log.txt"
+    pre = require_isolation()
+    argv, python = _bwrap_argv(pre, root, limits, list(requirements or []))
+    shutil.copyfile(_RUNNER, root / "runner.py")
+    (root / "runner.py").chmod(0o444)
+    config = {"entry": entry, "inner_filter": pre.filters.inner.hex(), "output_bytes": limits.output_bytes,
+              "sys_path": [*choose_interpreter().stdlib_paths, SITE]}  # fmt: skip
+    argv += [python, "-I", "-S", "-B", "/sandbox/runner.py"]
     started = time.monotonic()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", str(root / "_bootstrap.py"), json.dumps(config)],
-            cwd=dirs["tmp"], env=_environment(dirs["tmp"]), stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
-            preexec_fn=_preexec(limits, plan),
-        )  # fmt: skip
-        os.close(write_fd)
-        timed_out = _wait(proc, limits.wall_seconds)
+    timed_out = _spawn(argv, config, pre.filters.outer, root, limits)
     seconds = time.monotonic() - started
-    with os.fdopen(read_fd, "rb") as status_pipe:
-        status_lines = status_pipe.read(1 << 16).decode("utf-8", "replace").splitlines()
-    log_bytes = _tail(log_path, log_limit)
-    code = proc.returncode
-    return _result(code, timed_out, status_lines, limits, log_bytes, seconds, plan.as_dict())
+    report = read_report(root / "result.bin", root / "out", limits.output_bytes)
+    log = (root / "log.txt").read_bytes()
+    status, reason, code = _verdict(report, timed_out, limits, log)
+    outputs = report.files if status == "finished" else []
+    return SandboxResult(status, reason, code, log, seconds, _isolation(limits), outputs, report.problem)
+
+
+def _spawn(argv: list[str], config: dict[str, Any], outer: bytes, root: Path, limits: Limits) -> bool:
+    read_fd, write_fd = os.pipe()  # the outer filter, for bwrap to read (a few KiB: fits the pipe)
+    os.write(write_fd, outer)
+    os.close(write_fd)
+    uid = _host_uid(limits)
+    with _private(root / "log.txt") as log, _private(root / "result.bin") as result:
+        config = {**config, "result_fd": result.fileno()}
+        argv = [a.replace("{seccomp_fd}", str(read_fd)) for a in argv] + [json.dumps(config)]
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            pass_fds=(result.fileno(), read_fd), start_new_session=True, preexec_fn=_preexec(limits),
+            user=uid if os.geteuid() == 0 else None, group=uid if os.geteuid() == 0 else None,
+            extra_groups=[] if os.geteuid() == 0 else None, cwd="/",
+        )  # fmt: skip
+        os.close(read_fd)
+        return _wait(proc, limits.wall_seconds)
+
+
+def _private(path: Path) -> BinaryIO:
+    """A new file only its owner may open: the job writes through the descriptor it is given."""
+    return open(path, "wb", opener=lambda p, flags: os.open(p, flags, 0o600))
 
 
 def _wait(proc: subprocess.Popen[bytes], wall_seconds: float) -> bool:
@@ -245,71 +198,56 @@ def _wait(proc: subprocess.Popen[bytes], wall_seconds: float) -> bool:
         proc.wait(timeout=wall_seconds)
         return False
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the whole group: anything it started goes too
+        os.killpg(proc.pid, signal.SIGKILL)  # bwrap and, through --die-with-parent, its PID namespace
         proc.wait()
         return True
 
 
-def _tail(path: Path, limit: int) -> bytes:
-    with path.open("rb") as f:
-        f.seek(max(path.stat().st_size - limit, 0))
-        return f.read()
+def _isolation(limits: Limits) -> dict[str, Any]:
+    return {"boundary": "bubblewrap", "uid": JOB_UID, "host_uid": _host_uid(limits), "seccomp": True,
+            "namespaces": ["user", "mount", "pid", "net", "ipc", "uts", "cgroup"], "no_new_privs": True,
+            "rlimits": {"cpu_seconds": limits.cpu_seconds, "memory_bytes": limits.memory_bytes,
+                        "processes": limits.processes, "file_bytes": limits.output_bytes}}  # fmt: skip
 
 
-_DENIAL_TEXT = {
-    "network": "network access is not allowed",
-    "read": "reading outside the job's data is not allowed",
-    "write": "writing outside the job's output folder is not allowed",
-    "process": "starting another process is not allowed",
-    "native": "loading native code (ctypes/cffi) is not allowed",
-}
-
-
-def _reason_for_signal(sig: int, limits: Limits) -> str:
+def _signal_reason(sig: int, limits: Limits) -> tuple[str, str]:
+    if sig == signal.SIGSYS:
+        return "denied", "the algorithm made a system call the sandbox forbids (it was killed by SIGSYS)"
     if sig == signal.SIGXFSZ:
-        return f"the algorithm wrote a file larger than the output limit of {limits.output_bytes:,} bytes"
-    if sig in (signal.SIGXCPU, signal.SIGKILL):
-        return f"the algorithm used more than the CPU limit of {limits.cpu_seconds} s"
-    return f"the algorithm was ended by signal {signal.Signals(sig).name}"
-
-
-def _statuses(lines: list[str]) -> list[dict[str, Any]]:
-    found = []
-    for line in lines:
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            found.append(value)
-    return found
-
-
-def _result(
-    code: int, timed_out: bool, status_lines: list[str], limits: Limits, log: bytes, seconds: float,
-    isolation: dict[str, Any],
-) -> SandboxResult:  # fmt: skip
-    statuses = _statuses(status_lines)
-    denied = next((s for s in statuses if "denied" in s), None)
-    if timed_out:
-        status, reason = "limit", f"the algorithm ran past the time limit of {limits.wall_seconds:g} s"
-    elif denied is not None or code == DENIED_EXIT:
-        kind = str(denied.get("denied")) if denied else "unknown"
-        what = f" ({denied.get('what')})" if denied else ""
-        status, reason = "denied", _DENIAL_TEXT.get(kind, "the sandbox stopped the algorithm") + what
-    elif code == DENIED_EXIT + 2 or any("limit" in s for s in statuses):
-        status, reason = "limit", _reason_for_signal(signal.SIGXFSZ, limits)
-    elif code == DENIED_EXIT + 1:
-        status, reason = "error", "the sandbox could not be set up (network namespace refused)"
-    elif code < 0:
-        status, reason = "limit", _reason_for_signal(-code, limits)
-    elif code == 0 and {"done": True} in statuses:
-        status, reason = "finished", None
-    elif b"MemoryError" in log[-4096:]:
-        status, reason = (
+        return (
             "limit",
-            f"the algorithm ran out of its memory limit of {limits.memory_bytes:,} bytes",
+            f"the algorithm wrote a file larger than the output limit of {limits.output_bytes:,} bytes",
         )
-    else:
-        status, reason = "error", f"the algorithm failed (exit code {code}); see the log"
-    return SandboxResult(status, reason, code, log, seconds, isolation)
+    if sig in (signal.SIGXCPU, signal.SIGKILL):
+        return "limit", f"the algorithm used more than the CPU limit of {limits.cpu_seconds} s"
+    return "error", f"the algorithm was ended by signal {signal.Signals(sig).name}"
+
+
+def _verdict(
+    report: RunnerReport, timed_out: bool, limits: Limits, log: bytes
+) -> tuple[str, str | None, int | None]:
+    if timed_out:
+        return "limit", f"the algorithm ran past the time limit of {limits.wall_seconds:g} s", None
+    if report.ended is None or not report.complete:
+        return "error", "the sandbox ended before the job reported (see the log)", None
+    if "signal" in report.ended:
+        status, reason = _signal_reason(report.ended["signal"], limits)
+        return status, reason, -report.ended["signal"]
+    code = report.ended["exit"]
+    if code == 0:
+        return "finished", None, 0
+    if code == _EXIT_TOO_BIG:
+        space = f"/out holds {limits.output_bytes:,} bytes and /tmp {limits.tmp_bytes:,}"
+        return "limit", f"the algorithm wrote more than its space allows ({space})", code
+    tail = log[-4096:]
+    if b"MemoryError" in tail:
+        return "limit", f"the algorithm ran out of its memory limit of {limits.memory_bytes:,} bytes", code
+    if b"[Errno 1] Operation not permitted" in tail:
+        return "denied", _REFUSED, code
+    return "error", f"the algorithm failed (exit code {code}); see the log", code
+
+
+def unseal(folder: Path) -> None:
+    """Make a finished job's folder removable again (by a node that is not root)."""
+    for dirpath, _dirnames, _filenames in os.walk(folder):
+        os.chmod(dirpath, 0o755)

@@ -30,17 +30,17 @@ from datacoop.compute.public import JobPublic, OutputLink
 from datacoop.compute.sandbox import (
     Limits,
     SandboxResult,
-    plan_isolation,
     prepare_dirs,
     run_sandboxed,
     seal_read_only,
     unseal,
 )
 from datacoop.compute.signing import OutputSigner
+from datacoop.compute.syscalls import require_isolation
 from datacoop.datasets.manifest import Manifest
 from datacoop.db import Database
 from datacoop.db.models import ComputeJob, ComputeUsage, Participant
-from datacoop.errors import Forbidden, NotFound
+from datacoop.errors import Forbidden, NotFound, Unavailable
 from datacoop.services.audit import AuditLog
 from datacoop.services.clock import Clock, utc_now
 from datacoop.storage import BlobStore
@@ -97,7 +97,9 @@ class ComputeService:
         Raises:
             InvalidInput, TooLarge: the algorithm (see :func:`parse_algorithm`).
             Forbidden: no current compute licence for this version.
+            Unavailable: this node cannot isolate a job (the missing piece is named).
         """
+        require_isolation()
         algorithm = parse_algorithm(
             source, filename, entry=entry, requirements=requirements or [],
             allowed=self.config.allowed_requirements,
@@ -213,13 +215,14 @@ class ComputeService:
         root = Path(tempfile.mkdtemp(prefix=f"datacoop-job{job_id}-", dir=self.config.work_dir))
         try:
             return self._run(job, root)
+        except Unavailable as exc:  # fail closed: the job does not run with weaker isolation
+            return self._finish(job, "failed", exc.message, None, [])
         finally:
             unseal(root)
             shutil.rmtree(root, ignore_errors=True)
 
     def _run(self, job: ComputeJob, root: Path) -> str | None:
-        plan = plan_isolation()
-        dirs = prepare_dirs(root, plan)
+        dirs = prepare_dirs(root)
         with self._store.open(job.algorithm_cid) as f:
             source = f.read()
         algorithm: Algorithm = parse_algorithm(
@@ -229,12 +232,16 @@ class ComputeService:
         algorithm.write_to(dirs["algo"])
         inputs = self._materialise(job.version_id, dirs["data"])
         prints = Fingerprints.of_files(inputs)
-        seal_read_only(dirs["data"], plan)
-        seal_read_only(dirs["algo"], plan)
-        result = run_sandboxed(root, algorithm.entry, self.config.limits, plan)
+        seal_read_only(dirs["data"])
+        seal_read_only(dirs["algo"])
+        result = run_sandboxed(
+            root, algorithm.entry, self.config.limits, requirements=list(algorithm.requirements)
+        )
         text = scrub_log(result.log, root, prints, self.config.log_chars)
         if result.status != "finished":
             return self._finish(job, _OUTCOME[result.status], result.reason, result, [], text)
+        if result.output_problem is not None:
+            return self._finish(job, "withheld", result.output_problem, result, [], text)
         verdict = check_outputs(dirs["out"], self.config.outputs, prints)
         if not verdict.released:
             return self._finish(job, "withheld", verdict.reason, result, [], text)
