@@ -9,7 +9,7 @@ of ``/openapi.json`` to it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,6 +19,7 @@ from datacoop.db.models import Participant
 from datacoop.errors import Forbidden, NotAuthenticated
 
 __all__ = [
+    "OPTIONAL_AUTH",
     "BearerToken",
     "CurrentParticipant",
     "NodeDep",
@@ -64,6 +65,10 @@ def _maybe_participant(
 
 
 OptionalParticipant = Annotated[Participant | None, Depends(_maybe_participant)]
+
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}
+"""``openapi_extra`` for a route taking ``OptionalParticipant``: adds the empty requirement beside the
+bearer one FastAPI lists, so the schema says a token is optional."""
 
 
 def is_operator(node: Node, who: Participant | None) -> bool:

@@ -41,3 +41,16 @@ def test_error_answers_match_the_documented_body(api: TestClient) -> None:
         body = ErrorBody.model_validate(answer.json())
         assert body.error.code and body.error.message
     assert answers[2].json()["error"]["field"] == "limit"
+
+
+def test_a_get_without_a_token_is_refused_exactly_where_the_schema_requires_one(api: TestClient) -> None:
+    # Prepare: the GETs without path parameters, so each can be called as is
+    document = api.get("/openapi.json").json()
+    gets = {path: ops["get"] for path, ops in document["paths"].items() if "get" in ops and "{" not in path}
+    # Execute
+    answers = {path: api.get(path).status_code for path in gets}
+    # Assert: a bearer requirement without the empty (optional) one means 401 to an anonymous caller
+    for path, op in gets.items():
+        security = op.get("security", [])
+        required = bool(security) and {} not in security
+        assert (answers[path] == 401) == required, (path, security, answers[path])

@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from datacoop.api.deps import NodeDep, OptionalParticipant, is_operator
+from datacoop.api.deps import OPTIONAL_AUTH, NodeDep, OptionalParticipant, is_operator
 from datacoop.domain.signing import typed_data_json
 from datacoop.services.health import public_report
 
 router = APIRouter(tags=["meta"])
 
 
-@router.get("/health")
+@router.get("/health", openapi_extra=OPTIONAL_AUTH)
 def health(node: NodeDep, who: OptionalParticipant) -> JSONResponse:
     """Database, store and chain status; 503 when a configured part is down.
 
