@@ -67,7 +67,7 @@ def test_toured_submission_is_prescreened_by_the_worker_up_started(running_node:
         assert run(line, running_node).returncode == 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        status = run("datacoop status 1", running_node).stdout
+        status = run("datacoop status 1 --key dev:1", running_node).stdout  # its contributor
         if "screening →" in status:
             break
         time.sleep(0.5)
