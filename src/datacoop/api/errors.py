@@ -42,7 +42,9 @@ def _validation_error(exc: RequestValidationError) -> DataCoopError:
     first = exc.errors()[0]
     if first.get("type") == "json_invalid":  # not JSON at all: a syntax error, not a broken rule
         return InvalidInput(f"the body is not valid JSON: {first.get('msg', '')}", field="body")
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    where, *loc = [str(p) for p in first.get("loc", ())] or [""]
+    if where not in ("body", "query", "path", "header", "cookie"):  # the location, not a field named so
+        loc.insert(0, where)
     field = ".".join(loc) or None
     message = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg", "invalid input"))
     return Unprocessable(message, field=field, limit=_limit(first.get("ctx") or {}))

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from datacoop.datasets.query import DatasetQuery
 from datacoop.db.models import Dataset, DatasetVersion, Withdrawal
 
 __all__ = [
@@ -29,11 +30,11 @@ ANCHOR_MEANING = {
 
 class DatasetCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    query: dict[str, Any]
+    query: DatasetQuery
 
 
 class VersionCreate(BaseModel):
-    query: dict[str, Any] | None = Field(default=None, description="replaces the dataset's query from now on")
+    query: DatasetQuery | None = Field(default=None, description="replaces the dataset's query from now on")
 
 
 class WithdrawalCreate(BaseModel):

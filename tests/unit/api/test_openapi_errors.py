@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from datacoop.api.errors import ErrorBody
+from datacoop.client import DataCoopClient
 from datacoop.errors import ERROR_TABLE
 
 ERROR_REF = "#/components/schemas/ErrorBody"
@@ -54,3 +55,16 @@ def test_a_get_without_a_token_is_refused_exactly_where_the_schema_requires_one(
         security = op.get("security", [])
         required = bool(security) and {} not in security
         assert (answers[path] == 401) == required, (path, security, answers[path])
+
+
+def test_a_dataset_query_is_documented_and_a_bad_one_names_its_field(
+    api: TestClient, requester: DataCoopClient
+) -> None:
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["DatasetCreate"]["properties"]["query"] == {"$ref": "#/components/schemas/DatasetQuery"}
+    assert schemas["DatasetQuery"]["required"] == ["task_ids"]
+    assert schemas["DatasetQuery"]["additionalProperties"] is False
+    # a field named like a parameter location ("query") is still named in full
+    auth = {"Authorization": f"Bearer {requester._token}"}
+    answer = api.post("/v1/datasets", json={"name": "x", "query": {}}, headers=auth)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "query.task_ids")

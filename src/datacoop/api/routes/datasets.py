@@ -32,7 +32,7 @@ def list_datasets(node: NodeDep) -> list[DatasetPublic]:
 
 @router.post("/datasets", response_model=DatasetPublic, status_code=status.HTTP_201_CREATED)
 def create_dataset(node: NodeDep, who: CurrentParticipant, body: DatasetCreate) -> DatasetPublic:
-    return node.datasets.create(who, body.name, body.query)
+    return node.datasets.create(who, body.name, body.query.to_json())
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetPublic)
@@ -46,7 +46,8 @@ def get_dataset(node: NodeDep, dataset_id: Id) -> DatasetPublic:
 def create_version(
     node: NodeDep, who: CurrentParticipant, dataset_id: Id, body: VersionCreate | None = None
 ) -> VersionPublic:
-    version = node.datasets.create_version(dataset_id, who, body.query if body else None)
+    query = body.query.to_json() if body and body.query else None
+    version = node.datasets.create_version(dataset_id, who, query)
     node.wake_chain()  # the chain follower anchors it; this request only reads
     return version
 
