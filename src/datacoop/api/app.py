@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from datacoop import __version__
+from datacoop.api.body_limit import JsonTooLarge
 from datacoop.api.errors import error_responses, install_error_handlers
 from datacoop.api.routes import (
     auth,
@@ -33,7 +34,6 @@ def create_app(node: Node) -> FastAPI:
         version=__version__,
         summary="Community-sourced AI training data with verifiable provenance.",
         openapi_url="/openapi.json",
-        max_body_size=node.settings.max_request_body_bytes,  # routes that stream (blobs) set their own
     )
     app.state.node = node
     app.state.rate_limits = RateLimits(node.db, limits_from(node.settings))
@@ -44,9 +44,10 @@ def create_app(node: Node) -> FastAPI:
     v1.include_router(compute.router)
     v1.include_router(chain.router)
     v1.include_router(dev_router)
-    app.include_router(v1)
+    app.include_router(v1, max_body_size=node.settings.max_request_body_bytes)  # blobs: their own
     mount_web(app)  # last: the web app's catch-all answers only what no API route does
     install_error_handlers(app)
+    app.add_middleware(JsonTooLarge)
     if node.settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=node.settings.cors_origins, allow_methods=["*"], allow_headers=["*"]

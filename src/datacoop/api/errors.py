@@ -19,7 +19,13 @@ from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from datacoop.api.methods import allowed_methods
 from datacoop.errors import ERROR_TABLE, DataCoopError, InvalidInput, TooLarge, Unprocessable
 
-__all__ = ["ErrorBody", "ErrorDetail", "error_responses", "install_error_handlers"]
+__all__ = [
+    "ErrorBody",
+    "ErrorDetail",
+    "error_responses",
+    "install_error_handlers",
+    "too_large_response",
+]
 
 log = logging.getLogger("datacoop.api")
 _LIMIT_KEYS = ("le", "lt", "ge", "gt", "max_length", "min_length", "limit_value")
@@ -50,8 +56,8 @@ def _validation_error(exc: RequestValidationError) -> DataCoopError:
     return Unprocessable(message, field=field, limit=_limit(first.get("ctx") or {}))
 
 
-def _too_large(request: Request) -> JSONResponse:
-    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+def too_large_response(limit: object) -> JSONResponse:
+    """The 413 of a body past its route's limit (``max_body_size``), naming the limit where it is known."""
     if isinstance(limit, int):
         return _respond(TooLarge("body", limit))
     body = {"error": {"code": TooLarge.code, "message": "the request body is too large", "field": "body"}}
@@ -70,7 +76,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 413:  # the body limit (FastAPI's max_body_size) stopped reading
-            return _too_large(request)
+            return too_large_response(request.scope.get(MAX_BODY_SIZE_SCOPE_KEY))
+        if exc.status_code == 400:  # FastAPI could not parse the body (e.g. JSON nested too deep)
+            return _respond(InvalidInput(f"body: {exc.detail}", field="body"))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:  # every method the path answers, not only the first matching route's

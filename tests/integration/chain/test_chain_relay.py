@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from tests.unit.api.wire import post_until_answered, serve
 
 from datacoop.api.app import create_app
 from datacoop.app import Node, build_node
@@ -76,11 +77,44 @@ def test_malformed_bodies_get_json_rpc_errors(api: TestClient) -> None:
     not_json = api.post("/v1/chain/rpc", content=b"{nope", headers={"Content-Type": "application/json"})
     too_many = _call(api, [{"jsonrpc": "2.0", "id": i, "method": "eth_chainId"} for i in range(21)])
     no_method = _call(api, {"jsonrpc": "2.0", "id": 4})
-    huge = api.post("/v1/chain/rpc", content=b" " * (256 * 1024 + 1))
     assert not_json.json()["error"]["code"] == -32700
     assert too_many["error"]["code"] == -32600 and "1 to 20" in too_many["error"]["message"]
     assert no_method["error"]["code"] == -32600
-    assert huge.status_code == 400 and huge.json()["error"]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"[" * 100_000, "nest deeper than 32"),
+        (b'{"jsonrpc": "2.0", "id": NaN, "method": "eth_chainId"}', "NaN is not JSON"),
+        (b'{"jsonrpc": "2.0", "id": -Infinity, "method": "eth_chainId"}', "-Infinity is not JSON"),
+        (b'{"jsonrpc": "2.0", "id": 1e400, "method": "eth_chainId"}', "1e400 does not fit a double"),
+    ],
+)
+def test_hostile_json_gets_a_parse_error_not_a_500(api: TestClient, body: bytes, why: str) -> None:
+    # Execute
+    response = api.post("/v1/chain/rpc", content=body, headers={"Content-Type": "application/json"})
+    # Assert
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["jsonrpc"], answer["id"], answer["error"]["code"]) == ("2.0", None, -32700)
+    assert why in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_body_over_the_limit_is_refused_without_reading_on(api: TestClient, declared: bool) -> None:
+    # Execute: 200 MiB offered to the relay, with no session, over a real socket
+    with serve(api.app) as port:
+        answer = post_until_answered(port, "/v1/chain/rpc", total=200 * 1024**2, declared=declared)
+    # Assert: refused at 256 KiB, long before the client got the rest out
+    assert answer.status == 413
+    assert answer.body["error"] == {
+        "code": "too_large",
+        "message": "body is larger than the limit of 262,144 bytes",
+        "field": "body",
+        "limit": 262_144,
+    }
+    assert answer.sent < 8 * 1024**2
 
 
 def test_a_chain_that_is_down_gets_a_json_rpc_error_not_a_500(api: TestClient, anvil: AnvilNode) -> None:

@@ -6,11 +6,18 @@ forwards the read methods a wallet app needs and ``eth_sendRawTransaction`` (alr
 signed by the user's key: the relay adds no authority). Anything else is refused with
 a JSON-RPC error naming the method, so the relay cannot be used to administer the chain
 (``anvil_*``, ``evm_*``, ``debug_*``, ``eth_sendTransaction`` with an unlocked account).
+
+Anyone may call it, so the body is read under a route limit of 256 KiB (413 as soon as
+more arrives or a larger ``Content-Length`` is declared: never read further), and JSON
+with ``NaN``/``Infinity`` or nesting deeper than any JSON-RPC call needs is refused
+with a JSON-RPC error before it is parsed into Python objects.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any, cast
 
 from fastapi import APIRouter, Request
@@ -19,7 +26,7 @@ from fastapi.responses import JSONResponse
 from web3.types import RPCEndpoint
 
 from datacoop.api.deps import NodeDep
-from datacoop.errors import InvalidInput, Unavailable
+from datacoop.errors import Unavailable
 
 router = APIRouter(prefix="/chain", tags=["chain"])
 
@@ -46,26 +53,56 @@ ALLOWED = frozenset(
 )
 MAX_BODY_BYTES = 256 * 1024
 MAX_BATCH = 20
+MAX_DEPTH = 32  # eth_getLogs filters, the deepest a wallet sends, nest 4 levels
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+class _NotJson(ValueError):
+    pass
 
 
 def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
 
 
-@router.post("/rpc")
+def _depth(body: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for bracket in _BRACKET.finditer(_STRING.sub(b'""', body)):
+        depth += 1 if bracket.group() in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not JSON")
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"{text} does not fit a double")
+    return value
+
+
+def _parse(body: bytes) -> Any:
+    """The JSON value of ``body``; _NotJson (a ValueError) for NaN, Infinity or too deep a nesting."""
+    if _depth(body) > MAX_DEPTH:
+        raise _NotJson(f"arrays and objects nest deeper than {MAX_DEPTH} levels")
+    return json.loads(body, parse_constant=_constant, parse_float=_number)
+
+
+@router.post("/rpc", max_body_size=MAX_BODY_BYTES)
 async def rpc(node: NodeDep, request: Request) -> JSONResponse:
     """JSON-RPC 2.0 (single or batch of up to 20) relayed to the node's chain; see the module's notes."""
     if node.chain is None:
         raise Unavailable("this node runs without a chain (chain = 'off')", field="chain")
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidInput(
-            f"a JSON-RPC body may be at most {MAX_BODY_BYTES} bytes, got {len(body)}",
-            field="body",
-            limit=MAX_BODY_BYTES,
-        )
+    body = await request.body()  # the route's limit stops the stream at MAX_BODY_BYTES (413)
     try:
-        payload = json.loads(body)
+        payload = _parse(body)
+    except _NotJson as exc:
+        return JSONResponse(_error(None, -32700, f"parse error: {exc}"))
     except ValueError:
         return JSONResponse(_error(None, -32700, "parse error: the body is not JSON"))
     calls = payload if isinstance(payload, list) else [payload]
