@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
-from datacoop.api.deps import CurrentParticipant, NodeDep, is_operator
+from datacoop.api.deps import CurrentParticipant, NodeDep, Operator, is_operator
 from datacoop.api.params import Id
 from datacoop.api.streaming import stream_blob
-from datacoop.errors import Forbidden
 from datacoop.schemas import (
     AppealCreate,
     AppealPublic,
@@ -94,20 +93,13 @@ def get_appeal(node: NodeDep, who: CurrentParticipant, submission_id: Id) -> App
     return node.review.get_appeal(submission_id, who, operator=is_operator(node, who))
 
 
-def _operator(node: NodeDep, who: CurrentParticipant) -> None:
-    if not node.review.slashing.is_operator(who.address):
-        raise Forbidden("only the node's operator handles slashing", field="authorization")
-
-
 @router.get("/reviews/slashing", response_model=list[SlashingPublic])
-def slashing_proposals(node: NodeDep, who: CurrentParticipant) -> list[SlashingPublic]:
+def slashing_proposals(node: NodeDep, _operator: Operator) -> list[SlashingPublic]:
     """Recorded slashing proposals and where their execution stands (operator only)."""
-    _operator(node, who)
     return node.review.slashing.list()
 
 
 @router.post("/reviews/slashing/{proposal_id}/execute", response_model=SlashingPublic)
-def execute_slashing(node: NodeDep, who: CurrentParticipant, proposal_id: Id) -> SlashingPublic:
+def execute_slashing(node: NodeDep, _operator: Operator, proposal_id: Id) -> SlashingPublic:
     """Slash on chain through the outbox (operator only); the relay sends and confirms it."""
-    _operator(node, who)
     return node.review.slashing.execute(proposal_id)

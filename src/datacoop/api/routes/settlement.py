@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentParticipant, NodeDep, is_operator
+from datacoop.api.deps import CurrentParticipant, NodeDep, Operator, is_operator
 from datacoop.api.params import Id
 from datacoop.domain.identity import normalize_address
 from datacoop.errors import Forbidden
@@ -27,10 +27,8 @@ def link_escrow(node: NodeDep, who: CurrentParticipant, task_id: Id, body: Escro
 
 
 @router.post("/tasks/{task_id}/epochs", status_code=status.HTTP_201_CREATED, response_model=None)
-def close_epoch(node: NodeDep, who: CurrentParticipant, task_id: Id) -> dict[str, Any] | Response:
+def close_epoch(node: NodeDep, _operator: Operator, task_id: Id) -> dict[str, Any] | Response:
     """Close the task's next epoch now (operator only); 204 when nothing new is owed."""
-    if not node.settlement.is_operator(who.address):
-        raise Forbidden("only the node's operator closes epochs", field="authorization")
     view = node.settlement.close_epoch(task_id)
     if view is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
