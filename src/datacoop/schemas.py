@@ -49,6 +49,13 @@ UINT256_END = 2**256
 RowId = Annotated[int, Field(ge=1, le=MAX_ID, description="a row id, 1 to 2**63-1")]
 Uint256 = Annotated[int, Field(ge=0, lt=UINT256_END)]
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-prefixed 32-byte hex")]
+EcdsaSignature = Annotated[
+    str,
+    Field(
+        pattern=r"^0x[0-9a-fA-F]{128}(0[01]|1[bcBC])$",
+        description="65 bytes r‖s‖v as 0x-hex, v 27 or 28 (0 or 1 accepted)",
+    ),
+]
 IMAGE_FORMATS = ("jpeg", "png", "webp", "gif", "tiff", "bmp")
 
 
@@ -69,7 +76,12 @@ class NoncePublic(_Model):
 
 class SignIn(_Model):
     message: str = Field(min_length=1, max_length=1024, description="the EIP-4361 message text")
-    signature: str = Field(min_length=2, max_length=300)
+    signature: str = Field(
+        min_length=4,
+        max_length=300,
+        pattern=r"^0x([0-9a-fA-F]{2})+$",
+        description="0x-hex; a key's or an ERC-1271 wallet's",
+    )
 
 
 class SessionPublic(_Model):
@@ -181,7 +193,7 @@ class SubmissionCreate(_Model):
     jurisdiction: str = Field(min_length=2, max_length=2)
     nonce: Uint256
     deadline: int = Field(ge=0, lt=2**63, description="unix seconds after which the signature is void")
-    signature: str = Field(min_length=2, max_length=300)
+    signature: EcdsaSignature
 
 
 class StateChange(_Model):
@@ -275,7 +287,7 @@ class AppealCreate(_Model):
 
     reason: str = Field(min_length=1, max_length=2000)
     nonce: Uint256
-    signature: str = Field(min_length=2, max_length=300)
+    signature: EcdsaSignature
 
 
 class AppealPublic(_Model):

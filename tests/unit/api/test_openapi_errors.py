@@ -68,3 +68,16 @@ def test_a_dataset_query_is_documented_and_a_bad_one_names_its_field(
     auth = {"Authorization": f"Bearer {requester._token}"}
     answer = api.post("/v1/datasets", json={"name": "x", "query": {}}, headers=auth)
     assert (answer.status_code, answer.json()["error"]["field"]) == (422, "query.task_ids")
+
+
+def test_request_schemas_state_the_formats_the_server_checks(api: TestClient) -> None:
+    document = api.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    for model in ("SubmissionCreate", "VoteCreate", "AppealCreate"):  # 65 bytes r‖s‖v
+        assert schemas[model]["properties"]["signature"]["pattern"] == r"^0x[0-9a-fA-F]{128}(0[01]|1[bcBC])$"
+    assert schemas["SignIn"]["properties"]["signature"]["pattern"] == r"^0x([0-9a-fA-F]{2})+$"
+    assert schemas["ListingCreate"]["properties"]["price"]["pattern"] == r"^[1-9][0-9]{0,27}$"
+    export = document["paths"]["/v1/dataset-versions/{version_id}/export/{format_name}"]["get"]
+    (format_name,) = [p for p in export["parameters"] if p["name"] == "format_name"]
+    assert format_name["schema"]["pattern"] == "^(datasheet|croissant|parquet)$"
+    assert api.get("/v1/dataset-versions/1/export/pdf").json()["error"]["field"] == "format_name"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Response, status
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -21,8 +23,12 @@ from datacoop.datasets.public import (
     WithdrawalCreate,
     WithdrawalPublic,
 )
+from datacoop.services.datasets import DOWNLOADS
 
 router = APIRouter(tags=["datasets"])
+
+FormatName = Annotated[str, PathParam(pattern=f"^({'|'.join(DOWNLOADS)})$", description=", ".join(DOWNLOADS))]
+"""A format ``export_version`` writes as one file."""
 
 
 @router.get("/datasets", response_model=list[DatasetPublic])
@@ -75,7 +81,7 @@ def get_manifest_by_id(node: NodeDep, version_id: Id) -> Response:
 
 
 @router.get("/dataset-versions/{version_id}/export/{format_name}", response_class=FileResponse)
-def export_version(node: NodeDep, version_id: Id, format_name: str) -> FileResponse:
+def export_version(node: NodeDep, version_id: Id, format_name: FormatName) -> FileResponse:
     """One file describing the version: ``datasheet`` (Markdown), ``croissant`` (JSON-LD) or
     ``parquet`` (one row per item, metadata only)."""
     folder = Path(tempfile.mkdtemp(prefix="datacoop-export-"))

@@ -22,7 +22,9 @@ class ListingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version_id: int = Field(ge=1, le=MAX_ID, description="an anchored dataset version")
     title: str = Field(default="", max_length=200)
-    price: str = Field(description="ERC-20 base units, as a decimal string", max_length=78)
+    price: str = Field(
+        pattern=r"^[1-9][0-9]{0,27}$", description="ERC-20 base units, as a decimal string (1 to 10**28-1)"
+    )
     licence: str = Field(min_length=1, max_length=100, description="e.g. CC-BY-4.0, or 'custom'")
     terms_text: str = Field(default="", max_length=100_000)
     duration_s: int = Field(ge=1, description="how long a licence lasts, in seconds")
