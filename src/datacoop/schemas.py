@@ -254,7 +254,7 @@ class VoteCreate(_Model):
         default_factory=list, max_length=50
     )
     nonce: Uint256
-    signature: str = Field(min_length=2, max_length=300)
+    signature: EcdsaSignature
 
 
 class VotePublic(_Model):
