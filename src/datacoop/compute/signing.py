@@ -34,7 +34,8 @@ class OutputSigner:
 
     def verify(self, job_id: int, name: str, buyer: str, expires: int, sig: str, now: datetime) -> None:
         """Raises Forbidden for a bad signature, Gone for an expired URL."""
-        if not hmac.compare_digest(self._mac(job_id, name, buyer, expires), sig):
+        # bytes, not str: compare_digest raises TypeError on a str with non-ASCII characters
+        if not hmac.compare_digest(self._mac(job_id, name, buyer, expires).encode(), sig.encode()):
             raise Forbidden("the download link's signature does not match", field="sig")
         if now.timestamp() > expires:
             raise Gone("the download link has expired; ask for a new one", field="expires", limit=expires)

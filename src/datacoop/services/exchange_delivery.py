@@ -74,7 +74,8 @@ def read_token(secret: str, token: str, now: int) -> DeliveryClaim:
         Gone: (``token``) the URL expired; ask for a new one.
     """
     payload, _, mac = token.partition(".")
-    if not payload or not hmac.compare_digest(mac, _mac(secret, payload)):
+    # bytes, not str: compare_digest raises TypeError on a str with non-ASCII characters
+    if not payload or not hmac.compare_digest(mac.encode(), _mac(secret, payload).encode()):
         raise Forbidden("this download link was not issued by this node (bad signature)", field="token")
     data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claim = DeliveryClaim(int(data["o"]), str(data["a"]), int(data["l"]), int(data["e"]))
