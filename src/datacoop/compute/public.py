@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Base64Bytes, BaseModel, Field
+from pydantic import Base64Bytes, BaseModel, Field, model_validator
 
 from datacoop.db.models import ComputeJob
 
-__all__ = ["JobCreate", "JobOutput", "JobPublic", "OutputLink"]
+__all__ = ["JobCreate", "JobOutput", "JobPublic", "OutputLink", "PolicyBody", "PolicyPublic"]
 
 
 class JobOutput(BaseModel):
@@ -61,3 +61,38 @@ class OutputLink(BaseModel):
 
     url: str
     ttl_seconds: int
+
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
+Dim = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class PolicyBody(BaseModel):
+    """A version's release rules, set by its publisher (see :mod:`datacoop.compute.release`)."""
+
+    mode: Literal["approved", "open"]
+    approved: list[Sha256] = Field(default_factory=list, max_length=1000)
+    metrics: list[Name] = Field(default_factory=lambda: ["accuracy", "loss", "items"], max_length=64)
+    parameters: dict[Name, list[Dim]] = Field(default_factory=dict, max_length=64)
+    budget_fraction: float = Field(default=0.05, gt=0, le=0.5)
+    digits: int = Field(default=6, ge=1, le=15)
+    mechanism: Literal["none", "laplace", "gaussian"] = "none"
+    epsilon: float = Field(default=0.0, ge=0, le=100)
+    delta: float = Field(default=1e-6, gt=0, lt=1)
+    sensitivity: float = Field(default=1.0, gt=0, le=1e12)
+    epsilon_budget: float = Field(default=0.0, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicyBody:
+        if self.mode == "approved" and not self.approved:
+            raise ValueError("approved mode needs at least one approved algorithm sha256 in 'approved'")
+        if self.mechanism != "none" and self.epsilon <= 0:
+            raise ValueError("a noise mechanism needs epsilon > 0 per job")
+        if any(len(shape) > 4 for shape in self.parameters.values()):
+            raise ValueError("a parameter has at most 4 dimensions")
+        return self
+
+
+class PolicyPublic(PolicyBody):
+    version_id: int

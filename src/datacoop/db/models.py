@@ -751,6 +751,34 @@ class ComputeUsage(Base):
     settlement_ref: Mapped[str | None] = mapped_column(String(200))
 
 
+class ComputePolicy(Base):
+    """How a version's compute outputs may leave (set by its publisher): ``approved`` or ``open``.
+
+    See :class:`datacoop.compute.release.ReleasePolicy` for the meaning of each field.
+    """
+
+    __tablename__ = "compute_policies"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # approved | open
+    rules: Mapped[dict[str, Any]]  # the rest of ReleasePolicy (hashes, shapes, budget, DP)
+    set_by: Mapped[str] = mapped_column(String(42))
+    updated_at: Mapped[datetime]
+
+
+class PrivacySpend(Base):
+    """The ε one released open-mode job spent, counted per buyer and dataset against its budget."""
+
+    __tablename__ = "compute_privacy_spend"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer: Mapped[str] = mapped_column(String(42), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("compute_jobs.id"), unique=True)
+    epsilon: Mapped[float]
+    created_at: Mapped[datetime]
+
+
 class RateLimitCounter(Base):
     """Requests one caller made under one limit in one fixed window: shared by every API process.
 

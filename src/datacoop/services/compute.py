@@ -8,9 +8,11 @@ are stored and offered, through short-lived signed URLs bound to the buyer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import mimetypes
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -20,13 +22,17 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
+import numpy as np
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from datacoop.compute.algorithm import Algorithm, parse_algorithm
 from datacoop.compute.fingerprints import Fingerprints
 from datacoop.compute.licences import ComputeLicences, DatabaseLicences
 from datacoop.compute.outputs import OutputLimits, check_outputs, scrub_log
-from datacoop.compute.public import JobPublic, OutputLink
+from datacoop.compute.policies import ReleasePolicies
+from datacoop.compute.public import JobPublic, OutputLink, PolicyBody, PolicyPublic
+from datacoop.compute.release import RESULT, ReleasePolicy, open_log, release_aggregate
 from datacoop.compute.sandbox import (
     Limits,
     SandboxResult,
@@ -39,7 +45,7 @@ from datacoop.compute.signing import OutputSigner
 from datacoop.compute.syscalls import require_isolation
 from datacoop.datasets.manifest import Manifest
 from datacoop.db import Database
-from datacoop.db.models import ComputeJob, ComputeUsage, Participant
+from datacoop.db.models import ComputeJob, ComputePolicy, ComputeUsage, Participant
 from datacoop.errors import Forbidden, NotFound, Unavailable
 from datacoop.services.audit import AuditLog
 from datacoop.services.clock import Clock, utc_now
@@ -85,6 +91,41 @@ class ComputeService:
         self._manifest, self._clock = manifest, clock
         self.licences: ComputeLicences = licences or DatabaseLicences()
         self.config = config or ComputeConfig()
+        self.policies = ReleasePolicies(audit)
+
+    # --- the publisher's side -----------------------------------------------------------
+
+    def set_policy(self, who: Participant | None, version_id: int, body: PolicyBody) -> PolicyPublic:
+        """Set how outputs of jobs on ``version_id`` may leave (its publisher; the operator: ``who=None``)."""
+        with self._db.transaction() as s:
+            return self.policies.set(s, who, version_id, body, self._clock())
+
+    def policy(self, version_id: int) -> PolicyPublic:
+        with self._db.transaction() as s:
+            self.policies.dataset_of(s, version_id)
+            rules = self.policies.get(s, version_id)
+        body = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(rules).items()}
+        body["parameters"] = {k: list(v) for k, v in rules.parameters.items()}
+        return PolicyPublic(version_id=version_id, **body)
+
+    def _admit(self, s: Session, who: Participant, version_id: int, source: bytes) -> None:
+        """The release policy at submission: an unapproved hash, or a spent privacy budget, is refused."""
+        policy = self.policies.get(s, version_id)
+        digest = hashlib.sha256(source).hexdigest()
+        if policy.mode == "approved" and digest not in policy.approved:
+            raise Forbidden(
+                f"algorithm sha256 {digest} is not approved by the publisher of dataset version {version_id}",
+                field="source",
+            )
+        if policy.mode == "open" and policy.mechanism != "none":
+            spent = self.policies.spent(s, who.address, self.policies.dataset_of(s, version_id))
+            if spent + policy.epsilon > policy.epsilon_budget + 1e-9:
+                used = f"ε {spent:g} of {policy.epsilon_budget:g} used; a job takes {policy.epsilon:g}"
+                raise Forbidden(
+                    f"your privacy budget for this dataset is spent ({used})",
+                    field="version_id",
+                    limit=policy.epsilon_budget,
+                )
 
     # --- the buyer's side ---------------------------------------------------------------
 
@@ -111,6 +152,7 @@ class ComputeService:
                 raise Forbidden(
                     f"you hold no compute licence for dataset version {version_id}", field="version_id"
                 )
+            self._admit(s, who, version_id, source)
             cid = self._store.put([source], max_bytes=max(len(source), 1)).cid
             job = ComputeJob(
                 buyer_id=who.id,
@@ -237,11 +279,19 @@ class ComputeService:
         result = run_sandboxed(
             root, algorithm.entry, self.config.limits, requirements=list(algorithm.requirements)
         )
-        text = scrub_log(result.log, root, prints, self.config.log_chars)
+        with self._db.transaction() as s:
+            policy = self.policies.get(s, job.version_id)
+        if policy.mode == "approved":
+            text = scrub_log(result.log, root, prints, self.config.log_chars)
+        else:
+            text = open_log(result.log)
         if result.status != "finished":
             return self._finish(job, _OUTCOME[result.status], result.reason, result, [], text)
         if result.output_problem is not None:
             return self._finish(job, "withheld", result.output_problem, result, [], text)
+        if policy.mode == "open":
+            size = sum(p.stat().st_size for p in inputs)
+            return self._release_aggregate(job, dirs["out"], result, policy, size, prints, text)
         verdict = check_outputs(dirs["out"], self.config.outputs, prints)
         if not verdict.released:
             return self._finish(job, "withheld", verdict.reason, result, [], text)
@@ -250,6 +300,19 @@ class ComputeService:
             blob = self._store.put([out.path.read_bytes()], max_bytes=max(out.size, 1))
             outputs.append({"name": out.name, "cid": blob.cid, "size": out.size})
         return self._finish(job, "released", None, result, outputs, text)
+
+    def _release_aggregate(
+        self, job: ComputeJob, out_dir: Path, result: SandboxResult, policy: ReleasePolicy, data_bytes: int,
+        prints: Fingerprints, text: str,
+    ) -> str | None:  # fmt: skip
+        rng = np.random.default_rng(int.from_bytes(os.urandom(16), "big"))
+        released = release_aggregate(out_dir, sorted(result.outputs), policy, data_bytes, prints, rng)
+        if isinstance(released, str):
+            return self._finish(job, "withheld", released, result, [], text)
+        blob = self._store.put([released.data], max_bytes=len(released.data))
+        outputs: list[dict[str, object]] = [{"name": RESULT, "cid": blob.cid, "size": len(released.data)}]
+        spend = (released.epsilon, policy.epsilon_budget) if released.epsilon else None
+        return self._finish(job, "released", None, result, outputs, text, spend=spend)
 
     def _materialise(self, version_id: int, data_dir: Path) -> list[Path]:
         """The version's items as files ``items/NNNNNN.ext`` and their labels in ``index.json``."""
@@ -269,13 +332,16 @@ class ComputeService:
 
     def _finish(
         self, job: ComputeJob, outcome: str, reason: str | None, result: SandboxResult | None,
-        outputs: list[dict[str, object]], text: str | None = None,
+        outputs: list[dict[str, object]], text: str | None = None, *,
+        spend: tuple[float, float] | None = None,
     ) -> str | None:  # fmt: skip
         now = self._clock()
         with self._db.transaction() as s:
             row = s.get(ComputeJob, job.id, with_for_update=True)
             if row is None or row.status == "done":  # another worker finished it first
                 return None
+            if spend is not None and (over := self._spend(s, row, *spend)) is not None:
+                outcome, reason, outputs = "withheld", over, []
             row.status, row.outcome, row.reason, row.log, row.outputs = "done", outcome, reason, text, outputs
             row.isolation = result.isolation if result else {}
             row.seconds = round(result.seconds, 3) if result else None
@@ -303,3 +369,15 @@ class ComputeService:
             )  # fmt: skip
         log.info("compute job %s: %s%s", job.id, outcome, f" ({reason})" if reason else "")
         return outcome
+
+    def _spend(self, s: Session, row: ComputeJob, epsilon: float, budget: float) -> str | None:
+        """Charge the job's ε to its buyer and dataset, or say why the budget does not allow it."""
+        s.get(ComputePolicy, row.version_id, with_for_update=True)  # one spender at a time per version
+        buyer = s.get(Participant, row.buyer_id)
+        assert buyer is not None
+        dataset_id = self.policies.dataset_of(s, row.version_id)
+        spent = self.policies.spent(s, buyer.address, dataset_id)
+        if spent + epsilon > budget + 1e-9:
+            return f"the privacy budget for this dataset is spent (ε {spent:g} of {budget:g} used)"
+        self.policies.spend(s, buyer.address, dataset_id, row.id, epsilon, self._clock())
+        return None

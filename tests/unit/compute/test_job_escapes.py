@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tests.unit.compute.world import approve
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
@@ -26,6 +27,7 @@ def _run(node: Node, buyer: DataCoopClient, version_id: int, body: str, tmp_path
     path = tmp_path / "algorithm.py"
     path.write_text("import ctypes, os, socket, subprocess, time\n\ndef run(data_dir, out_dir):\n"
                     + textwrap.indent(textwrap.dedent(body), "    "))  # fmt: skip
+    approve(node, version_id, path)
     job = buyer.compute_submit(version_id, path)
     assert node.compute.work_once("test-worker")
     return buyer.compute_job(job.id)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tests.unit.compute.world import approve
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
@@ -44,6 +45,7 @@ def _run(node: Node, buyer: DataCoopClient, version_id: int, source: str, tmp_pa
     # Prepare
     path = tmp_path / "algorithm.py"
     path.write_text(textwrap.dedent(source))
+    approve(node, version_id, path)  # these tests are of approved algorithms (open ones: test_release_modes)
     job = buyer.compute_submit(version_id, path, requirements=["numpy", "pillow"])
     assert job.status == "queued"
     # Execute
@@ -206,6 +208,7 @@ def test_the_worker_pool_runs_queued_jobs(
 ) -> None:
     path = tmp_path / "algorithm.py"
     path.write_text(textwrap.dedent(WELL_BEHAVED))
+    approve(node, version_id, path)
     job = buyer.compute_submit(version_id, path, requirements=["numpy", "pillow"])
     node.start_compute_workers()
     try:
@@ -244,6 +247,7 @@ def test_a_job_whose_worker_died_is_taken_up_again(
 ) -> None:
     path = tmp_path / "algorithm.py"
     path.write_text(textwrap.dedent(WELL_BEHAVED))
+    approve(node, version_id, path)
     job = buyer.compute_submit(version_id, path, requirements=["numpy", "pillow"])
     assert node.compute.claim("worker-that-dies") == job.id
     assert node.compute.claim("second") is None  # its lease is live

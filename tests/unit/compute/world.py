@@ -6,21 +6,25 @@ transition function, and labels come from a reader handed to the real DatasetSer
 
 from __future__ import annotations
 
+import hashlib
 import io
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from sqlalchemy import select
 from tests.unit.api.conftest import task_body
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
-from datacoop.db.models import Prescreen, StageResultRow, Submission
+from datacoop.compute.public import PolicyBody
+from datacoop.db.models import Participant, Prescreen, StageResultRow, Submission
 from datacoop.domain.submissions import SubmissionState
 from datacoop.services.datasets import DatasetService
 from datacoop.services.transitions import move
 
-__all__ = ["COLOURS", "image", "labelled_images", "make_version"]
+__all__ = ["COLOURS", "approve", "image", "labelled_images", "make_version"]
 
 COLOURS = {"red": (200, 40, 40), "blue": (40, 40, 200)}
 
@@ -77,11 +81,20 @@ def _accept(node: Node, submission_id: int) -> None:
         )
 
 
+def approve(node: Node, version_id: int, *algorithms: Path) -> None:
+    """The operator (publisher of the test datasets) approves these algorithm files for the version."""
+    hashes = [hashlib.sha256(p.read_bytes()).hexdigest() for p in algorithms]
+    node.compute.set_policy(None, version_id, PolicyBody(mode="approved", approved=hashes))
+
+
 def make_version(
     node: Node, requester: DataCoopClient, contributor: DataCoopClient, items: list[tuple[bytes, str]],
-    jurisdiction: str = "DE",
+    jurisdiction: str = "DE", *, owned: bool = False,
 ) -> int:  # fmt: skip
-    """A dataset version of ``items`` (bytes, label) contributed from ``jurisdiction``; its id."""
+    """A dataset version of ``items`` (bytes, label) contributed from ``jurisdiction``; its id.
+
+    ``owned``: the requester publishes the dataset (else the operator does).
+    """
     task = requester.create_task(task_body())
     labels: dict[int, dict[str, list[str]]] = {}
     for data, label in items:
@@ -93,5 +106,12 @@ def make_version(
         node.db, node.store, node.blobs, node.eip712,
         labels=lambda s, ids: {i: labels.get(i, {}) for i in ids},
     )  # fmt: skip
-    dataset = datasets.create(None, f"images {jurisdiction}", {"task_ids": [task.id]})
+    owner = None
+    if owned:
+        with node.db.transaction() as s:
+            owner = s.scalars(
+                select(Participant).where(Participant.address == requester.account.address)
+            ).one()
+            s.expunge(owner)
+    dataset = datasets.create(owner, f"images {jurisdiction}", {"task_ids": [task.id]})
     return datasets.create_version(dataset.id).id

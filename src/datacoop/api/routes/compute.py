@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
 from datacoop.api.params import Id, UnixSeconds
-from datacoop.compute.public import JobCreate, JobPublic, OutputLink
+from datacoop.compute.public import JobCreate, JobPublic, OutputLink, PolicyBody, PolicyPublic
 
 router = APIRouter(prefix="/compute", tags=["compute"])
 
@@ -23,6 +23,18 @@ def submit_job(node: NodeDep, who: CurrentParticipant, body: JobCreate) -> JobPu
     if node.compute_workers is not None:
         node.compute_workers.notify()
     return job
+
+
+@router.put("/policies/{version_id}", response_model=PolicyPublic)
+def set_policy(node: NodeDep, who: CurrentParticipant, version_id: Id, body: PolicyBody) -> PolicyPublic:
+    """The publisher sets how outputs leave: ``approved`` algorithm hashes only, or ``open`` (aggregates)."""
+    return node.compute.set_policy(who, version_id, body)
+
+
+@router.get("/policies/{version_id}", response_model=PolicyPublic)
+def get_policy(node: NodeDep, who: CurrentParticipant, version_id: Id) -> PolicyPublic:
+    """A version's release policy (a version nobody set is open: declared metrics only)."""
+    return node.compute.policy(version_id)
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
