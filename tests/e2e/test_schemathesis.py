@@ -32,8 +32,8 @@ MAX_TIME_S = int(os.environ.get("DATACOOP_FUZZ_SECONDS", "90"))
 SEED = os.environ.get("DATACOOP_FUZZ_SEED", "20261207")
 
 # Rules JSON Schema cannot state. These operations may refuse input that matches the schema with a
-# 400 naming the field; every other operation must accept what its schema allows.
-SEMANTIC_400 = {
+# 400 or 422 naming the field; every other operation must accept what its schema allows.
+SEMANTIC = {
     "POST /v1/auth/siwe": "the message must be an EIP-4361 message for this node's domain and chain",
     "POST /v1/tasks": "the deadline must be in the future",
     "GET /v1/claims/{address}": "a mixed-case address must carry its EIP-55 checksum",
@@ -43,6 +43,7 @@ SEMANTIC_400 = {
     "POST /v1/tasks/{task_id}/gold": "the CID's multihash must be sha2-256 of a raw or dag-pb block",
     "POST /v1/tasks/{task_id}/submissions": "the CID's multihash; an ISO 3166-1 jurisdiction",
     "POST /v1/compute/jobs": "the algorithm must be a .py file or a .zip package",
+    "POST /v1/tasks/{task_id}/escrow": "escrow_task_id must name an escrow task open on chain",
 }
 
 
@@ -77,7 +78,7 @@ def _sign_in(node: RunningNode, wallet: str) -> str:
 
 
 def _config(node: RunningNode, folder: Path, wallets: tuple[str, ...]) -> Path:
-    """A schemathesis.toml: a WFC auth file with one peer per wallet (signed in now), the 400 allowances."""
+    """A schemathesis.toml: a WFC auth file with one peer per wallet (signed in now), SEMANTIC's statuses."""
     users = [
         {"name": w, "fixedHeaders": [{"name": "Authorization", "value": f"Bearer {_sign_in(node, w)}"}]}
         for w in wallets
@@ -85,8 +86,8 @@ def _config(node: RunningNode, folder: Path, wallets: tuple[str, ...]) -> Path:
     auth = folder / "wfc-auth.json"
     auth.write_text(json.dumps({"schemaVersion": "0.2.0", "auth": users}))
     lines = ["[auth.wfc]", f"path = {json.dumps(str(auth))}", f"peers = {json.dumps(list(wallets))}"]
-    statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
-    for name in SEMANTIC_400:
+    statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "422", "429", "5xx"]
+    for name in SEMANTIC:
         lines += ["[[operations]]", f"include-name = {json.dumps(name)}"]
         lines += [f"checks.positive_data_acceptance.expected-statuses = {json.dumps(statuses)}"]
     config = folder / "schemathesis.toml"

@@ -45,7 +45,7 @@ from datacoop.db.models import (
 from datacoop.domain import settlement
 from datacoop.domain.identity import normalize_address
 from datacoop.domain.submissions import SubmissionState
-from datacoop.errors import Conflict, Forbidden, NotFound, Unavailable
+from datacoop.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from datacoop.services.clock import Clock, utc_now
 
 __all__ = ["EpochView", "SettlementService", "VoteReward"]
@@ -175,7 +175,10 @@ class SettlementService:
         """Tie a task to the TaskEscrow task its requester opened (and funded) on chain."""
         chain, escrow = self._need_chain(), self._escrow()
         if not 1 <= escrow_task_id <= escrow.task_count():
-            raise NotFound(f"escrow task {escrow_task_id} does not exist on chain", field="escrow_task_id")
+            # the body names it, not the URL: the task exists, the request cannot be carried out
+            raise Unprocessable(
+                f"escrow task {escrow_task_id} does not exist on chain", field="escrow_task_id"
+            )
         on_chain = escrow.task(escrow_task_id)
         with self._db.transaction() as s:
             task = s.get(Task, task_id)

@@ -16,7 +16,7 @@ from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import TaskEscrow, TestToken
 from datacoop.client import DataCoopClient
 from datacoop.db import Database
-from datacoop.errors import Forbidden, InvalidInput, NotAuthenticated
+from datacoop.errors import Forbidden, InvalidInput, NotAuthenticated, Unprocessable
 from datacoop.schemas import TaskCreate
 from datacoop.settings import Settings
 
@@ -129,11 +129,13 @@ def test_refusals_name_the_field(
         sdk(requester).link_escrow(task.id, theirs)  # an escrow someone else opened
     with pytest.raises(Forbidden) as not_requester:
         sdk(other).link_escrow(task.id, theirs)
+    with pytest.raises(Unprocessable) as no_such_escrow:  # a 422 naming the field, not a 404 of the task
+        sdk(requester).link_escrow(task.id, theirs + 1000)
     with pytest.raises(InvalidInput) as bad_address:
         sdk(requester).claims("0x1234")
     with pytest.raises(Forbidden) as someone_elses:
         sdk(requester).statement(other.address)
-    assert opened_by_other.value.field == "escrow_task_id"
+    assert opened_by_other.value.field == no_such_escrow.value.field == "escrow_task_id"
     assert not_requester.value.field == "task_id"
     assert bad_address.value.field == "address"
     assert someone_elses.value.field == "address"
