@@ -8,6 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from datacoop import __version__
 from datacoop.api.body_limit import JsonTooLarge
 from datacoop.api.errors import error_responses, install_error_handlers
+from datacoop.api.openapi import install_exact_openapi
 from datacoop.api.routes import (
     auth,
     blobs,
@@ -47,6 +48,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(v1, max_body_size=node.settings.max_request_body_bytes)  # blobs: their own
     mount_web(app)  # last: the web app's catch-all answers only what no API route does
     install_error_handlers(app)
+    install_exact_openapi(app)
     app.add_middleware(JsonTooLarge)
     if node.settings.cors_origins:
         app.add_middleware(

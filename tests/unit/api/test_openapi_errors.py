@@ -81,3 +81,18 @@ def test_request_schemas_state_the_formats_the_server_checks(api: TestClient) ->
     (format_name,) = [p for p in export["parameters"] if p["name"] == "format_name"]
     assert format_name["schema"]["pattern"] == "^(datasheet|croissant|parquet)$"
     assert api.get("/v1/dataset-versions/1/export/pdf").json()["error"]["field"] == "format_name"
+
+
+def _bounds(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        keys = ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum")
+        own = [v for k, v in node.items() if k in keys] if node.get("type") == "integer" else []
+        return own + [b for v in node.values() for b in _bounds(v)]
+    return [b for v in node for b in _bounds(v)] if isinstance(node, list) else []
+
+
+def test_integer_bounds_are_exact_not_rounded_to_floats(api: TestClient) -> None:
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["VoteCreate"]["properties"]["nonce"]["exclusiveMaximum"] == 2**256  # not 1.1579e77
+    assert 2**63 - 1 in _bounds(schemas)  # a row id in a body, not 9.223372036854776e18 (2**63)
+    assert all(isinstance(bound, int) for bound in _bounds(schemas))
