@@ -280,7 +280,9 @@ def _assemble(
 
 
 def _compute(settings: Settings, node: Node, clock: Clock) -> ComputeService:
+    from datacoop.chain.contracts import LicenseMarket
     from datacoop.compute import Limits, OutputLimits, OutputSigner
+    from datacoop.compute.licences import ChainLicences
 
     limits = Limits(
         cpu_seconds=settings.compute_cpu_seconds,
@@ -303,9 +305,15 @@ def _compute(settings: Settings, node: Node, clock: Clock) -> ComputeService:
         key.touch(mode=0o600)
         key.write_text(secrets.token_hex(32))
     signer = OutputSigner(bytes.fromhex(key.read_text().strip()))
+
+    def market() -> LicenseMarket | None:  # a compute licence from an order holds while its token does
+        chain = node.chain
+        return None if chain is None else LicenseMarket(chain.client, chain.deployment.market)
+
     return ComputeService(
-        node.db, node.store, node.audit, signer, manifest=node.datasets.manifest, config=config, clock=clock
-    )
+        node.db, node.store, node.audit, signer, manifest=node.datasets.manifest, config=config, clock=clock,
+        licences=ChainLicences(market),
+    )  # fmt: skip
 
 
 def _download_secret(settings: Settings) -> str:

@@ -1,12 +1,15 @@
-"""The port "may this buyer run compute on this version?", with the database-backed default.
+"""The port "may this buyer run compute on this version?": grants in the database, held on chain.
 
-The exchange (issue 8) sells licences; when an order for the compute-to-data or federated access
-mode settles, it calls :meth:`DatabaseLicences.grant` (or the node is given another
-:class:`ComputeLicences` that asks the exchange's own tables or the chain).
+The exchange sells licences as tokens; when an order for the compute-to-data or federated access
+mode settles, it calls :meth:`DatabaseLicences.grant` (source ``order:<id>``). A node with a chain
+uses :class:`ChainLicences`: such a grant holds only while the order's licence token is the
+buyer's and unexpired *on chain now* (``LicenseMarket.isLicenceValid``, the check downloads make),
+so a licence passed on with ``transferFrom`` takes its compute rights with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -14,11 +17,12 @@ from typing import Protocol
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from datacoop.db.models import ComputeLicence, DatasetVersion
+from datacoop.chain.contracts import LicenseMarket
+from datacoop.db.models import ComputeLicence, DatasetVersion, Order
 from datacoop.domain.identity import normalize_address
-from datacoop.errors import InvalidInput, NotFound
+from datacoop.errors import InvalidInput, NotFound, Unavailable
 
-__all__ = ["UNITS", "ComputeLicences", "DatabaseLicences", "LicenceGrant"]
+__all__ = ["UNITS", "ChainLicences", "ComputeLicences", "DatabaseLicences", "LicenceGrant"]
 
 UNITS = ("job", "round")
 
@@ -46,7 +50,13 @@ class DatabaseLicences:
     def licence_for(
         self, s: Session, buyer: str, version_id: int, unit: str, now: datetime
     ) -> LicenceGrant | None:
-        row = s.scalar(
+        rows = self._rows(s, buyer, version_id, unit, now)
+        return LicenceGrant(rows[0].id, rows[0].unit, int(rows[0].price)) if rows else None
+
+    @staticmethod
+    def _rows(s: Session, buyer: str, version_id: int, unit: str, now: datetime) -> Sequence[ComputeLicence]:
+        """Unexpired grants for this buyer, version and unit, newest first."""
+        return s.scalars(
             select(ComputeLicence)
             .where(
                 ComputeLicence.buyer == normalize_address(buyer),
@@ -55,9 +65,7 @@ class DatabaseLicences:
                 or_(ComputeLicence.expires_at.is_(None), ComputeLicence.expires_at > now),
             )
             .order_by(ComputeLicence.id.desc())
-            .limit(1)
-        )
-        return LicenceGrant(row.id, row.unit, int(row.price)) if row is not None else None
+        ).all()
 
     @staticmethod
     def grant(
@@ -78,3 +86,37 @@ class DatabaseLicences:
         s.add(row)
         s.flush()
         return row
+
+
+class ChainLicences(DatabaseLicences):
+    """Grants from the database; one that came from an order also needs its licence token held now.
+
+    ``market`` gives the node's LicenseMarket, or None when it runs without a chain (then an
+    order's grant cannot be checked and counts for nothing: fail closed).
+    """
+
+    def __init__(self, market: Callable[[], LicenseMarket | None]) -> None:
+        self._market = market
+
+    def licence_for(
+        self, s: Session, buyer: str, version_id: int, unit: str, now: datetime
+    ) -> LicenceGrant | None:
+        for row in self._rows(s, buyer, version_id, unit, now):
+            if self._held(s, row):
+                return LicenceGrant(row.id, row.unit, int(row.price))
+        return None
+
+    def _held(self, s: Session, row: ComputeLicence) -> bool:
+        if not row.source.startswith("order:"):
+            return True  # the operator's own grant (`datacoop compute grant`): no token behind it
+        order = s.get(Order, int(row.source.removeprefix("order:")))
+        market = self._market()
+        if order is None or market is None:
+            return False
+        try:
+            return market.is_licence_valid(int(order.licence_id), row.buyer)
+        except Exception as exc:
+            raise Unavailable(
+                f"the chain could not say whether licence {order.licence_id} is still held: {exc}",
+                field="licence",
+            ) from exc

@@ -198,9 +198,13 @@ class ComputeService:
         url = f"/v1/compute/outputs/{job_id}/{quote(name)}?{query}"
         return OutputLink(url=url, ttl_seconds=int(self._signer.ttl.total_seconds()))
 
-    def open_output(self, job_id: int, name: str, buyer: str, expires: int, sig: str) -> tuple[BinaryIO, int]:
-        """The bytes behind a signed URL (checked: signature, expiry, buyer, release)."""
+    def open_output(
+        self, caller: Participant, job_id: int, name: str, buyer: str, expires: int, sig: str
+    ) -> tuple[BinaryIO, int]:
+        """The bytes behind a signed URL, for its buyer's own session (signature, expiry, caller, release)."""
         self._signer.verify(job_id, name, buyer, expires, sig, self._clock())
+        if caller.address.lower() != buyer.lower():
+            raise Forbidden("this download link is another account's; sign in as its buyer", field="buyer")
         with self._db.transaction() as s:
             job = s.get(ComputeJob, job_id)
             owner = s.get(Participant, job.buyer_id) if job is not None else None

@@ -220,22 +220,34 @@ def test_the_worker_pool_runs_queued_jobs(
     assert node.compute.claim("another") is None  # nothing left, and a finished job is not leased again
 
 
-def test_a_download_link_is_the_buyers_and_runs_out(
+def test_a_download_link_is_the_buyers_own_and_runs_out(
     node: Node,
     buyer: DataCoopClient,
     version_id: int,
     tmp_path: Path,
     api,
+    sdk,
     clock,  # type: ignore[no-untyped-def]
 ) -> None:
+    # Prepare
+    from tests.conftest import make_account
+
     job = _run(node, buyer, version_id, WELL_BEHAVED, tmp_path)
     link = buyer._request("POST", f"/compute/jobs/{job.id}/outputs/means.json/link").json()
-
-    assert api.get(link["url"]).status_code == 200
-    forged = link["url"].replace(buyer.account.address, "0x" + "1" * 40)  # type: ignore[union-attr]
-    assert api.get(forged).json()["error"]["code"] == "forbidden"
+    own, other = buyer._auth_headers(), sdk(make_account(0x07E4))._auth_headers()
+    url = link["url"]
+    # Execute
+    anonymous, stranger, served = api.get(url), api.get(url, headers=other), api.get(url, headers=own)
+    forged = api.get(url.replace(buyer.account.address, "0x" + "1" * 40), headers=own)  # type: ignore[union-attr]
+    odd_sig = api.get(url.split("&sig=")[0] + "&sig=%C3%A9" * 1, headers=own)
+    odd_buyer = api.get(url.replace(buyer.account.address, "%C3%A9"), headers=own)  # type: ignore[union-attr]
     clock.advance(seconds=link["ttl_seconds"] + 1)
-    assert api.get(link["url"]).json()["error"]["code"] == "gone"
+    expired = api.get(url, headers=own)
+    # Assert: only the buyer's own session, with headers that keep a browser from rendering it
+    assert (anonymous.status_code, stranger.status_code, served.status_code) == (401, 403, 200)
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert served.headers["Content-Disposition"] == 'attachment; filename="means.json"'
+    assert [r.status_code for r in (forged, odd_sig, odd_buyer, expired)] == [403, 403, 403, 410]
 
 
 def test_a_job_whose_worker_died_is_taken_up_again(

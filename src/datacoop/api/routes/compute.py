@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -56,12 +57,14 @@ def _chunks(f: BinaryIO) -> Iterator[bytes]:
 
 @router.get("/outputs/{job_id}/{name:path}", response_class=StreamingResponse)
 def download_output(
-    node: NodeDep, job_id: Id, name: str, buyer: str, expires: UnixSeconds, sig: str
+    node: NodeDep, who: CurrentParticipant, job_id: Id, name: str, buyer: str, expires: UnixSeconds, sig: str
 ) -> StreamingResponse:
-    """The signature is the credential: it names the buyer and runs out after a few minutes."""
-    f, size = node.compute.open_output(job_id, name, buyer, expires, sig)
+    """A link works for a few minutes, and only in the session of the buyer it names."""
+    f, size = node.compute.open_output(who, job_id, name, buyer, expires, sig)
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", name.rsplit("/", 1)[-1])  # no quote or CR/LF in the header
     headers = {
         "Content-Length": str(size),
-        "Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"',
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "X-Content-Type-Options": "nosniff",
     }
     return StreamingResponse(_chunks(f), media_type="application/octet-stream", headers=headers)
