@@ -98,10 +98,7 @@ def test_every_route_has_a_row(world: AuthzWorld) -> None:
     assert sorted(ACCESS.keys() - CALLS.keys()) == [], "say how to call the route in CALLS"
 
 
-PENDING = {  # rows the node does not hold yet: the compute-to-data work (services/compute.py) owns them
-    "POST /v1/compute/jobs": "a transferred licence still runs jobs (DatabaseLicences reads the database)",
-    "GET /v1/compute/outputs/{job_id}/{name}": "an output link works without a session, for any wallet",
-}
+PENDING: dict[str, str] = {}  # rows the node does not hold yet (route: why), run as expected failures
 
 
 @pytest.mark.parametrize(
