@@ -25,8 +25,10 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel
 
+from datacoop.cid import parse_cid
 from datacoop.compute.public import JobPublic
 from datacoop.datasets.public import DatasetPublic, VersionPublic, WithdrawalPublic
+from datacoop.domain.identity import normalize_jurisdiction
 from datacoop.domain.signing import (
     AppealMessage,
     Eip712Domain,
@@ -82,6 +84,7 @@ class DataCoopClient:
         self.account = account
         self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
         self._token: str | None = None
+        self._eip712: Eip712Domain | None = None
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -139,13 +142,16 @@ class DataCoopClient:
         return str(self._http.base_url).rstrip("/") + "/v1/chain/rpc"
 
     def eip712_domain(self) -> Eip712Domain:
-        domain = self._request("GET", "/eip712").json()["domain"]
-        return Eip712Domain(
-            name=domain["name"],
-            version=domain["version"],
-            chain_id=domain["chainId"],
-            verifying_contract=domain["verifyingContract"],
-        )
+        """The node's EIP-712 domain, asked once per client: a node's chain and contract do not change."""
+        if self._eip712 is None:
+            domain = self._request("GET", "/eip712").json()["domain"]
+            self._eip712 = Eip712Domain(
+                name=domain["name"],
+                version=domain["version"],
+                chain_id=domain["chainId"],
+                verifying_contract=domain["verifyingContract"],
+            )
+        return self._eip712
 
     # --- tasks ------------------------------------------------------------------------------
 
@@ -205,12 +211,13 @@ class DataCoopClient:
         account = self._need_account()
         if consent_hash is None:
             consent_hash = self.get_task(task_id).consent_hash
+        cid = parse_cid(cid)  # the node takes, and so the wallet signs, the canonical spellings
         message = SubmissionMessage(
             contributor=account.address,
             task_id=task_id,
             cid=cid,
             consent_hash=consent_hash,
-            jurisdiction=jurisdiction.upper(),
+            jurisdiction=normalize_jurisdiction(jurisdiction),
             nonce=nonce if nonce is not None else secrets.randbits(64),
             deadline=int(time.time() + valid_for.total_seconds()),
         )

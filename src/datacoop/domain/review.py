@@ -12,7 +12,7 @@ import random
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from datacoop.errors import InvalidInput
+from datacoop.errors import InvalidInput, Unprocessable
 
 __all__ = [
     "AssignmentKind",
@@ -158,8 +158,16 @@ def slots_wanted(*, k: int, votes: int, max_votes: int) -> int:
 
 
 def check_labels(labels: Sequence[str], allowed: Collection[str]) -> list[str]:
-    """The labels, de-duplicated in order; InvalidInput naming the first one outside the task's set."""
+    """The labels as sent: each once and from the task's set, else an error naming the first at fault.
+
+    A repeated label is refused rather than dropped: the vote is signed over the labels as sent,
+    so dropping one would check the signature over a list the validator never signed.
+    """
     for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise Unprocessable(
+                f"label {label!r} is listed twice; sign and send each label once", field=f"labels.{i}"
+            )
         if label not in allowed:
             choices = ", ".join(sorted(allowed)) or "none (this task defines no labels)"
             raise InvalidInput(
@@ -167,4 +175,4 @@ def check_labels(labels: Sequence[str], allowed: Collection[str]) -> list[str]:
                 field=f"labels.{i}",
                 limit=sorted(allowed),
             )
-    return list(dict.fromkeys(labels))
+    return list(labels)

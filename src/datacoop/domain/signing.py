@@ -23,9 +23,10 @@ from eth_utils.exceptions import ValidationError
 
 from datacoop.domain.identity import normalize_address
 from datacoop.domain.signatures import recover_digest, signable_digest
-from datacoop.errors import BadSignature, Gone, InvalidInput
+from datacoop.errors import BadSignature, Gone, InvalidInput, Unprocessable
 
 __all__ = [
+    "CANONICAL_FORMS",
     "EIP712_DOMAIN_TYPE",
     "MESSAGE_CLASSES",
     "SUBMISSION_TYPES",
@@ -37,6 +38,7 @@ __all__ = [
     "VoteMessage",
     "digest_typed",
     "recover_typed",
+    "require_canonical",
     "sign_typed",
     "typed_data_json",
     "verify_signer",
@@ -215,14 +217,43 @@ MESSAGE_CLASSES: tuple[type[TypedMessage], ...] = (SubmissionMessage, VoteMessag
 SUBMISSION_TYPES: dict[str, list[dict[str, str]]] = {"Submission": SubmissionMessage.eip712_type()}
 
 
+CANONICAL_FORMS: dict[str, dict[str, str]] = {
+    "Submission": {
+        "cid": "CIDv1, multibase base32 in lower case (bafy…, bafk…), as `ipfs add --cid-version=1` prints",
+        "jurisdiction": "ISO 3166-1 alpha-2 country code, upper case (KE, DE, IN)",
+    },
+    "Vote": {
+        "decision": "accept or reject, lower case",
+        "labels": 'the labels as sent, as compact JSON with non-ASCII left as UTF-8: ["a","b"]',
+    },
+}
+"""The one spelling accepted for a string member that has several (strings are signed as sent)."""
+
+
+def require_canonical(field: str, sent: str, canonical: str) -> None:
+    """Refuse a value the signer signed as sent but in a spelling the node does not store.
+
+    Raises:
+        Unprocessable: (``field``) ``sent`` differs from ``canonical``; the message names the canonical value.
+    """
+    if sent != canonical:
+        raise Unprocessable(
+            f"{field} {sent!r} is not in canonical form: sign and send {canonical!r} "
+            "(GET /v1/eip712 lists the canonical forms)",
+            field=field,
+            limit=canonical,
+        )
+
+
 def typed_data_json(domain: Eip712Domain) -> dict[str, Any]:
-    """The domain and the types of every message DataCoop asks a wallet to sign."""
+    """The domain and the types of every message DataCoop asks a wallet to sign, and the canonical forms."""
     types = {"EIP712Domain": Eip712Domain.eip712_type()}
     types.update({cls.PRIMARY_TYPE: cls.eip712_type() for cls in MESSAGE_CLASSES})
     return {
         "domain": domain.as_dict(),
         "types": types,
         "primaryTypes": [c.PRIMARY_TYPE for c in MESSAGE_CLASSES],
+        "canonical": CANONICAL_FORMS,
     }
 
 

@@ -21,7 +21,13 @@ from datacoop.cid import parse_cid
 from datacoop.db import Database
 from datacoop.db.models import Blob, Participant, Submission, SubmissionEvent, Task
 from datacoop.domain.identity import did_pkh, normalize_jurisdiction
-from datacoop.domain.signing import Eip712Domain, SubmissionMessage, digest_typed, verify_submission
+from datacoop.domain.signing import (
+    Eip712Domain,
+    SubmissionMessage,
+    digest_typed,
+    require_canonical,
+    verify_submission,
+)
 from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import TaskStatus
 from datacoop.errors import Forbidden, Gone, InvalidInput, NotFound, ReplayedNonce
@@ -80,38 +86,21 @@ class SubmissionService:
     def commit(self, contributor: Participant, task_id: int, body: SubmissionCreate) -> SubmissionPublic:
         """Record a signed submission in state ``received``."""
         now = self._clock()
-        cid = parse_cid(body.cid, field="cid")
-        jurisdiction = normalize_jurisdiction(body.jurisdiction, field="jurisdiction")
-        message = SubmissionMessage(
-            contributor=contributor.address,
-            task_id=task_id,
-            cid=cid,
-            consent_hash=body.consent_hash.lower(),
-            jurisdiction=jurisdiction,
-            nonce=body.nonce,
-            deadline=body.deadline,
-        )
         with self._db.transaction() as s:
             task = load_task(s, task_id)
+            message = self._verified(contributor, task_id, body, now)
             self._check_task(task, message, now)
-            if s.get(Blob, cid) is None:
+            if s.get(Blob, message.cid) is None:
                 raise NotFound(
-                    f"no blob {cid} was uploaded here; upload it first (POST /v1/blobs)", field="cid"
+                    f"no blob {message.cid} was uploaded here; upload it first (POST /v1/blobs)", field="cid"
                 )
-            verify_submission(
-                self.domain,
-                message,
-                body.signature,
-                expected_signer=contributor.address,
-                now=int(now.timestamp()),
-            )
             digest = "0x" + digest_typed(message.to_typed_data(self.domain)).hex()
             row = Submission(
                 task_id=task_id,
                 contributor_id=contributor.id,
-                cid=cid,
+                cid=message.cid,
                 consent_hash=message.consent_hash,
-                jurisdiction=jurisdiction,
+                jurisdiction=message.jurisdiction,
                 nonce=body.nonce,
                 deadline=body.deadline,
                 signature=body.signature,
@@ -131,6 +120,26 @@ class SubmissionService:
         if self.on_committed is not None:
             self.on_committed(public.id)
         return public
+
+    def _verified(
+        self, contributor: Participant, task_id: int, body: SubmissionCreate, now: datetime
+    ) -> SubmissionMessage:
+        """The message exactly as sent and signed, its signature checked, then held to canonical forms.
+
+        The signature is recovered over the values as sent (a wallet signs strings as they are), so a
+        value in another spelling gets a 422 naming its canonical form, never "signed by someone else".
+        """
+        cid = parse_cid(body.cid, field="cid")  # not a CID at all: 400 before any cryptography
+        jurisdiction = normalize_jurisdiction(body.jurisdiction, field="jurisdiction")
+        message = SubmissionMessage(
+            contributor=contributor.address, task_id=task_id, cid=body.cid, consent_hash=body.consent_hash,
+            jurisdiction=body.jurisdiction, nonce=body.nonce, deadline=body.deadline,
+        )  # fmt: skip
+        sender, at = contributor.address, int(now.timestamp())
+        verify_submission(self.domain, message, body.signature, expected_signer=sender, now=at)
+        require_canonical("cid", body.cid, cid)
+        require_canonical("jurisdiction", body.jurisdiction, jurisdiction)
+        return message
 
     @staticmethod
     def _check_task(task: Task, message: SubmissionMessage, now: datetime) -> None:

@@ -20,7 +20,7 @@ from datacoop.domain.review import (
     slots_wanted,
     weighted_draw,
 )
-from datacoop.errors import InvalidInput
+from datacoop.errors import InvalidInput, Unprocessable
 
 POOL = [Candidate(validator_id=i, participant_id=100 + i, reputation=0.5) for i in range(6)]
 
@@ -83,7 +83,10 @@ def test_reputation_starts_even_and_stays_inside_zero_one() -> None:
 
 
 def test_labels_outside_the_task_set_are_named() -> None:
-    assert check_labels(["mask", "mask", "n95"], {"mask", "n95"}) == ["mask", "n95"]
+    assert check_labels(["n95", "mask"], {"mask", "n95"}) == ["n95", "mask"]
+    with pytest.raises(Unprocessable) as twice:  # dropping one would verify a list nobody signed
+        check_labels(["mask", "mask", "n95"], {"mask", "n95"})
+    assert twice.value.field == "labels.1"
     with pytest.raises(InvalidInput) as bad:
         check_labels(["mask", "cat"], {"mask", "n95"})
     assert bad.value.field == "labels.1"
