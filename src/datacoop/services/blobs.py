@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from datacoop.db import Database
 from datacoop.db.models import Blob, DatasetVersion, Participant, Prescreen, StageResultRow, Submission
-from datacoop.errors import NotFound, TooLarge
+from datacoop.errors import InvalidInput, NotFound, TooLarge
 from datacoop.schemas import BlobPublic
 from datacoop.services.clock import Clock, utc_now
 from datacoop.storage import BlobInfo, BlobStore, BlobWriter
@@ -56,13 +56,16 @@ class BlobService:
     @staticmethod
     async def _pump(chunks: AsyncIterator[bytes], writer: BlobWriter) -> BlobInfo:
         pending: list[bytes] = []
-        size = 0
+        size = total = 0
         async for chunk in chunks:
             pending.append(chunk)
             size += len(chunk)
+            total += len(chunk)
             if size >= BATCH:
                 await anyio.to_thread.run_sync(writer.write, b"".join(pending))
                 pending, size = [], 0
+        if total == 0:  # a missing body and an empty one look alike; neither is content
+            raise InvalidInput("the body is empty: a blob holds at least 1 byte", field="body", limit=1)
         if pending:
             await anyio.to_thread.run_sync(writer.write, b"".join(pending))
         return await anyio.to_thread.run_sync(writer.commit)

@@ -27,6 +27,18 @@ def test_upload_answers_the_cid_of_the_bytes(contributor: DataCoopClient, node: 
     assert contributor.upload(data).cid == blob.cid  # idempotent
 
 
+def test_an_empty_or_missing_body_is_refused_and_nothing_is_stored(
+    api: TestClient, contributor: DataCoopClient, node: Node
+) -> None:
+    for answer in (
+        api.post("/v1/blobs", headers=_auth(contributor)),  # no body at all
+        api.post("/v1/blobs", content=iter([b""]), headers=_auth(contributor)),  # chunked, nothing sent
+    ):
+        assert answer.status_code == 400
+        assert (answer.json()["error"]["field"], answer.json()["error"]["limit"]) == ("body", 1)
+    assert list(node.store.list()) == []
+
+
 def test_upload_needs_a_session(api: TestClient) -> None:
     assert api.post("/v1/blobs", content=b"x").status_code == 401
 

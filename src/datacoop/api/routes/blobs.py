@@ -31,7 +31,9 @@ def _declared_length(request: Request) -> int | None:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+            },
         }
     },
 )
