@@ -19,10 +19,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from datacoop.db.types import Uint256, UtcDateTime
+
+# A posting (an epoch, a royalty round) that is neither confirmed nor failed.
+_OPEN = text("status IN ('pending', 'posted')")
 
 __all__ = [
     "Appeal",
@@ -235,7 +239,7 @@ class ChainTx(Base):
     # instead of overwriting a newer nonce, signature or status.
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by the mapper
 
 
 class ChainLease(Base):
@@ -321,7 +325,11 @@ class Epoch(Base):
     """One posting of a task's cumulative entitlements: pending → posted → confirmed (or failed)."""
 
     __tablename__ = "epochs"
-    __table_args__ = (Index("ix_epochs_task_number", "task_id", "number"),)
+    __table_args__ = (
+        Index("ix_epochs_task_number", "task_id", "number"),
+        # One epoch of a task is posting at a time: a second close at the same moment fails here.
+        Index("uq_epochs_one_open", "task_id", unique=True, sqlite_where=_OPEN, postgresql_where=_OPEN),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
@@ -659,6 +667,11 @@ class RoyaltyRound(Base):
     """One posting of a listing's cumulative royalty root (like settlement's epochs)."""
 
     __tablename__ = "royalty_rounds"
+    __table_args__ = (
+        # One round of a listing is posting at a time: a second opened at the same moment fails here.
+        Index("uq_royalty_rounds_one_open", "listing_id", unique=True, sqlite_where=_OPEN,
+              postgresql_where=_OPEN),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)

@@ -214,9 +214,7 @@ class ExchangeOrders:
                     "withheld": {k: v["rule"] for k, v in withheld.items()},
                 },
             )
-            view = self._order_json(row)
-        self._try_round(listing_id)
-        return view
+            return self._order_json(row)  # the chain follower opens the royalty round the sale made due
 
     def _sale(self, market: LicenseMarket, listing: Listing, tx_hash: str, address: str) -> dict[str, Any]:
         """The LicenceSold event of ``tx_hash`` for ``listing``, bought by ``address``."""

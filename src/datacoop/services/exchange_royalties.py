@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from datacoop import merkle
@@ -102,7 +103,12 @@ def open_round(
         total=sum(values.values()), root=tree.root, tx_key="", created_at=now, updated_at=now,
     )  # fmt: skip
     s.add(row)
-    s.flush()
+    try:
+        s.flush()
+    except IntegrityError:  # another round of this listing was opened at the same moment (one open each)
+        raise Conflict(
+            f"a royalty round of listing {listing.id} is already open", field="listing_id"
+        ) from None
     row.tx_key = (
         f"royalty:{chain.client.chain_id}:{market.address}:{listing.market_listing_id}:{number}:{row.id}"
     )

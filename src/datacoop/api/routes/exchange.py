@@ -93,9 +93,11 @@ def close_royalty_round(node: NodeDep, who: CurrentParticipant, listing_id: Id) 
 @router.post("/orders", status_code=status.HTTP_201_CREATED)
 def create_order(node: NodeDep, who: CurrentParticipant, body: OrderCreate) -> dict[str, Any]:
     """Record a purchase made on chain; the answer lists the granted items and the withheld ones."""
-    return node.exchange.record_order(
+    order = node.exchange.record_order(
         who, body.listing_id, body.tx_hash, body.jurisdiction, body.purpose, body.safeguards
     )
+    node.wake_chain()  # the publisher's share and the royalty round are the chain follower's to send
+    return order
 
 
 @router.get("/orders")
