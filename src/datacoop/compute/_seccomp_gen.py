@@ -28,8 +28,13 @@ KILLED = (
     "adjtimex", "sethostname", "setdomainname", "io_uring_setup", "io_uring_enter",
     "io_uring_register", "kcmp", "mknod", "mknodat",
 )  # fmt: skip
-# no socket of any family (AF_UNIX included): refused with EPERM, as a library that probes expects
-REFUSED = ("socket", "socketpair")
+# no socket of any family (AF_UNIX included): refused with EPERM, as a library that probes expects;
+# nor memory outside the address-space limit: SysV IPC, POSIX message queues, memfd
+REFUSED = (
+    "socket", "socketpair", "shmget", "shmat", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget",
+    "semop", "semtimedop", "semctl", "mq_open", "mq_timedsend", "mq_timedreceive", "mq_notify",
+    "mq_getsetattr", "mq_unlink", "memfd_create", "memfd_secret",
+)  # fmt: skip
 # the buyer's code starts no process and runs no program: EPERM; threads (CLONE_THREAD) still start
 INNER_REFUSED = ("execve", "execveat", "fork", "vfork")
 

@@ -125,7 +125,8 @@ def _bwrap_argv(
              "--ro-bind", str(root / "runner.py"), "/sandbox/runner.py",
              "--size", str(limits.output_bytes), "--tmpfs", "/out",
              "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
-             "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp", "--remount-ro", "/"]  # fmt: skip
+             "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--chdir", "/tmp",
+             "--remount-ro", "/"]  # fmt: skip
     return argv, interp.executable
 
 

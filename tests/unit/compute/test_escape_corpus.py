@@ -246,6 +246,10 @@ FILES = {  # what each attempt gets: the node's files are simply not in the job'
     "chmod_item": ("outcome(lambda: os.chmod(data_dir + '/items/000000.png', 0o666))", "EROFS"),
     "fill_out": ("(outcome(lambda: fill(out_dir + '/big')), os.remove(out_dir + '/big'))[0]", "ENOSPC"),
     "fill_tmp": ("outcome(lambda: fill('/tmp/big'))", "ENOSPC"),
+    "fill_dev_shm": ("outcome(lambda: fill('/dev/shm/big'))", "EROFS"),
+    "sysv_shared_memory": ("syscall(29, 0, 512 * 1024**2, 0o1600)", "EPERM"),  # shmget(IPC_PRIVATE)
+    "memfd": ("outcome(lambda: os.memfd_create('x'))", "EPERM"),
+    "posix_message_queue": ("syscall(240, b'/q', 0o100 | 2, 0o600, None)", "EPERM"),  # mq_open
     "memory_bomb_caught": ("outcome(lambda: bytearray(4 * 1024**3))", "MemoryError"),
 }
 
@@ -273,7 +277,13 @@ ENDINGS = {  # (attempt, status, reason)
         "limit",
         "the algorithm ran out of its memory limit of 536,870,912 bytes",
     ),
-    "uncaught_socket_error": ("socket.socket()", "error", "the algorithm failed (exit code 1); see the log"),
+    "uncaught_socket_error": (
+        "socket.socket()",
+        "denied",
+        "the sandbox refused an operation (EPERM): sockets, new processes and other programs are not "
+        "allowed; see the log",
+    ),
+    "uncaught_value_error": ("int('x')", "error", "the algorithm failed (exit code 1); see the log"),
     "ptrace_kills": (
         "syscall(101, 0, 0, 0, 0)",
         "denied",
