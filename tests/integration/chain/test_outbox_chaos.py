@@ -162,3 +162,27 @@ def test_public_reads_beside_listings_sales_and_epochs_send_each_transaction_onc
     assert sorted(e.number for e in posted if e.status == "confirmed") == list(range(1, EPOCHS + 1))
     assert sum(readers.statuses.values()) == READS
     assert not [code for code in readers.statuses if code >= 500], readers.statuses
+
+
+def test_public_reads_never_sign_or_send(node: Node, sdk: Any, accounts: list[LocalAccount]) -> None:
+    # Prepare: a listing enqueued by its publisher, with no chain follower running in this node
+    m = open_market(node, sdk, accounts)
+    operator_nonce = m.chain.w3.eth.get_transaction_count(accounts[0].address)
+    created = m.publisher.create_listing(m.version_id, price=PRICE, licence="CC-BY-4.0", duration_s=86_400)
+    reader = m.publisher._http
+    # Execute: every public read that used to move the outbox along
+    codes = [
+        reader.get(path).status_code
+        for path in (
+            "/v1/listings", "/v1/listings?include_pending=true", f"/v1/listings/{created['id']}",
+            f"/v1/royalties/{accounts[2].address}", f"/v1/dataset-versions/{m.version_id}",
+            f"/v1/tasks/{m.items.task.id}/epochs",
+        )
+    ]  # fmt: skip
+    # Assert: the record is still only an intent; nothing was signed or reached the chain
+    with node.db.transaction() as s:
+        record = s.scalars(select(ChainTx).where(ChainTx.status.not_in(FINAL))).one()
+    assert set(codes) == {200}, codes
+    assert (record.status, record.nonce, record.raw) == ("pending", None, None)
+    assert m.chain.w3.eth.get_transaction_count(accounts[0].address) == operator_nonce
+    assert node.exchange.listing(created["id"])["status"] == "pending"
