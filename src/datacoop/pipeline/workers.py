@@ -3,16 +3,17 @@
 :class:`WorkerPool` runs threads inside one process (``datacoop up``'s embedded
 default); ``datacoop worker`` runs the same loop in its own process, any number
 of them on any number of hosts sharing the database. Jobs are leased, so a
-worker killed mid-job (SIGKILL, OOM) only delays its job until the lease runs out.
+worker killed mid-job (SIGKILL, OOM) only delays its job: until a worker on the same
+host sees that its process is gone (seconds), or else until the lease runs out.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable
+
+from datacoop.pipeline.holders import holder_name
 
 __all__ = ["WorkerPool", "worker_name"]
 
@@ -20,7 +21,8 @@ log = logging.getLogger("datacoop.workers")
 
 
 def worker_name(suffix: str = "") -> str:
-    return f"{socket.gethostname()}:{os.getpid()}{suffix}"
+    """The name a worker leases jobs under (``host:boot_id:pid:start_time`` + suffix; see ``holders``)."""
+    return holder_name(suffix)
 
 
 class WorkerPool:

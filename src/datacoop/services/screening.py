@@ -2,7 +2,9 @@
 
 A job row is written with its submission. A worker claims it with a conditional
 UPDATE (portable: SQLite and PostgreSQL) that also takes over jobs whose lease
-ran out — a worker killed mid-job loses nothing. The stages run outside any
+ran out — a worker killed mid-job loses nothing. A lease whose holder is provably
+gone (a process of this host that no longer runs, see ``pipeline.holders``) is
+released at once, by an idle worker every few seconds and by the broker's sweeper. The stages run outside any
 transaction; their results, the one ``prescreens`` row (its primary key makes
 a second final result impossible) and the submission's state change commit
 together, and only then is the job done (a broker message is acked after that).
@@ -11,10 +13,12 @@ together, and only then is the job done (a broker message is acked after that).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +28,7 @@ from datacoop.domain.screening import Outcome, Verdict, decide
 from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import ItemContext, Stage, StageDeps, StageResult, TaskView
+from datacoop.pipeline.holders import is_gone
 from datacoop.pipeline.registry import stages_for
 from datacoop.services.clock import Clock, utc_now
 from datacoop.services.transitions import move
@@ -33,6 +38,7 @@ __all__ = ["ScreeningService", "enqueue"]
 
 log = logging.getLogger("datacoop.screening")
 MAX_ATTEMPTS = 3
+RELEASE_EVERY_S = 2.0  # how often an idle worker looks for leases of workers that are gone
 
 
 def enqueue(s: Session, submission_id: int, now: datetime) -> None:
@@ -65,9 +71,11 @@ class ScreeningService:
         lease: timedelta = timedelta(minutes=5),
         stage_classes: Callable[[Modality], list[type[Stage]]] = stages_for,
         clock: Clock = utc_now,
+        holder_gone: Callable[[str], bool] = is_gone,
     ) -> None:
         self._db, self._store, self._deps = db, store, deps or StageDeps()
         self._lease, self._stage_classes, self._clock = lease, stage_classes, clock
+        self._holder_gone, self._released_at = holder_gone, -RELEASE_EVERY_S
 
     # --- the queue --------------------------------------------------------------------------
 
@@ -118,9 +126,39 @@ class ScreeningService:
                 job = s.scalar(select(ScreeningJob).where(ScreeningJob.submission_id == submission_id))
                 if job is None or job.status == "done":
                     return None
-                return max((job.lease_until or now + self._lease) - now, timedelta(0))
+                holder, wait = job.worker, max((job.lease_until or now + self._lease) - now, timedelta(0))
+        if won is None:  # a live lease: unless its holder is provably gone, look again when it runs out
+            return self.work_on(submission_id, worker) if self._release(holder) else wait
         self.process(submission_id, worker)
         return None
+
+    def release_gone(self) -> int:
+        """Put back in the queue every running job whose worker is provably gone; how many."""
+        now = self._clock()
+        with self._db.transaction() as s:
+            holders = s.scalars(
+                select(ScreeningJob.worker)
+                .where(ScreeningJob.status == "running", ScreeningJob.lease_until >= now)
+                .distinct()
+            ).all()
+        return sum(self._release(holder) for holder in holders)
+
+    def _release(self, holder: str | None) -> int:
+        """Re-queue the running jobs of ``holder`` if it is provably gone (their attempts still count)."""
+        if holder is None or not self._holder_gone(holder):
+            return 0
+        with self._db.transaction() as s:
+            released = cast(
+                CursorResult[Any],
+                s.execute(
+                    update(ScreeningJob)
+                    .where(ScreeningJob.status == "running", ScreeningJob.worker == holder)
+                    .values(status="queued", lease_until=None)
+                ),
+            ).rowcount
+        if released:
+            log.warning("released %d pre-screening job(s) of %s, which is gone", released, holder)
+        return int(released)
 
     def overdue(self, *, after: timedelta, limit: int = 1000) -> list[int]:
         """Jobs a broker may never have carried: queued, or leased by a worker that died.
@@ -129,6 +167,7 @@ class ScreeningService:
         ``after`` its last publish, then at gaps that double with its age (at most ten
         ``after``), so a long backlog is not published over and over.
         """
+        self.release_gone()
         now = self._clock()
         stale = or_(ScreeningJob.status == "queued", ScreeningJob.lease_until < now)
         with self._db.transaction() as s:
@@ -144,8 +183,14 @@ class ScreeningService:
             return [j.submission_id for j in due]
 
     def work_once(self, worker: str) -> bool:
-        """Claim and process one job; False when the queue is empty."""
+        """Claim and process one job; False when the queue is empty.
+
+        An idle worker also releases, every few seconds, the leases of workers that are gone.
+        """
         submission_id = self.claim(worker)
+        if submission_id is None and time.monotonic() - self._released_at >= RELEASE_EVERY_S:
+            self._released_at = time.monotonic()
+            submission_id = self.claim(worker) if self.release_gone() else None
         if submission_id is None:
             return False
         self.process(submission_id, worker)
