@@ -16,8 +16,10 @@ import errno
 import importlib
 import json
 import os
+import signal
 import stat
 import sys
+import time
 import traceback
 from typing import Any, NoReturn
 
@@ -95,14 +97,37 @@ def _send_outputs(fd: int, limit: int) -> None:
                 sent += size
 
 
+def _files_in_use() -> int:
+    """Files and folders in /out and /tmp (tmpfs caps their bytes, not their count; each costs memory)."""
+    used = 0
+    for path in ("/out", "/tmp"):
+        info = os.statvfs(path)
+        used += info.f_files - info.f_ffree
+    return used
+
+
+def _watch(pid: int, max_files: int) -> dict[str, int]:
+    """Wait for the child, ending it if it makes more files than allowed."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return (
+                {"exit": os.WEXITSTATUS(status)} if os.WIFEXITED(status) else {"signal": os.WTERMSIG(status)}
+            )
+        if _files_in_use() > max_files:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return {"signal": signal.SIGKILL, "files": max_files}
+        time.sleep(0.01)
+
+
 def main() -> None:
     cfg = json.loads(sys.argv[1])
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     pid = os.fork()
     if pid == 0:
         _run_child(cfg)
-    _, status = os.waitpid(pid, 0)
-    ended = {"exit": os.WEXITSTATUS(status)} if os.WIFEXITED(status) else {"signal": os.WTERMSIG(status)}
+    ended = _watch(pid, int(cfg["max_files"]))
     fd = cfg["result_fd"]
     _write(fd, (json.dumps(ended) + "\n").encode())
     _send_outputs(fd, int(cfg["output_bytes"]))

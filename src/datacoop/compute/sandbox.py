@@ -54,6 +54,7 @@ class Limits:
     tmp_bytes: int = 64 * 1024**2  # the size of /tmp
     processes: int = 64  # threads count: BLAS and the interpreter start a few
     open_files: int = 256
+    files: int = 10_000  # files and folders in /out and /tmp together (each costs kernel memory)
     host_uid: int = JOB_UID  # the host uid the sandbox runs as when DataCoop runs as root
 
 
@@ -159,6 +160,7 @@ def run_sandboxed(
     shutil.copyfile(_RUNNER, root / "runner.py")
     (root / "runner.py").chmod(0o444)
     config = {"entry": entry, "inner_filter": pre.filters.inner.hex(), "output_bytes": limits.output_bytes,
+              "max_files": limits.files,
               "sys_path": [*choose_interpreter().stdlib_paths, SITE]}  # fmt: skip
     argv += [python, "-I", "-S", "-B", "/sandbox/runner.py"]
     started = time.monotonic()
@@ -231,6 +233,8 @@ def _verdict(
         return "limit", f"the algorithm ran past the time limit of {limits.wall_seconds:g} s", None
     if report.ended is None or not report.complete:
         return "error", "the sandbox ended before the job reported (see the log)", None
+    if "files" in report.ended:
+        return "limit", f"the algorithm made more than {limits.files:,} files in /out and /tmp", None
     if "signal" in report.ended:
         status, reason = _signal_reason(report.ended["signal"], limits)
         return status, reason, -report.ended["signal"]

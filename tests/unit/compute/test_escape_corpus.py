@@ -284,6 +284,11 @@ ENDINGS = {  # (attempt, status, reason)
         "allowed; see the log",
     ),
     "uncaught_value_error": ("int('x')", "error", "the algorithm failed (exit code 1); see the log"),
+    "inode_bomb": (
+        "[open(f'/tmp/{i}', 'w').close() for i in range(10**7)]",
+        "limit",
+        "the algorithm made more than 10,000 files in /out and /tmp",
+    ),
     "ptrace_kills": (
         "syscall(101, 0, 0, 0, 0)",
         "denied",
