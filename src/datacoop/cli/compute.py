@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from datacoop.app import Node, build_node
 from datacoop.cli._common import (
@@ -23,7 +25,7 @@ from datacoop.cli._common import (
 )
 from datacoop.client import DataCoopClient, load_account
 from datacoop.compute.licences import UNITS, DatabaseLicences
-from datacoop.compute.public import JobPublic
+from datacoop.compute.public import JobPublic, PolicyBody
 from datacoop.errors import InvalidInput, NotFound
 from datacoop.settings import Settings
 
@@ -126,6 +128,55 @@ def grant(
             row = DatabaseLicences.grant(s, version_id=version_id, buyer=buyer, unit=unit, price=price,
                                          source="operator", now=now, expires_at=until)  # fmt: skip
             console.print(f"licence {row.id}: {row.buyer} may use {unit}s on version {version_id}")
+    finally:
+        node.close()
+
+
+def _shapes(specs: list[str]) -> dict[str, list[int]]:
+    """NAME=2x3 → {"NAME": [2, 3]}."""
+    shapes = {}
+    for spec in specs:
+        name, _, dims = spec.partition("=")
+        if not name or not all(d.isdigit() for d in dims.split("x")):
+            raise InvalidInput(f"{spec!r} must look like NAME=2x3", field="parameter")
+        shapes[name] = [int(d) for d in dims.split("x")]
+    return shapes
+
+
+@compute_app.command("policy")
+@reports_errors
+def policy(
+    version_id: Annotated[int, typer.Argument(help="the dataset version")],
+    mode: Annotated[
+        str, typer.Option(help="approved (listed hashes only) or open (aggregates only)")
+    ] = "open",
+    approve: Annotated[
+        list[str] | None, typer.Option(help="an algorithm file to approve (its sha256)")
+    ] = None,
+    metric: Annotated[list[str] | None, typer.Option(help="a metric name open jobs may release")] = None,
+    parameter: Annotated[list[str] | None, typer.Option(help="NAME=2x3: a parameter and its shape")] = None,
+    mechanism: Annotated[str, typer.Option(help="none, laplace or gaussian")] = "none",
+    epsilon: Annotated[float, typer.Option(min=0.0, help="ε one released job spends")] = 0.0,
+    epsilon_budget: Annotated[float, typer.Option(min=0.0, help="ε per buyer and dataset")] = 0.0,
+    sensitivity: Annotated[float, typer.Option(min=0.0, help="of each released number")] = 1.0,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+) -> None:
+    """Operator: set how outputs of compute jobs on a version may leave (publishers use the API)."""
+    hashes = [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in approve or []]
+    try:
+        body = PolicyBody.model_validate(
+            {"mode": mode, "approved": hashes, "metrics": metric or ["accuracy", "loss", "items"],
+             "parameters": _shapes(parameter or []), "mechanism": mechanism, "epsilon": epsilon,
+             "epsilon_budget": epsilon_budget, "sensitivity": sensitivity}
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise InvalidInput(
+            str(exc.errors()[0]["msg"]), field=".".join(map(str, exc.errors()[0]["loc"]))
+        ) from exc
+    node = build_node(Settings(data_dir=data_dir), with_chain=False, check_stages=False)
+    try:
+        set_to = node.compute.set_policy(None, version_id, body)
+        console.print(f"version {version_id}: {set_to.mode}", markup=False)
     finally:
         node.close()
 
