@@ -16,9 +16,17 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
-__all__ = ["install_exact_openapi"]
+__all__ = ["NOTHING_NEW", "binary", "install_exact_openapi"]
 
 BOUNDS = frozenset({"maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"})
+NOTHING_NEW: dict[str, Any] = {"description": "nothing new: no body"}
+"""The 204 of an operator's round (an epoch, a royalty round) when nothing is owed since the last one."""
+
+
+def binary(*media_types: str, description: str) -> dict[str, Any]:
+    """An OpenAPI response whose body is bytes of one of ``media_types`` (FastAPI would say JSON)."""
+    schema = {"type": "string", "format": "binary"}
+    return {"description": description, "content": {media: {"schema": schema} for media in media_types}}
 
 
 def _models() -> dict[str, type[BaseModel]]:

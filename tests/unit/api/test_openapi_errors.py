@@ -96,3 +96,14 @@ def test_integer_bounds_are_exact_not_rounded_to_floats(api: TestClient) -> None
     assert schemas["VoteCreate"]["properties"]["nonce"]["exclusiveMaximum"] == 2**256  # not 1.1579e77
     assert 2**63 - 1 in _bounds(schemas)  # a row id in a body, not 9.223372036854776e18 (2**63)
     assert all(isinstance(bound, int) for bound in _bounds(schemas))
+
+
+def test_routes_that_serve_bytes_say_which_and_rounds_document_their_204(api: TestClient) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    delivery = paths["/v1/deliveries/{token}"]["get"]["responses"]
+    assert set(delivery["200"]["content"]) == set(delivery["206"]["content"]) == {"application/x-tar"}
+    assert "416" in delivery
+    for path in ("/v1/tasks/{task_id}/samples/{submission_id}", "/v1/reviews/{assignment_id}/content"):
+        assert set(paths[path]["get"]["responses"]["200"]["content"]) == {"application/octet-stream"}
+    for path in ("/v1/tasks/{task_id}/epochs", "/v1/listings/{listing_id}/royalty-rounds"):
+        assert "204" in paths[path]["post"]["responses"]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.openapi import binary
 from datacoop.api.params import Id, UnixSeconds
 from datacoop.compute.public import JobCreate, JobPublic, OutputLink, PolicyBody, PolicyPublic
 
@@ -55,7 +56,11 @@ def _chunks(f: BinaryIO) -> Iterator[bytes]:
             yield chunk
 
 
-@router.get("/outputs/{job_id}/{name:path}", response_class=StreamingResponse)
+@router.get(
+    "/outputs/{job_id}/{name:path}",
+    response_class=StreamingResponse,
+    responses={200: binary("application/octet-stream", description="the released output")},
+)
 def download_output(
     node: NodeDep, who: CurrentParticipant, job_id: Id, name: str, buyer: str, expires: UnixSeconds, sig: str
 ) -> StreamingResponse:

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Index
 from datacoop.api.streaming import download_headers
 from datacoop.datasets.public import (
@@ -80,7 +81,11 @@ def get_manifest_by_id(node: NodeDep, version_id: Id) -> Response:
     return _manifest(node.datasets.manifest_bytes(version_id), version.manifest_cid)
 
 
-@router.get("/dataset-versions/{version_id}/export/{format_name}", response_class=FileResponse)
+@router.get(
+    "/dataset-versions/{version_id}/export/{format_name}",
+    response_class=FileResponse,
+    responses={200: binary(*(media for _, media in DOWNLOADS.values()), description="the file")},
+)
 def export_version(node: NodeDep, version_id: Id, format_name: FormatName) -> FileResponse:
     """One file describing the version: ``datasheet`` (Markdown), ``croissant`` (JSON-LD) or
     ``parquet`` (one row per item, metadata only)."""

@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.openapi import NOTHING_NEW, binary
 from datacoop.api.params import MAX_ID, Count, Id, Wei
 from datacoop.api.streaming import download_headers
 from datacoop.domain.identity import normalize_address
@@ -79,7 +80,10 @@ def get_listing(node: NodeDep, listing_id: Id) -> dict[str, Any]:
 
 
 @router.post(
-    "/listings/{listing_id}/royalty-rounds", status_code=status.HTTP_201_CREATED, response_model=None
+    "/listings/{listing_id}/royalty-rounds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=None,
+    responses={204: NOTHING_NEW},
 )
 def close_royalty_round(node: NodeDep, who: CurrentParticipant, listing_id: Id) -> dict[str, Any] | Response:
     """Share what the pool was credited and post the root (operator only); 204 when nothing is new."""
@@ -116,7 +120,16 @@ def download_url(node: NodeDep, who: CurrentParticipant, order_id: Id) -> dict[s
     return node.exchange.download_url(who, order_id)
 
 
-@router.get("/deliveries/{token}", response_model=None)
+@router.get(
+    "/deliveries/{token}",
+    response_model=None,
+    response_class=StreamingResponse,
+    responses={
+        200: binary("application/x-tar", description="the order's export, WebDataset layout"),
+        206: binary("application/x-tar", description="the range asked for (Content-Range)"),
+        416: {"description": "the range starts past the end; Content-Range: bytes */size"},
+    },
+)
 def deliver(
     node: NodeDep,
     who: CurrentParticipant,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep, Operator, is_operator
+from datacoop.api.openapi import binary
 from datacoop.api.params import Id
 from datacoop.api.streaming import stream_blob
 from datacoop.schemas import (
@@ -42,7 +43,11 @@ def next_item(node: NodeDep, who: CurrentParticipant) -> ReviewItem | Response:
     return item if item is not None else Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/reviews/{assignment_id}/content", response_class=StreamingResponse)
+@router.get(
+    "/reviews/{assignment_id}/content",
+    response_class=StreamingResponse,
+    responses={200: binary("application/octet-stream", description="the assigned item's bytes")},
+)
 def item_content(node: NodeDep, who: CurrentParticipant, assignment_id: Id) -> StreamingResponse:
     """The bytes of an item assigned to you."""
     return stream_blob(node.store, node.review.content(who, assignment_id))

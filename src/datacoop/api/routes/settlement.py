@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from datacoop.api.deps import CurrentParticipant, NodeDep, Operator, is_operator
+from datacoop.api.openapi import NOTHING_NEW
 from datacoop.api.params import Id
 from datacoop.domain.identity import normalize_address
 from datacoop.errors import Forbidden
@@ -26,7 +27,12 @@ def link_escrow(node: NodeDep, who: CurrentParticipant, task_id: Id, body: Escro
     return node.settlement.link_escrow(who, task_id, body.escrow_task_id)
 
 
-@router.post("/tasks/{task_id}/epochs", status_code=status.HTTP_201_CREATED, response_model=None)
+@router.post(
+    "/tasks/{task_id}/epochs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=None,
+    responses={204: NOTHING_NEW},
+)
 def close_epoch(node: NodeDep, _operator: Operator, task_id: Id) -> dict[str, Any] | Response:
     """Close the task's next epoch now (operator only); 204 when nothing new is owed."""
     view = node.settlement.close_epoch(task_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Offset, Page
 from datacoop.api.streaming import stream_blob
 from datacoop.domain.tasks import TaskStatus
@@ -47,7 +48,11 @@ def dashboard(node: NodeDep, who: CurrentParticipant, task_id: Id) -> dict[str, 
     return node.dashboard.dashboard(who, task_id)
 
 
-@router.get("/{task_id}/samples/{submission_id}", response_class=StreamingResponse)
+@router.get(
+    "/{task_id}/samples/{submission_id}",
+    response_class=StreamingResponse,
+    responses={200: binary("application/octet-stream", description="the accepted item's scrubbed bytes")},
+)
 def sample(node: NodeDep, who: CurrentParticipant, task_id: Id, submission_id: Id) -> StreamingResponse:
     """An accepted item's (scrubbed) bytes, shown to the task's requester."""
     return stream_blob(node.store, node.dashboard.sample_cid(who, task_id, submission_id))
