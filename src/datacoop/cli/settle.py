@@ -149,6 +149,7 @@ def claim(
     """Claim what you are owed, with your key, straight from the escrow contract."""
     account = load_account(key, data_dir=data_dir)
     client = DataCoopClient(url, account=account)
+    client.login()  # claims are shown to their owner only
     owed = [c for c in client.claims(account.address) if task is None or c["task_id"] == task]
     owed = [c for c in owed if int(c["claimable"]) > 0]
     if not owed:
