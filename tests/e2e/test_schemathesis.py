@@ -141,7 +141,7 @@ def _schemathesis(node: RunningNode, folder: Path, tokens: dict[str, str], *args
     config = _config(folder, tokens)
     cmd = [
         *(sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "--no-color"),
-        *("run", node.url + "/openapi.json", "--checks", "all", "--seed", SEED, "--workers", "2"),
+        *("run", node.url + "/openapi.json", "--checks", "all", "--seed", SEED, "--workers", "1"),
         *("--max-examples", "30", "--report", "ndjson", "--report-ndjson-path", str(events), *args),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=folder, timeout=MAX_TIME_S + 300)
