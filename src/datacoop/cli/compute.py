@@ -112,7 +112,7 @@ def fetch(
 def grant(
     version_id: Annotated[int, typer.Argument(help="the dataset version")],
     buyer: Annotated[str, typer.Argument(help="the buyer's address")],
-    unit: Annotated[str, typer.Option(help="job (compute-to-data) or round (federated)")] = "job",
+    unit: Annotated[str, typer.Option(help="job or cpu_second (compute-to-data), round (federated)")] = "job",
     price: Annotated[int, typer.Option(min=0, help="token base units per unit")] = 0,
     days: Annotated[int, typer.Option(min=1, help="days it is valid")] = 30,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,

@@ -16,6 +16,7 @@ import errno
 import importlib
 import json
 import os
+import resource
 import signal
 import stat
 import sys
@@ -106,18 +107,23 @@ def _files_in_use() -> int:
     return used
 
 
+def _ended(status: int, usage: resource.struct_rusage) -> dict[str, int]:
+    how = {"exit": os.WEXITSTATUS(status)} if os.WIFEXITED(status) else {"signal": os.WTERMSIG(status)}
+    return how | {
+        "cpu_ms": int((usage.ru_utime + usage.ru_stime) * 1000)
+    }  # a per-CPU-second licence bills it
+
+
 def _watch(pid: int, max_files: int) -> dict[str, int]:
     """Wait for the child, ending it if it makes more files than allowed."""
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
-            return (
-                {"exit": os.WEXITSTATUS(status)} if os.WIFEXITED(status) else {"signal": os.WTERMSIG(status)}
-            )
+            return _ended(status, usage)
         if _files_in_use() > max_files:
             os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return {"signal": signal.SIGKILL, "files": max_files}
+            _, status, usage = os.wait4(pid, 0)
+            return _ended(status, usage) | {"files": max_files}
         time.sleep(0.01)
 
 

@@ -24,7 +24,7 @@ from datacoop.errors import InvalidInput, NotFound, Unavailable
 
 __all__ = ["UNITS", "ChainLicences", "ComputeLicences", "DatabaseLicences", "LicenceGrant"]
 
-UNITS = ("job", "round")
+UNITS = ("job", "cpu_second", "round")  # compute-to-data is priced per job or per CPU-second
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def read_report(path: Path, out_dir: Path, limit: int) -> RunnerReport:
         first = _header(stream)
         if first is None or not ({"exit", "signal"} & first.keys()):
             return report
-        report.ended = {k: int(v) for k, v in first.items() if k in ("exit", "signal", "files")}
+        report.ended = {k: int(v) for k, v in first.items() if k in ("exit", "signal", "files", "cpu_ms")}
         left = limit
         while (head := _header(stream)) is not None and len(report.files) < MAX_FILES:
             if head.get("end") is True:

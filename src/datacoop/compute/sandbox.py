@@ -70,6 +70,7 @@ class SandboxResult:
     isolation: dict[str, Any] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)  # files now in root/out
     output_problem: str | None = None
+    cpu_seconds: float = 0.0  # the buyer's code's, as the kernel counted it
 
 
 def prepare_dirs(root: Path) -> dict[str, Path]:
@@ -170,7 +171,10 @@ def run_sandboxed(
     log = (root / "log.txt").read_bytes()
     status, reason, code = _verdict(report, timed_out, limits, log)
     outputs = report.files if status == "finished" else []
-    return SandboxResult(status, reason, code, log, seconds, _isolation(limits), outputs, report.problem)
+    cpu = (report.ended or {}).get("cpu_ms", 0) / 1000
+    if timed_out:  # killed from outside: no count came back, so the most it could have used
+        cpu = float(min(limits.cpu_seconds, limits.wall_seconds))
+    return SandboxResult(status, reason, code, log, seconds, _isolation(limits), outputs, report.problem, cpu)
 
 
 def _spawn(argv: list[str], config: dict[str, Any], outer: bytes, root: Path, limits: Limits) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import mimetypes
 import os
 import shutil
@@ -45,7 +46,7 @@ from datacoop.compute.signing import OutputSigner
 from datacoop.compute.syscalls import require_isolation
 from datacoop.datasets.manifest import Manifest
 from datacoop.db import Database
-from datacoop.db.models import ComputeJob, ComputePolicy, ComputeUsage, Participant
+from datacoop.db.models import ComputeJob, ComputeLicence, ComputePolicy, ComputeUsage, Participant
 from datacoop.errors import Forbidden, NotFound, Unavailable
 from datacoop.services.audit import AuditLog
 from datacoop.services.clock import Clock, utc_now
@@ -148,6 +149,7 @@ class ComputeService:
         now = self._clock()
         with self._db.transaction() as s:
             grant = self.licences.licence_for(s, who.address, version_id, "job", now)
+            grant = grant or self.licences.licence_for(s, who.address, version_id, "cpu_second", now)
             if grant is None:
                 raise Forbidden(
                     f"you hold no compute licence for dataset version {version_id}", field="version_id"
@@ -350,21 +352,7 @@ class ComputeService:
             row.isolation = result.isolation if result else {}
             row.seconds = round(result.seconds, 3) if result else None
             row.lease_until, row.finished_at, row.updated_at = None, now, now
-            buyer = s.get(Participant, row.buyer_id)
-            assert buyer is not None
-            grant = self.licences.licence_for(s, buyer.address, row.version_id, "job", now)
-            s.add(
-                ComputeUsage(
-                    licence_id=row.licence_id,
-                    buyer=buyer.address,
-                    version_id=row.version_id,
-                    unit="job",
-                    subject=f"compute_job:{row.id}",
-                    quantity=1,
-                    amount=grant.price if grant else 0,
-                    created_at=now,
-                )
-            )
+            s.add(self._usage(s, row, result, now))
             self._audit.append(
                 s, actor=f"worker:{row.worker or '-'}"[:200], action="compute.job.finished",
                 subject=f"compute_job:{row.id}",
@@ -373,6 +361,21 @@ class ComputeService:
             )  # fmt: skip
         log.info("compute job %s: %s%s", job.id, outcome, f" ({reason})" if reason else "")
         return outcome
+
+    @staticmethod
+    def _usage(s: Session, row: ComputeJob, result: SandboxResult | None, now: datetime) -> ComputeUsage:
+        """What the job costs under the licence it was submitted with: per job, or per CPU-second begun."""
+        buyer = s.get(Participant, row.buyer_id)
+        licence = s.get(ComputeLicence, row.licence_id) if row.licence_id is not None else None
+        assert buyer is not None
+        unit = licence.unit if licence is not None else "job"
+        quantity = math.ceil(result.cpu_seconds) if unit == "cpu_second" and result else 1
+        quantity = quantity if result is not None else 0  # the node could not run it: nothing is owed
+        price = int(licence.price) if licence is not None else 0
+        return ComputeUsage(
+            licence_id=row.licence_id, buyer=buyer.address, version_id=row.version_id, unit=unit,
+            subject=f"compute_job:{row.id}", quantity=quantity, amount=price * quantity, created_at=now,
+        )  # fmt: skip
 
     def _spend(self, s: Session, row: ComputeJob, epsilon: float, budget: float) -> str | None:
         """Charge the job's ε to its buyer and dataset, or say why the budget does not allow it."""

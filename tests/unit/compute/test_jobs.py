@@ -17,6 +17,7 @@ from tests.unit.compute.world import approve
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
+from datacoop.compute.licences import DatabaseLicences
 from datacoop.compute.public import JobPublic
 from datacoop.compute.sandbox import JOB_UID
 from datacoop.db.models import AuditEntry, ComputeUsage
@@ -268,3 +269,29 @@ def test_a_job_whose_worker_died_is_taken_up_again(
 
     assert node.compute.claim("second") == job.id
     assert node.compute.process(job.id, "second") == "released"
+
+
+def test_a_per_cpu_second_licence_is_billed_for_the_cpu_the_job_used(
+    node: Node,
+    sdk,
+    version_id: int,
+    tmp_path: Path,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    # Prepare: a buyer whose licence is priced per CPU-second (7 base units each)
+    from tests.conftest import make_account
+
+    metered = make_account(0xC9B)
+    with node.db.transaction() as s:
+        DatabaseLicences.grant(s, version_id=version_id, buyer=metered.address, unit="cpu_second", price=7,
+                               source="test", now=clock())  # fmt: skip
+    path = tmp_path / "algorithm.py"
+    path.write_text("import time\ndef run(d, o):\n    while time.process_time() < 1.2:\n        pass\n")
+    approve(node, version_id, path)
+    # Execute
+    job = sdk(metered).compute_submit(version_id, path)
+    assert node.compute.work_once("test-worker")
+    # Assert: between 1.2 and 2 CPU-seconds were used: two begun seconds are billed
+    with node.db.transaction() as s:
+        usage = s.scalars(select(ComputeUsage).where(ComputeUsage.subject == f"compute_job:{job.id}")).one()
+    assert (usage.unit, usage.quantity, usage.amount) == ("cpu_second", 2, 14)
