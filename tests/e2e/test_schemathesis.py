@@ -3,8 +3,9 @@
 Three development wallets sign in through SIWE; their session tokens go to schemathesis as a Web
 Fuzzing Commons auth file whose users are peers, so its object-level authorization check replays one
 wallet's reads as the others. ``POST /v1/auth/logout`` ends the session it is sent with, so it runs on
-its own, with a wallet of its own, after the main run. Links between operations (create a task, then
-read, close, fund and submit to it) are inferred by schemathesis from the schema's ids.
+its own, with a wallet of its own, after the main run. A task with two submissions is made first, so
+reads find real objects. Links between operations (create a task, then read, close, fund and submit to
+it) are inferred by schemathesis from the schema's ids; the stateful phase runs with its own time.
 """
 
 from __future__ import annotations
