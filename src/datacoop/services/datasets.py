@@ -301,7 +301,7 @@ class DatasetService:
             raise InvalidInput("reason is longer than 2,000 characters", field="reason", limit=2000)
         with self._db.transaction() as s:
             sub = s.get(Submission, submission_id)
-            if sub is None:
+            if sub is None or who.id not in (sub.contributor_id, sub.task.requester_id):  # ids leak nothing
                 raise NotFound(f"there is no submission {submission_id}", field="submission_id")
             if sub.contributor_id != who.id:
                 raise Forbidden(f"submission {submission_id} is not yours", field="submission_id")

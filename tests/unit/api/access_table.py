@@ -168,6 +168,8 @@ ACCESS: dict[str, Rule] = {
     "POST /v1/reviews/{assignment_id}/vote": only(
         "the assigned validator, staked at request time", {"validator": OK}
     ),
-    "POST /v1/submissions/{submission_id}/withdraw": only("its contributor", {"contributor": OK}),
+    "POST /v1/submissions/{submission_id}/withdraw": only(
+        "its contributor", {"contributor": OK}, 404, cells={"requester": 403}
+    ),
     "POST /v1/tasks/{task_id}/close": only("the task's requester", {"requester": OK}),
 }
