@@ -34,7 +34,9 @@ def node(
 
 
 def _settle(node: Node) -> None:
+    assert node.chain is not None
     for _ in range(100):
+        node.chain.relay.step()  # the chain follower's work: no request handler steps the relay
         node.settlement.tick()
         if all(
             e.status in ("confirmed", "failed")
