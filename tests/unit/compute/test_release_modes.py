@@ -169,3 +169,19 @@ def test_only_the_publisher_sets_the_policy(
     )
     assert invalid.value.http_status == 422
     assert buyer._request("GET", f"/compute/policies/{version_id}").json()["mode"] == "open"
+
+
+def test_a_queued_algorithm_whose_approval_is_withdrawn_does_not_run(
+    node: Node, requester: DataCoopClient, buyer: DataCoopClient, version_id: int, tmp_path: Path
+) -> None:
+    path = _algorithm(tmp_path, "RAW = False\n" + OPEN)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    _set_policy(requester, version_id, {"mode": "approved", "approved": [digest]})
+    job = buyer.compute_submit(version_id, path, requirements=["numpy", "pillow"])
+
+    _set_policy(requester, version_id, {"mode": "approved", "approved": ["0" * 64]})
+    assert node.compute.work_once("test-worker")
+
+    done = buyer.compute_job(job.id)
+    assert (done.outcome, done.outputs) == ("withheld", [])
+    assert done.reason == f"the publisher no longer approves algorithm sha256 {digest}; it was not run"
