@@ -21,7 +21,7 @@ from datacoop.compute.licences import DatabaseLicences
 from datacoop.compute.public import JobPublic
 from datacoop.compute.sandbox import JOB_UID
 from datacoop.db.models import AuditEntry, ComputeUsage
-from datacoop.errors import Forbidden, InvalidInput, NotFound
+from datacoop.errors import Forbidden, InvalidInput, NotFound, Unavailable
 
 pytestmark = pytest.mark.usefixtures("licensed")
 
@@ -295,3 +295,38 @@ def test_a_per_cpu_second_licence_is_billed_for_the_cpu_the_job_used(
     with node.db.transaction() as s:
         usage = s.scalars(select(ComputeUsage).where(ComputeUsage.subject == f"compute_job:{job.id}")).one()
     assert (usage.unit, usage.quantity, usage.amount) == ("cpu_second", 2, 14)
+
+
+def test_a_node_without_bubblewrap_refuses_jobs_and_says_why(
+    buyer: DataCoopClient, version_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "algorithm.py"
+    path.write_text("def run(data_dir, out_dir):\n    pass\n")
+    monkeypatch.setenv("PATH", "/nonexistent")  # where the worker looks for bwrap
+
+    with pytest.raises(Unavailable) as refused:
+        buyer.compute_submit(version_id, path)
+
+    assert refused.value.http_status == 503 and refused.value.field == "compute.sandbox"
+    assert refused.value.message == (
+        "compute jobs cannot run: bubblewrap (bwrap) is not installed (apt-get install bubblewrap)"
+    )
+
+
+def test_a_worker_without_bubblewrap_fails_the_job_and_runs_nothing(
+    node: Node, buyer: DataCoopClient, version_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "algorithm.py"
+    path.write_text("def run(data_dir, out_dir):\n    open(out_dir + '/ran.txt', 'w').write('ran')\n")
+    approve(node, version_id, path)
+    job = buyer.compute_submit(version_id, path)
+    monkeypatch.setenv("PATH", "/nonexistent")  # the worker's host lost bubblewrap since
+
+    assert node.compute.work_once("test-worker")
+
+    done = buyer.compute_job(job.id)
+    assert (done.outcome, done.outputs) == ("failed", [])
+    assert (
+        done.reason
+        == "compute jobs cannot run: bubblewrap (bwrap) is not installed (apt-get install bubblewrap)"
+    )
