@@ -399,6 +399,12 @@ class SettlementService:
                 changed.append(EpochView.of(epoch))
         return changed
 
+    def drive(self) -> list[EpochView]:
+        """One step of the outbox, then :meth:`sync`: for a caller with no chain follower running (the
+        CLI, tests); a no-op step while another process holds the outbox."""
+        self._need_chain().relay.step()
+        return self.sync()
+
     def settle(self, task_id: int, *, timeout: float = 120) -> EpochView | None:
         """Close an epoch and drive it until it is confirmed or failed (the CLI's `epoch close --wait`)."""
         import time
@@ -408,8 +414,7 @@ class SettlementService:
             return None
         deadline = time.monotonic() + timeout
         while True:
-            self._need_chain().relay.step()  # no-op while another process (`up`) drives the outbox
-            self.sync()
+            self.drive()
             current = self.epoch(task_id, view.number, include_failed=True)
             if current.status in ("confirmed", "failed"):
                 return current

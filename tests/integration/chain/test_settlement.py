@@ -226,7 +226,7 @@ def test_crash_between_building_and_posting_resumes_without_a_second_posting(
         db, ChainHandle(chain, Relay(db, chain, accounts[0]), accounts[0], handle.deployment)
     )
     for _ in range(50):
-        restarted.sync()
+        restarted.drive()
         if restarted.epoch(task_id, 1).status == "confirmed":
             break
     assert restarted.epoch(task_id, 1).status == "confirmed"
@@ -258,7 +258,7 @@ def test_crash_after_sending_before_recording_is_found_by_its_hash(
         db, ChainHandle(chain, Relay(db, chain, accounts[0]), accounts[0], handle.deployment)
     )
     for _ in range(50):
-        restarted.sync()
+        restarted.drive()
         if restarted.epoch(task_id, 1).status == "confirmed":
             break
     assert restarted.epoch(task_id, 1).status == "confirmed"
@@ -279,16 +279,16 @@ def test_dropped_posting_is_sent_again_and_lands_once(
     _accept(db, task_id, accounts[2], 3)
     chain.rpc("evm_setAutomine", [False])
     service.close_epoch(task_id)
-    service.sync()  # signed
-    service.sync()  # sent
+    service.drive()  # signed
+    service.drive()  # sent
     with db.transaction() as s:
         tx_hash = s.scalars(select(ChainTx.tx_hash).where(ChainTx.status == "sent")).one()
     chain.rpc("anvil_dropTransaction", [tx_hash])
-    service.sync()  # gone from the pool: the same bytes again
+    service.drive()  # gone from the pool: the same bytes again
     chain.rpc("evm_mine", [])
     chain.rpc("evm_setAutomine", [True])
     for _ in range(50):
-        service.sync()
+        service.drive()
         if service.epoch(task_id, 1).status == "confirmed":
             break
     assert service.epoch(task_id, 1).status == "confirmed"
@@ -312,14 +312,14 @@ def test_reorg_within_confirmations_rolls_the_epoch_back_to_pending(
     service.close_epoch(task_id)
     seen = []
     for _ in range(4):
-        seen += [v.status for v in service.sync()]
+        seen += [v.status for v in service.drive()]
     assert seen[-1] == "posted"
     chain.rpc("anvil_reorg", [2, []])  # the block with the posting is gone
-    seen += [v.status for v in service.sync()]
+    seen += [v.status for v in service.drive()]
     assert seen[-1] == "pending"
     for _ in range(100):
         chain.rpc("evm_mine", [])
-        service.sync()
+        service.drive()
         if service.epoch(task_id, 1).status == "confirmed":
             break
     assert service.epoch(task_id, 1).status == "confirmed"
@@ -339,14 +339,14 @@ def test_node_restart_between_posting_and_confirmation(
     task_id, escrow_task_id = _funded_task(db, service, chain, token, escrow, accounts[1], 50 * UNIT)
     _accept(db, task_id, accounts[2], 2)
     service.close_epoch(task_id)
-    service.sync()  # signed
+    service.drive()  # signed
     anvil.stop()  # the chain node goes away (its state is saved on a clean stop)
     with pytest.raises(Exception):  # noqa: B017 - whatever the transport says, nothing is recorded
-        service.sync()
+        service.drive()
     anvil.start()
     for _ in range(50):
         try:
-            service.sync()
+            service.drive()
         except Exception:  # the node may still be starting
             time.sleep(0.1)
             continue
@@ -378,7 +378,7 @@ while True:
         svc.close_epoch(int(sys.argv[4]))
     except Conflict:
         pass
-    svc.sync()
+    svc.drive()
     time.sleep(0.01)
 """
 
@@ -431,7 +431,7 @@ def test_sigkill_at_random_points_never_posts_an_epoch_twice(
     while not settled and time.monotonic() < deadline:
         with contextlib.suppress(Conflict):
             service.close_epoch(task_id)
-        service.sync()
+        service.drive()
         if all(e.status in ("confirmed", "failed") for e in service.epochs(task_id)):
             with contextlib.suppress(Conflict):
                 settled = service.close_epoch(task_id) is None
@@ -455,8 +455,8 @@ def test_posting_replaced_under_its_nonce_fails_and_the_next_epoch_reposts(
     _accept(db, task_id, accounts[2], 2)
     chain.rpc("evm_setAutomine", [False])
     service.close_epoch(task_id)
-    service.sync()  # signed
-    service.sync()  # sent
+    service.drive()  # signed
+    service.drive()  # sent
     with db.transaction() as s:
         sent = s.scalars(select(ChainTx).where(ChainTx.status == "sent")).one()
         tx_hash, nonce = sent.tx_hash, sent.nonce
@@ -469,7 +469,7 @@ def test_posting_replaced_under_its_nonce_fails_and_the_next_epoch_reposts(
     chain.rpc("evm_mine", [])
     chain.rpc("evm_setAutomine", [True])
     # Execute
-    failed = service.sync()
+    failed = service.drive()
     again = service.settle(task_id)
     # Assert
     assert [(v.number, v.status) for v in failed] == [(1, "failed")]
@@ -490,7 +490,7 @@ def test_a_restart_after_confirmation_posts_nothing_more(
         db, ChainHandle(chain, Relay(db, chain, accounts[0]), accounts[0], handle.deployment)
     )
     for _ in range(5):
-        restarted.sync()
+        restarted.drive()
     assert restarted.close_epoch(task_id) is None
     assert _roots_posted(chain, escrow, escrow_task_id) == [1]
     assert [e.status for e in restarted.epochs(task_id)] == ["confirmed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,11 @@ def node(
 
 def _settle(node: Node) -> None:
     assert node.chain is not None
-    for _ in range(100):
+    deadline = time.monotonic() + 120  # by time, not turns: a loaded machine takes more turns
+    while time.monotonic() < deadline:
         node.chain.relay.step()  # the chain follower's work: no request handler steps the relay
         node.settlement.tick()
+        time.sleep(0.02)
         if all(
             e.status in ("confirmed", "failed")
             for t in node.settlement.funded_tasks()
