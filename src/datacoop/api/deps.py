@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from datacoop.app import Node
 from datacoop.db.models import Participant
+from datacoop.domain.identity import normalize_address
 from datacoop.errors import Forbidden, NotAuthenticated
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Operator",
     "OptionalParticipant",
     "is_operator",
+    "own_account",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="session token from POST /v1/auth/siwe")
@@ -74,6 +76,14 @@ bearer one FastAPI lists, so the schema says a token is optional."""
 def is_operator(node: Node, who: Participant | None) -> bool:
     """Whether ``who`` is the node's operator: the account that sends its chain transactions."""
     return who is not None and node.chain is not None and who.address == node.chain.operator.address
+
+
+def own_account(node: Node, who: Participant, address: str, what: str) -> str:
+    """``address`` when it is the caller's own (or the caller is the operator), else 403 naming it."""
+    account = normalize_address(address, field="address")
+    if account != who.address and not is_operator(node, who):
+        raise Forbidden(f"{what} shown to their owner only", field="address")
+    return account
 
 
 def _operator(node: NodeDep, who: CurrentParticipant) -> Participant:

@@ -175,6 +175,7 @@ def claim_royalties(
     """Claim your royalties, with your key, straight from LicenseMarket."""
     account = load_account(key, data_dir=data_dir)
     with DataCoopClient(url, account=account) as client:
+        client.login()  # royalties are shown to their owner only
         owed = [r for r in client.royalties(account.address) if int(r["claimable"]) > 0]
         chain, _ = _chain_info(client, rpc) if owed else (None, {})
     if chain is None:
@@ -196,6 +197,7 @@ def show_royalties(
     account = load_account(key, data_dir=data_dir)
     table = Table("listing", "round", "cumulative", "claimed", "claimable")
     with DataCoopClient(url, account=account) as client:
+        client.login()  # royalties are shown to their owner only
         owed = client.royalties(account.address)
     for r in owed:
         table.add_row(str(r["listing_id"]), str(r["round"]), r["cumulative"], r["claimed"], r["claimable"])

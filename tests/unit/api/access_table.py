@@ -148,7 +148,9 @@ ACCESS: dict[str, Rule] = {
         na=frozenset(),
         cells={"buyer_expired_licence": 410},
     ),
-    "GET /v1/royalties/{address}": public("anyone (a per-address leak the exchange has yet to close)"),
+    "GET /v1/royalties/{address}": only(
+        "the address itself, the operator", {"contributor": OK, "operator": OK}
+    ),
     "POST /v1/compute/jobs": only(
         "a buyer holding a compute licence on chain now", {"buyer": OK}, na=frozenset()
     ),

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.deps import CurrentParticipant, NodeDep, own_account
 from datacoop.api.openapi import NOTHING_NEW, binary
 from datacoop.api.params import MAX_ID, Count, Id, Wei
 from datacoop.api.streaming import download_headers
-from datacoop.domain.identity import normalize_address
 from datacoop.errors import Forbidden, InvalidInput
 from datacoop.services.exchange_listings import SearchFilters
 
@@ -161,7 +160,7 @@ def deliver(
 
 
 @router.get("/royalties/{address}")
-def royalties(node: NodeDep, address: str) -> list[dict[str, Any]]:
-    """What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain."""
-    account = normalize_address(address, field="address")
-    return node.exchange.royalties(account)
+def royalties(node: NodeDep, who: CurrentParticipant, address: str) -> list[dict[str, Any]]:
+    """What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain
+    (its owner or the operator only)."""
+    return node.exchange.royalties(own_account(node, who, address, "royalties are"))

@@ -7,11 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentParticipant, NodeDep, Operator, is_operator
+from datacoop.api.deps import CurrentParticipant, NodeDep, Operator, own_account
 from datacoop.api.openapi import NOTHING_NEW
 from datacoop.api.params import Id
-from datacoop.domain.identity import normalize_address
-from datacoop.errors import Forbidden
 
 router = APIRouter(tags=["settlement"])
 
@@ -55,18 +53,10 @@ def spend(node: NodeDep, who: CurrentParticipant, task_id: Id) -> dict[str, Any]
 @router.get("/claims/{address}")
 def claims(node: NodeDep, who: CurrentParticipant, address: str) -> list[dict[str, Any]]:
     """What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator)."""
-    return node.settlement.claims(_own_account(node, who, address, "claims are"))
-
-
-def _own_account(node: NodeDep, who: CurrentParticipant, address: str, what: str) -> str:
-    """``address`` when it is the caller's own (or the caller is the operator), else 403."""
-    account = normalize_address(address, field="address")
-    if account != who.address and not is_operator(node, who):
-        raise Forbidden(f"{what} shown to their owner only", field="address")
-    return account
+    return node.settlement.claims(own_account(node, who, address, "claims are"))
 
 
 @router.get("/statements/{address}")
 def statement(node: NodeDep, who: CurrentParticipant, address: str) -> dict[str, Any]:
     """Which items and votes earned ``address`` what, per epoch (its owner or the operator only)."""
-    return node.settlement.statement(_own_account(node, who, address, "statements are"))
+    return node.settlement.statement(own_account(node, who, address, "statements are"))
