@@ -158,7 +158,9 @@ def policy(
     mechanism: Annotated[str, typer.Option(help="none, laplace or gaussian")] = "none",
     epsilon: Annotated[float, typer.Option(min=0.0, help="ε one released job spends")] = 0.0,
     epsilon_budget: Annotated[float, typer.Option(min=0.0, help="ε per buyer and dataset")] = 0.0,
-    sensitivity: Annotated[float, typer.Option(min=0.0, help="of each released number")] = 1.0,
+    bounds: Annotated[
+        str, typer.Option(help="LOW,HIGH: with noise, each released number is clipped into these")
+    ] = "0,1",
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
 ) -> None:
     """Operator: set how outputs of compute jobs on a version may leave (publishers use the API)."""
@@ -167,7 +169,7 @@ def policy(
         body = PolicyBody.model_validate(
             {"mode": mode, "approved": hashes, "metrics": metric or ["accuracy", "loss", "items"],
              "parameters": _shapes(parameter or []), "mechanism": mechanism, "epsilon": epsilon,
-             "epsilon_budget": epsilon_budget, "sensitivity": sensitivity}
+             "epsilon_budget": epsilon_budget, "bounds": bounds.split(",")}
         )  # fmt: skip
     except ValidationError as exc:
         raise InvalidInput(

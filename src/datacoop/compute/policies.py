@@ -29,6 +29,7 @@ def _policy(row: ComputePolicy | None) -> ReleasePolicy:
     rules["approved"] = tuple(rules.get("approved", ()))
     rules["metrics"] = tuple(rules.get("metrics", ()))
     rules["parameters"] = {k: tuple(v) for k, v in rules.get("parameters", {}).items()}
+    rules["bounds"] = tuple(rules.get("bounds", (0.0, 1.0)))
     return ReleasePolicy(mode=row.mode, **rules)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -80,7 +81,9 @@ class PolicyBody(BaseModel):
     mechanism: Literal["none", "laplace", "gaussian"] = "none"
     epsilon: float = Field(default=0.0, ge=0, le=100)
     delta: float = Field(default=1e-6, gt=0, lt=1)
-    sensitivity: float = Field(default=1.0, gt=0, le=1e12)
+    bounds: tuple[float, float] = Field(
+        default=(0.0, 1.0), description="with noise, each released number is clipped into [low, high]"
+    )
     epsilon_budget: float = Field(default=0.0, ge=0, le=10_000)
 
     @model_validator(mode="after")
@@ -89,6 +92,9 @@ class PolicyBody(BaseModel):
             raise ValueError("approved mode needs at least one approved algorithm sha256 in 'approved'")
         if self.mechanism != "none" and self.epsilon <= 0:
             raise ValueError("a noise mechanism needs epsilon > 0 per job")
+        low, high = self.bounds
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError("bounds must be two finite numbers, low < high")
         if any(len(shape) > 4 for shape in self.parameters.values()):
             raise ValueError("a parameter has at most 4 dimensions")
         return self

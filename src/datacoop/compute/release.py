@@ -13,10 +13,12 @@ The publisher of a version chooses its release mode (:class:`ReleasePolicy`):
   re-encodes the numbers (rounded to ``digits`` significant digits, optionally with Laplace or
   Gaussian noise), and the re-encoding must fit in ``budget_fraction`` of the version's size.
 
-Differential privacy: with ``mechanism`` ``laplace`` (or ``gaussian``) each of the k released
-numbers gets noise calibrated to ``sensitivity`` and ε/k (δ/k), so one job spends ``epsilon``
-(basic composition); :mod:`datacoop.compute.policies` keeps the sum per buyer and dataset
-under ``epsilon_budget``.
+Differential privacy: with ``mechanism`` ``laplace`` (or ``gaussian``) every released number is
+first clipped into ``bounds``, so whatever the buyer's code computed, changing the data moves one
+number by at most the bounds' width: that width is the sensitivity, for any algorithm. Each of
+the k numbers gets noise calibrated to it and ε/k (δ/k), so one job spends ``epsilon`` (basic
+composition); :mod:`datacoop.compute.policies` keeps the sum per buyer and dataset under
+``epsilon_budget``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class ReleasePolicy:
     mechanism: str = "none"
     epsilon: float = 0.0  # spent by one released job
     delta: float = 1e-6  # gaussian only
-    sensitivity: float = 1.0
+    bounds: tuple[float, float] = (0.0, 1.0)  # each released number is clipped into these (with noise)
     epsilon_budget: float = 0.0  # per buyer and dataset; 0 with a mechanism: nothing may be released
 
 
@@ -102,10 +104,10 @@ def _parse(path: Path, policy: ReleasePolicy) -> tuple[dict[str, float], dict[st
 def _noise(policy: ReleasePolicy, count: int, rng: np.random.Generator) -> np.ndarray[Any, Any]:
     if policy.mechanism == "none" or count == 0:
         return np.zeros(count)
-    eps = policy.epsilon / count
+    eps, sensitivity = policy.epsilon / count, policy.bounds[1] - policy.bounds[0]
     if policy.mechanism == "laplace":
-        return rng.laplace(0.0, policy.sensitivity / eps, count)
-    sigma = policy.sensitivity * math.sqrt(2 * math.log(1.25 / (policy.delta / count))) / eps
+        return rng.laplace(0.0, sensitivity / eps, count)
+    sigma = sensitivity * math.sqrt(2 * math.log(1.25 / (policy.delta / count))) / eps
     return rng.normal(0.0, sigma, count)
 
 
@@ -129,6 +131,8 @@ def release_aggregate(
         return parsed
     metrics, params = parsed
     flat = np.concatenate([np.array(list(metrics.values()))] + [np.ravel(params[n]) for n in sorted(params)])
+    if policy.mechanism != "none":
+        flat = np.clip(flat, *policy.bounds)
     noisy = _round(flat + _noise(policy, flat.size, rng), policy.digits)
     released: dict[str, Any] = {"metrics": dict(zip(metrics, noisy[: len(metrics)], strict=True))}
     at, shaped = len(metrics), {}

@@ -141,7 +141,7 @@ def test_an_aggregate_over_its_share_of_the_data_is_withheld(tmp_path: Path) -> 
 def test_laplace_noise_hides_small_pieces_and_costs_epsilon(tmp_path: Path) -> None:
     pieces = [list(map(float, ITEM[0:3])), list(map(float, ITEM[3:6]))]  # 6 bytes of an item, in the shape
     noisy = ReleasePolicy(mode="open", metrics=(), parameters={"weights": (2, 3)}, mechanism="laplace",
-                          epsilon=0.5, sensitivity=255.0, epsilon_budget=2.0)  # fmt: skip
+                          epsilon=0.5, bounds=(0.0, 255.0), epsilon_budget=2.0)  # fmt: skip
 
     released = _release(tmp_path, _result({"parameters": {"weights": pieces}}), noisy)
 
@@ -162,3 +162,17 @@ def test_an_open_algorithms_log_says_only_how_it_ended() -> None:
         open_log(log)
         == "[log withheld: an open algorithm releases only its aggregate; the job ended with ValueError]"
     )
+
+
+def test_with_noise_numbers_are_clipped_so_amplifying_the_data_carries_nothing(tmp_path: Path) -> None:
+    # Prepare: two jobs hide different bytes, scaled far beyond the noise, in the declared shape
+    noisy = ReleasePolicy(mode="open", metrics=(), parameters={"weights": (2, 3)}, mechanism="laplace",
+                          epsilon=0.5, bounds=(0.0, 1.0), epsilon_budget=2.0)  # fmt: skip
+    releases = []
+    for k, item in enumerate(ITEMS[:2]):
+        loud = [[b * 1e9 for b in item[0:3]], [b * 1e9 for b in item[3:6]]]
+        (tmp_path / str(k)).mkdir()
+        releases.append(_release(tmp_path / str(k), _result({"parameters": {"weights": loud}}), noisy))
+    # Assert: clipped into [0, 1] first, with the same noise draw they are the same bytes
+    assert isinstance(releases[0], Aggregate) and isinstance(releases[1], Aggregate)
+    assert ITEMS[0][:6] != ITEMS[1][:6] and releases[0].data == releases[1].data

@@ -139,7 +139,7 @@ def test_only_approved_algorithms_run_and_their_outputs_are_released(
 def test_privacy_budget_is_spent_per_buyer_and_dataset(
     node: Node, requester: DataCoopClient, buyer: DataCoopClient, version_id: int, tmp_path: Path
 ) -> None:
-    dp = {**OPEN_POLICY, "mechanism": "laplace", "epsilon": 0.5, "sensitivity": 255, "epsilon_budget": 1.0}
+    dp = {**OPEN_POLICY, "mechanism": "laplace", "epsilon": 0.5, "bounds": [0, 255], "epsilon_budget": 1.0}
     _set_policy(requester, version_id, dp)
     path = _algorithm(tmp_path, "RAW = False\n" + OPEN)
 
