@@ -12,6 +12,8 @@ The publisher of a version chooses its release mode (:class:`ReleasePolicy`):
   declared shapes, every value a finite number. The node does not release the job's bytes: it
   re-encodes the numbers (rounded to ``digits`` significant digits, optionally with Laplace or
   Gaussian noise), and the re-encoding must fit in ``budget_fraction`` of the version's size.
+  Why an aggregate is withheld never repeats a name the job chose (keys, file names): the reason
+  is shown to the buyer, so it would be a way out.
 
 Differential privacy: with ``mechanism`` ``laplace`` (or ``gaussian``) every released number is
 first clipped into ``bounds``, so whatever the buyer's code computed, changing the data moves one
@@ -87,17 +89,19 @@ def _parse(path: Path, policy: ReleasePolicy) -> tuple[dict[str, float], dict[st
     if not isinstance(metrics, dict) or not isinstance(params, dict):
         return "'metrics' and 'parameters' must be objects"
     if extra := sorted(set(metrics) - set(policy.metrics)):
-        return f"metric {extra[0]!r} is not declared (declared: {', '.join(policy.metrics) or 'none'})"
+        declared = ", ".join(policy.metrics) or "none"
+        return f"{len(extra)} metric name(s) are not declared (declared: {declared})"
     bad = [k for k, v in metrics.items() if isinstance(v, bool) or not isinstance(v, int | float)]
     bad += [k for k, v in metrics.items() if k not in bad and not math.isfinite(v)]
-    if bad:
+    if bad:  # the names are declared ones (checked above): the publisher's words, not the job's
         return f"metric {bad[0]!r} is not a finite number"
+    if extra := sorted(set(params) - set(policy.parameters)):
+        declared = ", ".join(policy.parameters) or "none"
+        return f"{len(extra)} parameter name(s) are not declared (declared: {declared})"
     for name, value in params.items():
-        declared = policy.parameters.get(name)
-        if declared is None:
-            return f"parameter {name!r} is not declared (declared: {', '.join(policy.parameters) or 'none'})"
-        if _shape(value) != tuple(declared):
-            return f"parameter {name!r} does not have the declared shape {list(declared)} of finite numbers"
+        shape = policy.parameters[name]
+        if _shape(value) != tuple(shape):
+            return f"parameter {name!r} does not have the declared shape {list(shape)} of finite numbers"
     return {k: float(v) for k, v in metrics.items()}, params
 
 
@@ -124,8 +128,7 @@ def release_aggregate(
     ``prints`` (the inputs' fingerprints) are a last check on the re-encoding: defence in depth.
     """
     if files != [RESULT]:
-        found = ", ".join(repr(f) for f in files[:5]) or "nothing"
-        return f"an open algorithm may release only {RESULT!r} (it wrote {found})"
+        return f"an open algorithm may release only {RESULT!r} (it wrote {len(files)} file(s) in all)"
     parsed = _parse(out_dir / RESULT, policy)
     if isinstance(parsed, str):
         return parsed

@@ -53,6 +53,7 @@ __all__ = ["ComputeConfig", "ComputeRuns"]
 log = logging.getLogger("datacoop.compute")
 MAX_ATTEMPTS = 3
 _OUTCOME = {"denied": "stopped", "limit": "stopped", "error": "failed"}
+_UNREADABLE = "the outputs could not be taken back: a name, size or file type that is not allowed"
 
 
 @dataclass(frozen=True)
@@ -165,12 +166,13 @@ class ComputeRuns:
         )
         if policy.mode == "approved":
             text = scrub_log(result.log, root, prints, self.config.log_chars)
-        else:
-            text = open_log(result.log)
+        else:  # an open job's log is withheld, and its run time shown in whole seconds (a timing channel)
+            text, result.seconds = open_log(result.log), float(round(result.seconds))
         if result.status != "finished":
             return self._finish(job, _OUTCOME[result.status], result.reason, result, [], text)
-        if result.output_problem is not None:
-            return self._finish(job, "withheld", result.output_problem, result, [], text)
+        if result.output_problem is not None:  # an open job's reason may not repeat its file names
+            problem = result.output_problem if policy.mode == "approved" else _UNREADABLE
+            return self._finish(job, "withheld", problem, result, [], text)
         if policy.mode == "open":
             size = sum(p.stat().st_size for p in inputs)
             return self._release_aggregate(job, dirs["out"], result, policy, size, prints, text)

@@ -54,7 +54,7 @@ EXFILTRATION = {
     ),
     "hex_in_a_new_metric": (
         _result({"metrics": {"accuracy": 1.0, ITEM[:20].hex(): 1}}),
-        f"metric '{ITEM[:20].hex()}' is not declared (declared: accuracy, items)",
+        "1 metric name(s) are not declared (declared: accuracy, items)",  # the name itself is not repeated
     ),
     "xor_as_extra_field": (
         _result({**GOOD, "extra": list(bytes(b ^ 0x5A for b in ITEM))}),
@@ -66,24 +66,23 @@ EXFILTRATION = {
     ),
     "pixels_in_an_undeclared_parameter": (
         _result({**GOOD, "parameters": {"weights": GOOD["parameters"]["weights"], "bias": PIXELS.tolist()}}),
-        "parameter 'bias' is not declared (declared: weights)",
+        "1 parameter name(s) are not declared (declared: weights)",
     ),
     "zlib_beside_the_result": (
         {**_result(GOOD), "blob.zlib": zlib.compress(ITEM)},
-        "an open algorithm may release only 'result.json' (it wrote 'blob.zlib', 'result.json')",
+        "an open algorithm may release only 'result.json' (it wrote 2 file(s) in all)",
     ),
     "pixels_as_npy": (
         {"pixels.npy": _npy(PIXELS)},
-        "an open algorithm may release only 'result.json' (it wrote 'pixels.npy')",
+        "an open algorithm may release only 'result.json' (it wrote 1 file(s) in all)",
     ),
     "pixels_as_csv": (
         {"pixels.csv": ",".join(map(str, PIXELS)).encode()},
-        "an open algorithm may release only 'result.json' (it wrote 'pixels.csv')",
+        "an open algorithm may release only 'result.json' (it wrote 1 file(s) in all)",
     ),
     "small_pieces_in_many_files": (
         {f"part{i:03d}.json": json.dumps(list(ITEM[i * 7 : i * 7 + 7])).encode() for i in range(100)},
-        "an open algorithm may release only 'result.json' (it wrote 'part000.json', 'part001.json', "
-        "'part002.json', 'part003.json', 'part004.json')",
+        "an open algorithm may release only 'result.json' (it wrote 100 file(s) in all)",
     ),
     "nan_and_infinity": (
         {"result.json": b'{"metrics": {"accuracy": NaN}}'},
@@ -176,3 +175,15 @@ def test_with_noise_numbers_are_clipped_so_amplifying_the_data_carries_nothing(t
     # Assert: clipped into [0, 1] first, with the same noise draw they are the same bytes
     assert isinstance(releases[0], Aggregate) and isinstance(releases[1], Aggregate)
     assert ITEMS[0][:6] != ITEMS[1][:6] and releases[0].data == releases[1].data
+
+
+def test_a_withheld_reason_never_repeats_what_the_job_named(tmp_path: Path) -> None:
+    secret = base64.b64encode(ITEM).decode()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    as_key = _release(tmp_path / "a", _result({"metrics": {secret: 1.0}, "parameters": {secret: [1]}}))
+    as_file = _release(tmp_path / "b", {f"{ITEM[:50].hex()}.json": b"{}"})
+
+    assert isinstance(as_key, str) and isinstance(as_file, str)
+    assert secret[:8] not in as_key and ITEM[:4].hex() not in as_file
