@@ -398,13 +398,13 @@ def _review(
     in_review = [sid for sid in kind_of if _reached_review(node, sid)]
     escalated = 0
     for sid in in_review:
-        if node.review.status(sid).status == "escalated":
+        if requester.review_status(sid).status == "escalated":
             requester.decide(sid, kind_of[sid].truth, "the requester checked it")
             escalated += 1
     decided = correct = votes = 0
     stuck = 0
     for sid in in_review:
-        status = node.review.status(sid)
+        status = requester.review_status(sid)
         if status.status != "final":
             stuck += 1
             continue
@@ -414,7 +414,7 @@ def _review(
     records = [v.client.validator_record() for v in validators]
     final_by_kind: dict[str, Counter[str]] = {}
     for sid in in_review:
-        answer = node.review.status(sid).answer
+        answer = requester.review_status(sid).answer
         if answer is not None:
             final_by_kind.setdefault(kind_of[sid].value, Counter())[str(answer)] += 1
     return {
