@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from datacoop import __version__
-from datacoop.api.body_limit import JsonTooLarge
+from datacoop.api.body_limit import JsonDepthGuard, JsonTooLarge
 from datacoop.api.errors import error_responses, install_error_handlers
 from datacoop.api.openapi import install_exact_openapi
 from datacoop.api.routes import (
@@ -50,6 +50,7 @@ def create_app(node: Node) -> FastAPI:
     install_error_handlers(app)
     install_exact_openapi(app)
     app.add_middleware(JsonTooLarge)
+    app.add_middleware(JsonDepthGuard)  # no JSON body reaches the recursive C parser nested deeper than 64
     if node.settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=node.settings.cors_origins, allow_methods=["*"], allow_headers=["*"]

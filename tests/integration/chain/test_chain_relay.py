@@ -85,7 +85,11 @@ def test_malformed_bodies_get_json_rpc_errors(api: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        (b"[" * 100_000, "nest deeper than 32"),
+        (b"[" * 100_000, "nest deeper than"),
+        (
+            b'{"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": ' + b"[" * 40 + b"]" * 40 + b"}",
+            "nest deeper than 32 levels",
+        ),
         (b'{"jsonrpc": "2.0", "id": NaN, "method": "eth_chainId"}', "NaN is not JSON"),
         (b'{"jsonrpc": "2.0", "id": -Infinity, "method": "eth_chainId"}', "-Infinity is not JSON"),
         (b'{"jsonrpc": "2.0", "id": 1e400, "method": "eth_chainId"}', "1e400 does not fit a double"),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import sys
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.unit.api.wire import post_until_answered, serve
 
 from datacoop.api.app import create_app
+from datacoop.api.body_limit import JsonDepth
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 
@@ -58,19 +63,63 @@ def test_blob_uploads_are_not_held_to_the_json_cap(contributor: DataCoopClient) 
     assert blob.size == LIMIT + 1
 
 
-def test_deeply_nested_or_non_finite_json_is_a_4xx(api: TestClient, requester: DataCoopClient) -> None:
-    # Prepare: the interpreter's own recursion limit, as under `datacoop up` (py_ecc, which the test
-    # plugins import, raises it to 100,000, deep enough for the C JSON parser to overflow the stack)
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
-    try:
-        nested = api.post("/v1/tasks", content=b"[" * 100_000, headers=_auth(requester))
-    finally:
-        sys.setrecursionlimit(previous)
+def test_deeply_nested_json_is_a_400_whatever_the_recursion_limit(
+    api: TestClient, requester: DataCoopClient
+) -> None:
+    # Prepare: the recursion limit py_ecc (imported by the test plugins) sets, deep enough for the C
+    # JSON parser to overflow the stack on 100,000 nested arrays
+    assert sys.getrecursionlimit() >= 100_000
+    # Execute
+    nested = api.post("/v1/tasks", content=b"[" * 100_000, headers=_auth(requester))
+    chunked = api.post("/v1/tasks", content=iter([b"[" * 40, b"[" * 40]), headers=_auth(requester))
+    # Assert
+    for r in (nested, chunked):
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == {
+            "code": "invalid_input",
+            "message": "body: JSON arrays and objects nest deeper than 64 levels",
+            "field": "body",
+        }
+
+
+def test_non_finite_numbers_in_a_free_form_field_are_a_4xx(
+    api: TestClient, requester: DataCoopClient
+) -> None:
     nan = api.post(
         "/v1/datasets",
         content=b'{"name": "x", "query": {"task_ids": [1], "labels": {"a": NaN}}}',
         headers=_auth(requester),
     )
-    assert nested.status_code == 400 and nested.json()["error"]["field"] == "body"
     assert 400 <= nan.status_code < 500, nan.text
+
+
+@given(
+    value=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\n', max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.text(alphabet='[]"\\a', max_size=4), inner, max_size=3)
+        ),
+        max_leaves=30,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=4),
+)
+def test_the_streaming_depth_count_agrees_with_the_parser(value: object, cuts: list[int]) -> None:
+    text = json.dumps(value).encode()
+    edges = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
+    depth = JsonDepth(limit=1_000)
+    for a, b in itertools.pairwise(edges):
+        depth.feed(text[a:b])
+    assert depth.deepest == _nesting(value) and depth.depth == 0
+
+
+def _nesting(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_nesting(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_nesting(v) for v in value.values()), default=0)
+    return 0
+
+
+def test_an_upload_full_of_brackets_is_not_taken_for_json(contributor: DataCoopClient) -> None:
+    assert contributor.upload(b"[" * 100_000).size == 100_000

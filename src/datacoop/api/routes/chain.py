@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, cast
 
 from fastapi import APIRouter, Request
@@ -25,6 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from web3.types import RPCEndpoint
 
+from datacoop.api.body_limit import JsonDepth, JsonTooDeep
 from datacoop.api.deps import NodeDep
 from datacoop.errors import Unavailable
 
@@ -54,8 +54,6 @@ ALLOWED = frozenset(
 MAX_BODY_BYTES = 256 * 1024
 MAX_BATCH = 20
 MAX_DEPTH = 32  # eth_getLogs filters, the deepest a wallet sends, nest 4 levels
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 class _NotJson(ValueError):
@@ -64,15 +62,6 @@ class _NotJson(ValueError):
 
 def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-
-
-def _depth(body: bytes) -> int:
-    """How deep arrays and objects nest in a JSON text (brackets inside strings do not count)."""
-    depth = deepest = 0
-    for bracket in _BRACKET.finditer(_STRING.sub(b'""', body)):
-        depth += 1 if bracket.group() in (b"[", b"{") else -1
-        deepest = max(deepest, depth)
-    return deepest
 
 
 def _constant(name: str) -> Any:
@@ -88,8 +77,10 @@ def _number(text: str) -> float:
 
 def _parse(body: bytes) -> Any:
     """The JSON value of ``body``; _NotJson (a ValueError) for NaN, Infinity or too deep a nesting."""
-    if _depth(body) > MAX_DEPTH:
-        raise _NotJson(f"arrays and objects nest deeper than {MAX_DEPTH} levels")
+    try:
+        JsonDepth(MAX_DEPTH).feed(body)
+    except JsonTooDeep as exc:
+        raise _NotJson(exc.detail) from None
     return json.loads(body, parse_constant=_constant, parse_float=_number)
 
 
@@ -98,9 +89,11 @@ async def rpc(node: NodeDep, request: Request) -> JSONResponse:
     """JSON-RPC 2.0 (single or batch of up to 20) relayed to the node's chain; see the module's notes."""
     if node.chain is None:
         raise Unavailable("this node runs without a chain (chain = 'off')", field="chain")
-    body = await request.body()  # the route's limit stops the stream at MAX_BODY_BYTES (413)
     try:
+        body = await request.body()  # the route's limit stops the stream at MAX_BODY_BYTES (413)
         payload = _parse(body)
+    except JsonTooDeep as exc:  # the app's guard stopped the stream: still a JSON-RPC answer
+        return JSONResponse(_error(None, -32700, f"parse error: {exc.detail}"))
     except _NotJson as exc:
         return JSONResponse(_error(None, -32700, f"parse error: {exc}"))
     except ValueError:
