@@ -24,7 +24,8 @@ web:  ## build the browser app (npm packages pinned by web/package-lock.json)
 # compute-to-data jobs run under bubblewrap with a libseccomp filter (Debian's packages); without them no job runs
 sandbox-deps:
 	@{ command -v bwrap >/dev/null && /usr/bin/python3 -c 'import seccomp' 2>/dev/null; } \
-	  || { command -v apt-get >/dev/null && apt-get install -y -q bubblewrap python3-seccomp; } \
+	  || { command -v apt-get >/dev/null && { apt-get update -q >/dev/null || true; } \
+	       && apt-get install -y -q bubblewrap python3-seccomp; } \
 	  || echo "warning: compute jobs need bubblewrap and python3-seccomp (apt-get install bubblewrap python3-seccomp)" >&2
 
 # torch first, pinned: that takes the CPU build on this kind of machine (resolved later, it pulls CUDA's GBs)
