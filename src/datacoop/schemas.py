@@ -16,6 +16,7 @@ from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import Modality, TaskStatus
 
 __all__ = [
+    "MAX_BIGINT",
     "MAX_ID",
     "UINT256_END",
     "AcceptanceRules",
@@ -43,10 +44,12 @@ __all__ = [
     "VotePublic",
 ]
 
-MAX_ID = 2**63 - 1
-"""The largest row id: a signed 64-bit integer on SQLite and PostgreSQL."""
+MAX_ID = 2**31 - 1
+"""The largest row id: keys are PostgreSQL ``INTEGER`` columns (signed 32-bit; SQLite's are wider)."""
+MAX_BIGINT = 2**63 - 1
+"""The largest offset, count or time in seconds: a signed 64-bit integer."""
 UINT256_END = 2**256
-RowId = Annotated[int, Field(ge=1, le=MAX_ID, description="a row id, 1 to 2**63-1")]
+RowId = Annotated[int, Field(ge=1, le=MAX_ID, description="a row id, 1 to 2**31-1")]
 Uint256 = Annotated[int, Field(ge=0, lt=UINT256_END)]
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-prefixed 32-byte hex")]
 EcdsaSignature = Annotated[
@@ -121,8 +124,8 @@ class AcceptanceRules(_Model):
     min_width: int = Field(default=0, ge=0, le=100_000)
     min_height: int = Field(default=0, ge=0, le=100_000)
     allowed_formats: list[str] = Field(default_factory=lambda: list(IMAGE_FORMATS), max_length=32)
-    max_bytes: int | None = Field(default=None, gt=0, le=MAX_ID)
-    min_text_chars: int = Field(default=0, ge=0, le=MAX_ID)
+    max_bytes: int | None = Field(default=None, gt=0, le=MAX_BIGINT)
+    min_text_chars: int = Field(default=0, ge=0, le=MAX_BIGINT)
     max_duration_s: float | None = Field(default=None, gt=0)
     auto_accept: bool = False
     stages: dict[str, dict[str, Any]] = Field(

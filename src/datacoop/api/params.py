@@ -1,9 +1,10 @@
 """Path and query parameters every route shares, checked at the edge.
 
-Ids are database keys: 64-bit signed integers on SQLite and PostgreSQL alike, so
-anything outside 1..2**63-1 is refused with a 422 naming the parameter before a
-query is built (a larger Python int cannot even be bound). Offsets and counts
-have the same ceiling; page sizes are capped where each list route declares them.
+Ids are database keys: PostgreSQL ``INTEGER`` columns (signed 32-bit), so anything
+outside 1..2**31-1 is refused with a 422 naming the parameter before a query is
+built (a larger value would fail inside PostgreSQL, and past 2**63 cannot even be
+bound on SQLite). Offsets, counts and times stop at 2**63-1; page sizes are capped
+where each list route declares them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from datacoop.schemas import MAX_ID, UINT256_END
+from datacoop.schemas import MAX_BIGINT, MAX_ID, UINT256_END
 
 __all__ = [
     "MAX_ID",
@@ -26,26 +27,26 @@ __all__ = [
     "Wei",
 ]
 
-Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id, 1 to 2**63-1")]
+Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id, 1 to 2**31-1")]
 """A row id in the path (``/tasks/{task_id}``)."""
 
-Index = Annotated[int, Path(ge=0, le=MAX_ID, description="a 0-based position, at most 2**63-1")]
+Index = Annotated[int, Path(ge=0, le=MAX_ID, description="a 0-based position, at most 2**31-1")]
 """A position in a list, in the path (``/proof/{index}``)."""
 
-MaybeId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a row id, 1 to 2**63-1")]
+MaybeId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a row id, 1 to 2**31-1")]
 """An optional row id used as a filter (``?task_id=``)."""
 
-Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip, 0 to 2**63-1")]
+Offset = Annotated[int, Query(ge=0, le=MAX_BIGINT, description="rows to skip, 0 to 2**63-1")]
 """How many rows a page skips."""
 
 Page = Annotated[int, Query(ge=1, le=500, description="rows per page, 1 to 500")]
 """How many rows a page holds."""
 
-Count = Annotated[int | None, Query(ge=0, le=MAX_ID, description="a count or size, 0 to 2**63-1")]
+Count = Annotated[int | None, Query(ge=0, le=MAX_BIGINT, description="a count or size, 0 to 2**63-1")]
 """An optional bound on a count or a byte size (``?min_items=``)."""
 
 Wei = Annotated[int | None, Query(ge=0, lt=UINT256_END, description="token base units, a uint256")]
 """An optional amount of token base units (``?max_price=``)."""
 
-UnixSeconds = Annotated[int, Query(ge=0, le=MAX_ID, description="unix seconds")]
+UnixSeconds = Annotated[int, Query(ge=0, le=MAX_BIGINT, description="unix seconds")]
 """A time in unix seconds (a signed link's ``expires``)."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Base64Bytes, BaseModel, Field, model_validator
 
 from datacoop.db.models import ComputeJob
+from datacoop.schemas import RowId
 
 __all__ = ["JobCreate", "JobOutput", "JobPublic", "OutputLink", "PolicyBody", "PolicyPublic"]
 
@@ -50,7 +51,7 @@ class JobPublic(BaseModel):
 class JobCreate(BaseModel):
     """A buyer's algorithm for one version: a .py file or a .zip package, base64 in JSON (at most 1 MiB)."""
 
-    version_id: int
+    version_id: RowId
     filename: str = Field(min_length=4, max_length=200)
     source: Base64Bytes
     entry: str | None = Field(default=None, max_length=200)

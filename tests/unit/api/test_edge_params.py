@@ -112,3 +112,23 @@ def test_integer_body_fields_that_reach_the_database_are_bounded(
         "/v1/datasets", json={"name": "x", "query": {"task_ids": [HUGE]}}, headers=_auth(requester)
     )
     assert query.status_code in (400, 422) and query.json()["error"]["field"].startswith("query.task_ids")
+
+
+def test_ids_stop_where_postgresql_keys_do_and_the_largest_is_never_a_500(
+    api: TestClient, requester: DataCoopClient, task: TaskPublic
+) -> None:
+    # Prepare: keys are PostgreSQL INTEGER (signed 32-bit) columns; 2**31 failed inside PostgreSQL (500)
+    from datacoop.schemas import MAX_ID
+
+    ids = [p for p in _int_params(api) if p[2].endswith("_id") or p[2] in ("number", "index", "task_id")]
+    assert MAX_ID == 2**31 - 1 and len(ids) > 25
+    answers = []
+    for method, path, name, where in ids:
+        for value in (MAX_ID, MAX_ID + 1):
+            verb, url, query = _request(api, method, path, name, where, value)
+            # Execute
+            r = api.request(verb.upper(), url, params=query, headers=_auth(requester))
+            answers.append((verb, url, value, r.status_code, r.text[:120]))
+    # Assert: the largest id is an ordinary miss or refusal; one past it is a 422 (or refused before)
+    assert [a for a in answers if a[3] >= 500 and a[3] != 503] == []  # 503: this node has no chain
+    assert [a for a in answers if a[2] == MAX_ID + 1 and a[3] not in (403, 422)] == []

@@ -94,7 +94,7 @@ def _bounds(node: Any) -> list[Any]:
 def test_integer_bounds_are_exact_not_rounded_to_floats(api: TestClient) -> None:
     schemas = api.get("/openapi.json").json()["components"]["schemas"]
     assert schemas["VoteCreate"]["properties"]["nonce"]["exclusiveMaximum"] == 2**256  # not 1.1579e77
-    assert 2**63 - 1 in _bounds(schemas)  # a row id in a body, not 9.223372036854776e18 (2**63)
+    assert 2**63 - 1 in _bounds(schemas)  # a byte limit in a body, not 9.223372036854776e18 (2**63)
     assert all(isinstance(bound, int) for bound in _bounds(schemas))
 
 
