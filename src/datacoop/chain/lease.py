@@ -3,8 +3,8 @@
 Every process that may drive the outbox (``datacoop up``'s chain follower, a CLI waiting for its own
 transaction, a second API replica) asks :meth:`OutboxLease.hold` before each step. The lease is one
 row per (chain, sender); taking it is a single conditional ``UPDATE``, atomic on SQLite and
-PostgreSQL alike, and it lasts ``ttl`` unless renewed. A holder on this host whose process is gone
-(``kill -9``) is replaced at once instead of after ``ttl``.
+PostgreSQL alike, and it lasts ``ttl`` unless renewed. A holder whose process is provably gone
+(``kill -9`` on this host: :func:`datacoop.holders.is_gone`) is replaced at once, not after ``ttl``.
 
 Inside a process, a lock per sender keeps two threads from stepping at once: the process, not the
 thread, is the unit a lease names.
@@ -12,8 +12,6 @@ thread, is the unit a lease names.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -24,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from datacoop.db import Database
 from datacoop.db.models import ChainLease
+from datacoop.holders import holder_name, is_gone
 
-__all__ = ["OutboxLease", "process_lock", "this_process"]
+__all__ = ["OutboxLease", "process_lock"]
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -37,29 +36,11 @@ def process_lock(name: str) -> threading.Lock:
         return _LOCKS.setdefault(name, threading.Lock())
 
 
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _gone(holder: str) -> bool:
-    """True when ``holder`` names a process of this host that no longer runs."""
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
 class OutboxLease:
     """The lease named ``name``, asked for by this process."""
 
     def __init__(self, db: Database, name: str, *, ttl: timedelta = timedelta(seconds=15)) -> None:
-        self._db, self.name, self.ttl, self.holder = db, name, ttl, this_process()
+        self._db, self.name, self.ttl, self.holder = db, name, ttl, holder_name()
 
     def hold(self) -> bool:
         """Take or renew the lease; False while another live process holds it."""
@@ -74,7 +55,7 @@ class OutboxLease:
             current = row.holder if row is not None else None
         if current is None:
             return self._create(now)
-        return _gone(current) and self._replace(current, now)
+        return is_gone(current) and self._replace(current, now)
 
     def _take(self, s: Session, condition: ColumnElement[bool], now: datetime) -> bool:
         """One conditional UPDATE: atomic on SQLite and PostgreSQL alike."""

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from datacoop.pipeline.holders import holder_name
+from datacoop.holders import holder_name
 
 __all__ = ["WorkerPool", "worker_name"]
 

@@ -28,7 +28,7 @@ from datacoop.domain.screening import Outcome, Verdict, decide
 from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import Modality
 from datacoop.pipeline.base import ItemContext, Stage, StageDeps, StageResult, TaskView
-from datacoop.pipeline.holders import is_gone
+from datacoop.holders import is_gone
 from datacoop.pipeline.registry import stages_for
 from datacoop.services.clock import Clock, utc_now
 from datacoop.services.transitions import move

@@ -196,13 +196,12 @@ def test_only_the_lease_holder_steps_and_a_dead_holder_is_replaced(
     assert relay.step() is False and relay.get("leased").status == "pending"
     # A holder on this host whose process is gone is replaced at once, without waiting for expiry
     dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
-    import socket
-
+        [sys.executable, "-c", "from datacoop.holders import holder_name; print(holder_name())"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
     other.release()
     gone = OutboxLease(db, relay.lease.name)
-    gone.holder = f"{socket.gethostname()}:{int(dead.stdout)}"
+    gone.holder = dead.stdout.strip()
     assert gone.hold()
     assert relay.step() is True
     assert relay.drive(row.key).status == "confirmed"

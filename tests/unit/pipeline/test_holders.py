@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from datacoop.pipeline.holders import holder_name, is_gone
+from datacoop.holders import holder_name, is_gone
 
 
 def _sleeper() -> subprocess.Popen[bytes]:

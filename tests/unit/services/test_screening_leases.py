@@ -11,7 +11,7 @@ from sqlalchemy import select
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.db.models import ScreeningJob
-from datacoop.pipeline.holders import holder_name
+from datacoop.holders import holder_name
 from datacoop.schemas import TaskPublic
 
 

@@ -1,13 +1,14 @@
 """Names of lease holders that say whether the process behind them still runs.
 
-A worker's name is ``host:boot_id:pid:start_time`` (then ``/thread``): the kernel's boot id and
-the process's start time (clock ticks since boot, ``/proc/<pid>/stat``) make it unique for the
-life of the machine, so a lease left by a killed worker (``kill -9``, OOM) can be released at
-once by any worker on the same host instead of after the lease runs out. A holder is *gone*
-only when that is proven: same host, and another boot, or its pid is free, a zombie, or reused
-by a process started at another time. A holder on another host, or a name without these
-parts (an older node, a system without ``/proc``), is never taken for gone: its lease runs out.
-"""
+Shared by every lease a process can hold: a pre-screening job's (``screening_jobs.worker``) and
+the outbox's (``chain_leases.holder``). A holder's name is ``host:boot_id:pid:start_time`` (a
+worker adds ``/thread``): the kernel's boot id and the process's start time (clock ticks since
+boot, ``/proc/<pid>/stat``) make it unique for the life of the machine, so a lease left by a
+killed process (``kill -9``, OOM) can be taken over at once by another on the same host instead
+of after the lease runs out. A holder is *gone* only when that is proven: same host, and another
+boot, or its pid is free, a zombie, or reused by a process started at another time. A holder on
+another host, or a name without these parts (an older node, a system without ``/proc``), is
+never taken for gone: its lease runs out."""
 
 from __future__ import annotations
 
