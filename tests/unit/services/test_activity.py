@@ -14,8 +14,8 @@ from datacoop.services.activity import DatabaseActivity
 def test_activity_counts_recent_submissions_and_rejections(
     node: Node, contributor: DataCoopClient, requester: DataCoopClient, task: TaskPublic, clock: ManualClock
 ) -> None:
-    # Prepare: bob submits three items (one empty: rejected); alice one
-    for data in (b"one", b"two", b""):
+    # Prepare: bob submits three items (one a copy of the first: rejected as a duplicate); alice one
+    for data in (b"one", b"two", b"one"):
         contributor.submit(task.id, contributor.upload(data).cid, "KE")
     requester.submit(task.id, requester.upload(b"alice's").cid, "KE")
     while node.screening.work_once("w"):

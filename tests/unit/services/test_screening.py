@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import pytest
 from sqlalchemy import func, select
 from tests.conftest import ManualClock
 
@@ -11,6 +12,7 @@ from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.db.models import Prescreen, StageResultRow
 from datacoop.domain.tasks import Modality
+from datacoop.errors import InvalidInput
 from datacoop.pipeline.base import ItemContext, StageResult, TaskView
 from datacoop.pipeline.stages.duplicates import DuplicateStage
 from datacoop.pipeline.stages.size import SizeStage
@@ -98,10 +100,13 @@ def test_a_broken_stage_sends_the_item_to_review(
     assert "the exploding check could not run (MemoryError); a validator will look" in sub.history[-1].reason
 
 
-def test_empty_file_is_rejected_by_size(node: Node, contributor: DataCoopClient, task: TaskPublic) -> None:
-    sid = _submit(contributor, task.id, b"")
-    node.screening.work_once("w")
-    assert contributor.get_submission(sid).history[-1].reason == "the file is empty"
+def test_an_empty_file_is_refused_at_upload_and_never_queued(
+    node: Node, contributor: DataCoopClient, task: TaskPublic
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        _submit(contributor, task.id, b"")
+    assert refused.value.field == "body"
+    assert node.screening.work_once("w") is False  # nothing was queued
 
 
 def test_a_job_that_keeps_killing_workers_goes_to_a_person(
