@@ -7,10 +7,10 @@ the API turns it into ``{"error": {"code", "message", "field"}}``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import Modality, TaskStatus
@@ -25,6 +25,8 @@ __all__ = [
     "BlobPublic",
     "GoldItemCreate",
     "GoldItemPublic",
+    "IsoDate",
+    "IsoDateTime",
     "NoncePublic",
     "PrescreenReport",
     "RequesterDecision",
@@ -49,6 +51,19 @@ MAX_ID = 2**31 - 1
 MAX_BIGINT = 2**63 - 1
 """The largest offset, count or time in seconds: a signed 64-bit integer."""
 UINT256_END = 2**256
+
+
+def _as_text(value: object) -> object:
+    """Times in a request are ISO 8601 text, as the schema says (pydantic reads a number as unix time)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("write it as ISO 8601 text (e.g. 2027-01-31 or 2027-01-31T00:00:00Z), not a number")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_as_text)]
+"""A date and time in a request body: ISO 8601 text only."""
+IsoDate = Annotated[date, BeforeValidator(_as_text)]
+"""A date in a request body: YYYY-MM-DD only."""
 RowId = Annotated[int, Field(ge=1, le=MAX_ID, description="a row id, 1 to 2**31-1")]
 Uint256 = Annotated[int, Field(ge=0, lt=UINT256_END)]
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-prefixed 32-byte hex")]
@@ -141,7 +156,7 @@ class TaskCreate(_Model):
     rules: AcceptanceRules = Field(default_factory=AcceptanceRules)
     reward_per_item: Uint256 = Field(description="token base units paid per accepted item")
     target_count: int = Field(gt=0, le=10_000_000)
-    deadline: datetime
+    deadline: IsoDateTime
     consent_text: str = Field(min_length=1, max_length=20_000)
     licence: str = Field(default="CC-BY-4.0", min_length=1, max_length=200)
     allowed_jurisdictions: list[str] = Field(

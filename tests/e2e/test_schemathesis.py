@@ -190,11 +190,6 @@ def _tracebacks(node: RunningNode) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="open on PostgreSQL until ids are checked against its 32-bit INTEGER keys (2**31 to 2**63-1 "
-    "pass the edge check, then 'integer out of range': a 500); SQLite finds none",
-)
 def test_schemathesis_finds_no_failure_against_datacoop_up(fuzzed_node: RunningNode, tmp_path: Path) -> None:
     # Prepare
     _seed(fuzzed_node)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from datacoop.domain.identity import normalize_jurisdiction
 from datacoop.errors import InvalidInput
-from datacoop.schemas import RowId
+from datacoop.schemas import IsoDate, RowId
 
 __all__ = ["MAX_QUERY_TASKS", "DatasetQuery", "parse_query"]
 
@@ -27,8 +27,8 @@ class DatasetQuery(BaseModel):
 
     task_ids: list[RowId] = Field(min_length=1, max_length=MAX_QUERY_TASKS)
     labels: dict[str, Any] = Field(default_factory=dict)
-    created_from: date | None = None
-    created_to: date | None = None
+    created_from: IsoDate | None = None
+    created_to: IsoDate | None = None
     jurisdictions: list[str] = Field(default_factory=list)
     licence: str | None = Field(default=None, min_length=1, max_length=200)
 

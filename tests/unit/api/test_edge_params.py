@@ -132,3 +132,19 @@ def test_ids_stop_where_postgresql_keys_do_and_the_largest_is_never_a_500(
     # Assert: the largest id is an ordinary miss or refusal; one past it is a 422 (or refused before)
     assert [a for a in answers if a[3] >= 500 and a[3] != 503] == []  # 503: this node has no chain
     assert [a for a in answers if a[2] == MAX_ID + 1 and a[3] not in (403, 422)] == []
+
+
+def test_times_in_a_body_are_iso_text_never_numbers(
+    api: TestClient, requester: DataCoopClient, task: TaskPublic
+) -> None:
+    # Prepare: pydantic reads a number as unix seconds, though the schema says ISO 8601 text
+    from tests.unit.api.conftest import task_body
+
+    as_number = task_body().model_dump(mode="json") | {"deadline": 4_102_444_800}
+    query = {"task_ids": [task.id], "created_from": 0}
+    # Execute
+    made = api.post("/v1/tasks", json=as_number, headers=_auth(requester))
+    dataset = api.post("/v1/datasets", json={"name": "x", "query": query}, headers=_auth(requester))
+    # Assert
+    assert (made.status_code, made.json()["error"]["field"]) == (422, "deadline")
+    assert (dataset.status_code, dataset.json()["error"]["field"]) == (422, "query.created_from")
