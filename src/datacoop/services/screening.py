@@ -27,8 +27,8 @@ from datacoop.db.models import Prescreen, ScreeningJob, StageResultRow, Submissi
 from datacoop.domain.screening import Outcome, Verdict, decide
 from datacoop.domain.submissions import SubmissionState
 from datacoop.domain.tasks import Modality
-from datacoop.pipeline.base import ItemContext, Stage, StageDeps, StageResult, TaskView
 from datacoop.holders import is_gone
+from datacoop.pipeline.base import ItemContext, Stage, StageDeps, StageResult, TaskView
 from datacoop.pipeline.registry import stages_for
 from datacoop.services.clock import Clock, utc_now
 from datacoop.services.transitions import move
