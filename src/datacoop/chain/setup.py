@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,12 @@ class ChainHandle:
         report = self.client.health(self.deployment.addresses())
         report["embedded"] = self.anvil is not None
         return report
+
+    def wait_step(self) -> None:
+        """One step of the outbox for a caller waiting on its own transaction (CLI, demo, tests), and a
+        short pause when nothing moved: a no-op step while another process (`up`) drives the outbox."""
+        if not self.relay.step():
+            time.sleep(0.02)
 
     def close(self) -> None:
         self.relay.close()

@@ -409,8 +409,7 @@ class DatasetService:
                 raise Unavailable(
                     f"version {version_id} still {view.anchor.status} after {timeout}s", field="chain"
                 )
-            if not self._need_chain().relay.step():  # no-op while another process (`up`) drives it
-                time.sleep(0.02)
+            self._need_chain().wait_step()
             self.sync()
 
 

@@ -162,8 +162,7 @@ class ExchangeService(ExchangeOrders):
 
     def _drive(self) -> None:
         """One step of the outbox, then follow (for callers that wait for their own transaction)."""
-        if not self._need_chain().relay.step():  # no-op while another process (`up`) drives it
-            time.sleep(0.02)
+        self._need_chain().wait_step()
         self.sync()
 
     @staticmethod
