@@ -56,6 +56,11 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 built.ids["escrow"] = _fund(
                     chain, TestToken(chain, deployment.token), escrow, accounts[1], 10
                 )
+                linked = api.post(  # funded before any row runs: rows run in any order across workers
+                    f"/v1/tasks/{built.ids['task']}/escrow", json={"escrow_task_id": built.ids["escrow"]},
+                    headers=built.headers("requester"),
+                )  # fmt: skip
+                assert linked.status_code == 201, linked.text
                 yield built
         finally:
             node.close()
