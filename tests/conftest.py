@@ -31,7 +31,6 @@ from datacoop.settings import Settings
 
 PG_URL = os.environ.get("DATACOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 class ManualClock:
