@@ -51,10 +51,11 @@ test: install-test  ## install the test extras and run every test (PostgreSQL to
 test-fast: install-test  ## skip the slow tests (1 GiB upload, several-hundred-MiB CID)
 	$(BIN)/pytest -n 4 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
-lint: install-test  ## ruff and mypy --strict
+lint: install-test  ## ruff, mypy --strict and the import contracts (lint-imports)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install-test  ## benchmarks, JSON on stdout
 	$(BIN)/python benchmarks/cid.py --json

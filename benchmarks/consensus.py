@@ -35,7 +35,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from datacoop.domain.consensus import Decision, Vote, dawid_skene, decide, majority
+from datacoop.review.consensus import Decision, Vote, dawid_skene, decide, majority
 
 CLASSES = ("honest", "careless", "always_accept", "always_reject", "colluding")
 Ints = npt.NDArray[np.int64]

@@ -33,8 +33,8 @@ import numpy as np
 from ingest import make_jpeg
 from PIL import Image
 
-from datacoop.pipeline.stages._faces import Box, FaceSettings, find_faces
-from datacoop.pipeline.stages._raster import Limits, decode_image
+from datacoop.screening.stages._faces import Box, FaceSettings, find_faces
+from datacoop.screening.stages._raster import Limits, decode_image
 
 SHARES = (0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.14, 0.20, 0.30)
 PHOTOS = ("coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "page.png", "grass.png",

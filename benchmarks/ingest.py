@@ -34,12 +34,12 @@ from eth_account import Account
 from PIL import Image
 
 from datacoop.app import Node, build_node
-from datacoop.domain.signing import SubmissionMessage, sign_typed
-from datacoop.pipeline.base import ItemContext, StageResult, TaskView
-from datacoop.pipeline.registry import discover
-from datacoop.schemas import SubmissionCreate, TaskCreate
-from datacoop.services import participants
+from datacoop.identity import participants
+from datacoop.identity.eip712 import SubmissionMessage, sign_typed
+from datacoop.screening.base import ItemContext, StageResult, TaskView
+from datacoop.screening.registry import discover
 from datacoop.settings import Settings
+from datacoop.tasks.schemas import SubmissionCreate, TaskCreate
 
 
 def phone_exif(seed: int) -> bytes:
@@ -159,7 +159,7 @@ def prescreen_rate(node: Node, images: list[bytes], timed: Timed, first_nonce: i
 def relevance_rate() -> float | None:
     try:
         from datacoop.models import MiniLmTextEmbedder
-        from datacoop.pipeline.stages.relevance import RelevanceStage  # noqa: F401
+        from datacoop.screening.stages.relevance import RelevanceStage  # noqa: F401
     except Exception:
         return None
     embedder = MiniLmTextEmbedder()

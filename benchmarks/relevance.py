@@ -25,10 +25,10 @@ from collections import Counter
 
 import numpy as np
 
-from datacoop.domain.tasks import Modality
 from datacoop.models import MiniLmTextEmbedder
-from datacoop.pipeline.base import ItemContext, TaskView
-from datacoop.pipeline.stages.relevance import RelevanceStage
+from datacoop.screening.base import ItemContext, TaskView
+from datacoop.screening.stages.relevance import RelevanceStage
+from datacoop.tasks.rules import Modality
 
 TASK = TaskView(
     1, Modality.TEXT, "Face masks",

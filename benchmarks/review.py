@@ -35,9 +35,9 @@ from fastapi.testclient import TestClient
 from datacoop.api.app import create_app
 from datacoop.app import build_node
 from datacoop.client import DataCoopClient
-from datacoop.domain.submissions import SubmissionState
-from datacoop.schemas import AcceptanceRules, ReviewRules, TaskCreate
 from datacoop.settings import Settings
+from datacoop.tasks.schemas import AcceptanceRules, ReviewRules, TaskCreate
+from datacoop.tasks.states import SubmissionState
 
 CONSENT = "I made this picture myself and agree to its use for training AI models under CC-BY-4.0."
 GOLD = (("accept", 2), ("reject", 2))

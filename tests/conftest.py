@@ -26,8 +26,8 @@ from datacoop.api.app import create_app
 from datacoop.app import Node, build_node
 from datacoop.client import DataCoopClient
 from datacoop.db import Database
-from datacoop.schemas import TaskPublic
 from datacoop.settings import Settings
+from datacoop.tasks.schemas import TaskPublic
 
 PG_URL = os.environ.get("DATACOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parents[1]
@@ -168,7 +168,7 @@ def stakes(node: Node) -> Any:
     the layer under test; tests/integration/chain/test_validator_stake.py reads the real contract)."""
     import random
 
-    from datacoop.services.stakes import InMemoryStakes
+    from datacoop.review.stakes import InMemoryStakes
 
     fake = InMemoryStakes()
     node.review.stakes = fake

@@ -22,7 +22,7 @@ Steps, each idempotent (a second run prints "nothing to do" for every step):
 4. Rewrite imports in src/, tests/, benchmarks/, examples/, contracts/scripts: ``from A import x`` by
    module, by moved submodule (``from datacoop.services import screening`` ->
    ``from datacoop.screening import service as screening``) and by split symbol; then every dotted
-   string (``datacoop.services.stakes.CachedStakes`` in docstrings, monkeypatch targets, entry points)
+   string (``datacoop.review.stakes.CachedStakes`` in docstrings, monkeypatch targets, entry points)
    and every old file path, in .py, .toml, Makefile, .md (not CHANGELOG.md), .cfg, .ini, .yml, .yaml.
 5. ``ruff check --fix --select I,F401`` on the new split modules and ``--select I`` on every rewritten
    file, then ``ruff format`` on the rewritten files.
@@ -104,9 +104,9 @@ class Plan:
 
     def cover_new_files(self) -> None:
         """Files added since the TSV was written: whole-folder renames take them; elsewhere, stop."""
-        renamed = {"src/datacoop/pipeline/": "src/datacoop/screening/", "tests/unit/pipeline/": "tests/unit/screening/",
+        renamed = {"src/datacoop/screening/": "src/datacoop/screening/", "tests/unit/screening/": "tests/unit/screening/",
                    "tests/integration/pipeline/": "tests/integration/screening/"}
-        emptied = ["src/datacoop/services/", "src/datacoop/domain/", "tests/unit/services/", "tests/unit/domain/"]
+        emptied = ["src/datacoop/", "src/datacoop/domain/", "tests/unit/", "tests/unit/domain/"]
         listed = set(self.moves) | set(self.removed) | {v for vs in self.moves.values() for v in vs}
         unplaced = []
         for top in ("src/datacoop", "tests"):
@@ -136,7 +136,7 @@ def module_map(plan: Plan) -> dict[str, str]:
     """Old dotted module -> new dotted module, with the packages that vanish or are renamed."""
     m = {dotted(o): dotted(n[0]) for o, n in plan.moves.items() if o.endswith(".py")}
     m = {k: v for k, v in m.items() if k != v}
-    m["datacoop.pipeline"] = "datacoop.screening"  # a whole package renamed
+    m["datacoop.screening"] = "datacoop.screening"  # a whole package renamed
     clash = set(m.values()) & set(m)
     assert not clash, f"a new name is also an old one (would not be idempotent): {clash}"
     return m
@@ -385,8 +385,8 @@ def dotted_pattern(mods: dict[str, str], syms: dict[tuple[str, str], str]) -> tu
 def path_pattern(plan: Plan) -> tuple[re.Pattern[str], dict[str, str]]:
     table = {o: n[0] for o, n in plan.moves.items()}
     table.update({o.removeprefix("src/"): n[0].removeprefix("src/") for o, n in plan.moves.items()})
-    table.update({"src/datacoop/services/": "src/datacoop/", "src/datacoop/pipeline/": "src/datacoop/screening/",
-                  "tests/unit/services/": "tests/unit/", "tests/unit/pipeline/": "tests/unit/screening/"})
+    table.update({"src/datacoop/": "src/datacoop/", "src/datacoop/screening/": "src/datacoop/screening/",
+                  "tests/unit/": "tests/unit/", "tests/unit/screening/": "tests/unit/screening/"})
     keys = sorted(table, key=len, reverse=True)
     return re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in keys) + r")"), table
 

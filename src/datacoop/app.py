@@ -18,42 +18,42 @@ from typing import TYPE_CHECKING, Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session
 
+from datacoop.audit.log import AuditLog
 from datacoop.chain.setup import ChainHandle, connect_chain
-from datacoop.client import write_dev_accounts
+from datacoop.clock import Clock, utc_now
 from datacoop.compliance import PolicyEngine, load_policy
+from datacoop.compute.service import ComputeConfig, ComputeService
+from datacoop.datasets.service import DatasetService
 from datacoop.db import Database
-from datacoop.domain.review import Qualification
-from datacoop.domain.signing import Eip712Domain
-from datacoop.domain.tasks import Modality
 from datacoop.errors import Conflict, InvalidInput
+from datacoop.exchange.service import ExchangeService
+from datacoop.health import HealthService
+from datacoop.identity.eip712 import Eip712Domain
+from datacoop.identity.keys import write_dev_accounts
+from datacoop.identity.sessions import AuthService
 from datacoop.models.factory import build_embedders
-from datacoop.pipeline.base import StageDeps
-from datacoop.pipeline.registry import stages_for
-from datacoop.pipeline.stages.fraud import ActivityScorer
-from datacoop.pipeline.workers import WorkerPool
-from datacoop.services.activity import DatabaseActivity
-from datacoop.services.audit import AuditLog
-from datacoop.services.auth import AuthService
-from datacoop.services.blobs import BlobService
-from datacoop.services.clock import Clock, utc_now
-from datacoop.services.compute import ComputeConfig, ComputeService
-from datacoop.services.dashboard import TaskDashboardService
-from datacoop.services.datasets import DatasetService
-from datacoop.services.duplicates import DatabaseDuplicates
-from datacoop.services.exchange import ExchangeService
-from datacoop.services.health import HealthService
-from datacoop.services.review import ReviewService
-from datacoop.services.review_slashing import SlashingDesk
-from datacoop.services.screening import ScreeningService
-from datacoop.services.settlement import SettlementService, VoteReward
-from datacoop.services.stakes import CachedStakes, ChainStakes, InMemoryStakes, StakeReader
-from datacoop.services.submissions import SubmissionService
-from datacoop.services.tasks import TaskService
+from datacoop.review.rules import Qualification
+from datacoop.review.service import ReviewService
+from datacoop.review.slashing import SlashingDesk
+from datacoop.review.stakes import CachedStakes, ChainStakes, InMemoryStakes, StakeReader
+from datacoop.screening.activity import DatabaseActivity
+from datacoop.screening.base import StageDeps
+from datacoop.screening.registry import stages_for
+from datacoop.screening.seen import DatabaseDuplicates
+from datacoop.screening.service import ScreeningService
+from datacoop.screening.stages.fraud import ActivityScorer
+from datacoop.screening.workers import WorkerPool
 from datacoop.settings import Settings
+from datacoop.settlement.service import SettlementService, VoteReward
 from datacoop.storage import BlobStore, open_store
+from datacoop.tasks.blobs import BlobService
+from datacoop.tasks.dashboard import TaskDashboardService
+from datacoop.tasks.rules import Modality
+from datacoop.tasks.service import TaskService
+from datacoop.tasks.submissions import SubmissionService
 
 if TYPE_CHECKING:
-    from datacoop.pipeline.broker import BrokerWorkers, PrescreenBroker
+    from datacoop.screening.broker import BrokerWorkers, PrescreenBroker
 
 __all__ = ["Node", "build_node"]
 
@@ -127,7 +127,7 @@ class Node:
         if self.broker is None:
             raise InvalidInput("no broker is configured (set DATACOOP_BROKER_URL)", field="broker_url")
         if self.broker_workers is None:
-            from datacoop.pipeline.broker import BrokerWorkers
+            from datacoop.screening.broker import BrokerWorkers
 
             sweep = timedelta(seconds=self.settings.broker_sweep_seconds)
             self.broker_workers = BrokerWorkers(
@@ -331,7 +331,7 @@ def _broker(settings: Settings, screening: ScreeningService) -> PrescreenBroker 
     if settings.broker_url is None:
         return None  # the embedded default: workers poll the database
     try:
-        from datacoop.pipeline.broker import BrokerConfig, PrescreenBroker
+        from datacoop.screening.broker import BrokerConfig, PrescreenBroker
     except ImportError as exc:
         raise InvalidInput(
             f"broker_url needs the broker extra: pip install 'datacoop[broker]' ({exc})", field="broker_url"

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, make_url, text
 from tests.e2e.conftest import RunningNode, start_node
 
 from datacoop.client import DataCoopClient, load_account
-from datacoop.schemas import TaskCreate
+from datacoop.tasks.schemas import TaskCreate
 
 WALLETS = ("dev:1", "dev:2", "dev:3")
 LOGOUT = "/v1/auth/logout"

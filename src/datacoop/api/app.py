@@ -24,7 +24,7 @@ from datacoop.api.routes import (
 )
 from datacoop.api.web import dev_router, mount_web
 from datacoop.app import Node
-from datacoop.services.ratelimits import RateLimits, limits_from
+from datacoop.identity.ratelimits import RateLimits, limits_from
 
 __all__ = ["create_app"]
 

@@ -16,8 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from datacoop.app import Node
 from datacoop.db.models import Participant
-from datacoop.domain.identity import normalize_address
 from datacoop.errors import Forbidden, NotAuthenticated
+from datacoop.identity.addresses import normalize_address
 
 __all__ = [
     "OPTIONAL_AUTH",

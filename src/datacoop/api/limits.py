@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
 
 from datacoop.api.deps import CurrentParticipant
-from datacoop.services.ratelimits import RateLimits
+from datacoop.identity.ratelimits import RateLimits
 
 __all__ = ["SIGN_IN", "SIGN_IN_NONCE", "SUBMISSIONS", "UPLOADS"]
 

@@ -44,10 +44,10 @@ from web3.exceptions import BlockNotFound, ContractLogicError, Web3RPCError
 
 from datacoop.chain.client import ChainClient, Receipt
 from datacoop.chain.lease import OutboxLease, process_lock
+from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
 from datacoop.db.models import ChainTx
 from datacoop.errors import NotFound, Unavailable
-from datacoop.services.clock import Clock, utc_now
 
 __all__ = ["FINAL", "IN_FLIGHT", "POSTING_STATUS", "Relay", "enqueue"]
 

@@ -14,9 +14,9 @@ from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.client import ChainClient
 from datacoop.chain.deploy import Deployment, ensure_deployed
 from datacoop.chain.outbox import Relay
+from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
 from datacoop.errors import InvalidInput
-from datacoop.services.clock import Clock, utc_now
 from datacoop.settings import Settings
 
 __all__ = ["ChainHandle", "connect_chain"]

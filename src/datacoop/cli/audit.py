@@ -13,8 +13,8 @@ from datacoop.app import Node, build_node
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import DatasetRegistry
 from datacoop.cli._common import DEFAULT_DATA_DIR, DataDirOpt, console, reports_errors
-from datacoop.domain.identity import normalize_address
 from datacoop.errors import IntegrityError, InvalidInput
+from datacoop.identity.addresses import normalize_address
 from datacoop.settings import Settings
 
 __all__ = ["register"]

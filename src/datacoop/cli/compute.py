@@ -25,7 +25,7 @@ from datacoop.cli._common import (
 )
 from datacoop.client import DataCoopClient, load_account
 from datacoop.compute.licences import UNITS, DatabaseLicences
-from datacoop.compute.public import JobPublic, PolicyBody
+from datacoop.compute.schemas import JobPublic, PolicyBody
 from datacoop.errors import InvalidInput, NotFound
 from datacoop.settings import Settings
 

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 
 from datacoop.cli._common import DEFAULT_URL, KeyOpt, UrlOpt, console, reports_errors
-from datacoop.datasets.public import DatasetPublic, VersionPublic
+from datacoop.datasets.schemas import DatasetPublic, VersionPublic
 from datacoop.errors import InvalidInput
 
 __all__ = ["DatasetBackend", "LocalDataDirOpt", "dataset_app", "open_backend", "register"]

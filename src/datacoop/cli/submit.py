@@ -20,7 +20,7 @@ from datacoop.cli._common import (
 )
 from datacoop.client import DataCoopClient, load_account
 from datacoop.errors import NotFound
-from datacoop.schemas import SubmissionPublic
+from datacoop.tasks.schemas import SubmissionPublic
 
 __all__ = ["register"]
 

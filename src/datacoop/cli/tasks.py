@@ -19,9 +19,9 @@ from datacoop.cli._common import (
     reports_errors,
 )
 from datacoop.client import DataCoopClient, load_account
-from datacoop.domain.tasks import Modality
 from datacoop.errors import InvalidInput
-from datacoop.schemas import AcceptanceRules, TaskCreate, TaskPublic
+from datacoop.tasks.rules import Modality
+from datacoop.tasks.schemas import AcceptanceRules, TaskCreate, TaskPublic
 
 __all__ = ["parse_deadline", "register"]
 

@@ -26,33 +26,22 @@ from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel
 
 from datacoop.cid import parse_cid
-from datacoop.compute.public import JobPublic
-from datacoop.datasets.public import DatasetPublic, VersionPublic, WithdrawalPublic
-from datacoop.domain.identity import normalize_jurisdiction
-from datacoop.domain.signing import (
-    AppealMessage,
-    Eip712Domain,
-    SubmissionMessage,
-    VoteMessage,
-    sign_typed,
-)
-from datacoop.domain.siwe import build_message
+from datacoop.compute.schemas import JobPublic
+from datacoop.datasets.schemas import DatasetPublic, VersionPublic, WithdrawalPublic
 from datacoop.errors import DataCoopError, NotAuthenticated, Unavailable, error_from_body
-from datacoop.schemas import (
+from datacoop.identity.addresses import normalize_jurisdiction
+from datacoop.identity.eip712 import AppealMessage, Eip712Domain, SubmissionMessage, VoteMessage, sign_typed
+from datacoop.identity.schemas import NoncePublic, SessionPublic
+from datacoop.identity.siwe import build_message
+from datacoop.review.schemas import (
     AppealPublic,
-    BlobPublic,
     GoldItemPublic,
-    NoncePublic,
     ReviewItem,
     ReviewStatus,
-    SessionPublic,
-    SubmissionCreate,
-    SubmissionPublic,
-    TaskCreate,
-    TaskPublic,
     ValidatorPublic,
     VotePublic,
 )
+from datacoop.tasks.schemas import BlobPublic, SubmissionCreate, SubmissionPublic, TaskCreate, TaskPublic
 
 __all__ = ["DataCoopClient"]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
-from datacoop.domain.identity import normalize_jurisdiction
 from datacoop.errors import InvalidInput, did_you_mean
+from datacoop.identity.addresses import normalize_jurisdiction
 
 __all__ = [
     "Buyer",

@@ -11,8 +11,8 @@ from datacoop.compute.algorithm import Algorithm, parse_algorithm
 from datacoop.compute.fingerprints import Fingerprints
 from datacoop.compute.licences import ComputeLicences, DatabaseLicences, LicenceGrant
 from datacoop.compute.outputs import OutputLimits, check_outputs
-from datacoop.compute.public import JobOutput, JobPublic
 from datacoop.compute.sandbox import Limits, SandboxResult, run_sandboxed
+from datacoop.compute.schemas import JobOutput, JobPublic
 from datacoop.compute.signing import OutputSigner
 from datacoop.compute.syscalls import require_isolation
 

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from datacoop.clock import utc_now
 from datacoop.compute.features import FEATURES, features_of
 from datacoop.db.models import ComputeUsage
 from datacoop.errors import Forbidden, IntegrityError, InvalidInput
-from datacoop.services.clock import utc_now
 
 try:
     from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict

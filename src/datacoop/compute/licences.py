@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import LicenseMarket
 from datacoop.db.models import ComputeLicence, DatasetVersion, Order
-from datacoop.domain.identity import normalize_address
 from datacoop.errors import InvalidInput, NotFound, Unavailable
+from datacoop.identity.addresses import normalize_address
 
 __all__ = ["UNITS", "ChainLicences", "ComputeLicences", "DatabaseLicences", "LicenceGrant"]
 

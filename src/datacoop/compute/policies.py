@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from datacoop.compute.public import PolicyBody, PolicyPublic
+from datacoop.audit.log import AuditLog
 from datacoop.compute.release import ReleasePolicy
+from datacoop.compute.schemas import PolicyBody, PolicyPublic
 from datacoop.db.models import ComputePolicy, Dataset, DatasetVersion, Listing, Participant, PrivacySpend
 from datacoop.errors import Forbidden, NotFound
-from datacoop.services.audit import AuditLog
 
 __all__ = ["ReleasePolicies"]
 

@@ -26,6 +26,8 @@ import numpy as np
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from datacoop.audit.log import AuditLog
+from datacoop.clock import Clock
 from datacoop.compute.algorithm import Algorithm, parse_algorithm
 from datacoop.compute.fingerprints import Fingerprints
 from datacoop.compute.licences import ComputeLicences
@@ -44,8 +46,6 @@ from datacoop.datasets.manifest import Manifest
 from datacoop.db import Database
 from datacoop.db.models import ComputeJob, ComputeLicence, ComputePolicy, ComputeUsage, Participant
 from datacoop.errors import Unavailable
-from datacoop.services.audit import AuditLog
-from datacoop.services.clock import Clock
 from datacoop.storage import BlobStore
 
 __all__ = ["ComputeConfig", "ComputeRuns"]
@@ -80,7 +80,7 @@ def _item_name(index: int, media_type: str) -> str:
 
 
 class ComputeRuns:
-    """The worker's half of :class:`~datacoop.services.compute.ComputeService`."""
+    """The worker's half of :class:`~datacoop.compute.service.ComputeService`."""
 
     def __init__(
         self, db: Database, store: BlobStore, audit: AuditLog, *, manifest: Callable[[int], Manifest],

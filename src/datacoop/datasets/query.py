@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from datacoop.domain.identity import normalize_jurisdiction
 from datacoop.errors import InvalidInput
+from datacoop.identity.addresses import normalize_jurisdiction
 from datacoop.schemas import IsoDate, RowId
 
 __all__ = ["MAX_QUERY_TASKS", "DatasetQuery", "parse_query"]

@@ -2,7 +2,7 @@
 
 A manifest never reveals an item's original CID, only ``original_cid_hash``. That is enough:
 EIP-712 encodes a ``string`` member by the keccak256 of its bytes, so the struct hash of a
-:class:`~datacoop.domain.signing.SubmissionMessage` is computed here with that hash put in
+:class:`~datacoop.identity.eip712.SubmissionMessage` is computed here with that hash put in
 directly, and the signer is recovered from the digest under the manifest's domain.
 """
 
@@ -13,10 +13,10 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 
 from datacoop.datasets.manifest import ManifestItem
-from datacoop.domain.identity import parse_did_pkh
-from datacoop.domain.signatures import recover_digest
-from datacoop.domain.signing import Eip712Domain, SubmissionMessage
 from datacoop.errors import DataCoopError, InvalidInput
+from datacoop.identity.addresses import parse_did_pkh
+from datacoop.identity.eip712 import Eip712Domain, SubmissionMessage
+from datacoop.identity.signatures import recover_digest
 from datacoop.merkle._keccak import new_hasher
 
 __all__ = ["domain_from_manifest", "item_digest", "item_signer", "struct_hash"]

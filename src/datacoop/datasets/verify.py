@@ -14,8 +14,8 @@ from typing import Any, BinaryIO
 from datacoop.cid import cid_of_bytes, cid_of_stream
 from datacoop.datasets.manifest import ITEM_LEAF_ENCODING, Manifest, ManifestItem, items_root
 from datacoop.datasets.signatures import domain_from_manifest, item_signer
-from datacoop.domain.identity import parse_did_pkh
 from datacoop.errors import DataCoopError, InvalidInput, NotFound
+from datacoop.identity.addresses import parse_did_pkh
 from datacoop.merkle import verify_typed
 
 __all__ = [

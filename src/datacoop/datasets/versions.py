@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from datacoop.datasets.manifest import ManifestItem
 from datacoop.datasets.query import DatasetQuery
 from datacoop.db.models import Prescreen, StageResultRow, Submission, Task, Withdrawal
-from datacoop.domain.identity import did_pkh
-from datacoop.domain.submissions import SubmissionState
+from datacoop.identity.addresses import did_pkh
 from datacoop.merkle._keccak import new_hasher
+from datacoop.tasks.states import SubmissionState
 
 __all__ = ["LabelReader", "Selected", "labels_for", "removal_reason", "reviews_for", "select_items"]
 

@@ -39,8 +39,9 @@ from datacoop.datasets.verify import directory_blobs, verify_manifest
 from datacoop.db.models import Prescreen
 from datacoop.demo.images import Kind, Sample, generate, plan
 from datacoop.errors import Conflict, DataCoopError, InvalidInput, Unavailable
-from datacoop.schemas import AcceptanceRules, ReviewItem, ReviewRules, TaskCreate
+from datacoop.review.schemas import ReviewItem
 from datacoop.settings import Settings
+from datacoop.tasks.schemas import AcceptanceRules, ReviewRules, TaskCreate
 
 __all__ = ["DemoOptions", "run_demo"]
 

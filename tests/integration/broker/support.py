@@ -17,9 +17,9 @@ from tests.conftest import make_account
 
 from datacoop.app import Node
 from datacoop.db.models import Prescreen, ScreeningJob, StageResultRow, Submission
-from datacoop.domain.signing import SubmissionMessage, sign_typed
-from datacoop.schemas import SubmissionCreate, TaskCreate
-from datacoop.services import participants
+from datacoop.identity import participants
+from datacoop.identity.eip712 import SubmissionMessage, sign_typed
+from datacoop.tasks.schemas import SubmissionCreate, TaskCreate
 
 STAGES = ("size", "duplicates")  # cheap stages: the queue is under test, not the checks
 

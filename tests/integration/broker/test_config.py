@@ -13,7 +13,7 @@ from datacoop.app import Node, build_node
 from datacoop.cli import app
 from datacoop.db.models import ScreeningJob
 from datacoop.errors import InvalidInput, Unavailable
-from datacoop.pipeline.broker import BrokerConfig, PrescreenBroker, check_broker_url
+from datacoop.screening.broker import BrokerConfig, PrescreenBroker, check_broker_url
 from datacoop.settings import Settings
 
 DOWN = ["redis://127.0.0.1:1/0", "amqp://guest:guest@127.0.0.1:1/%2F"]  # nothing listens on port 1

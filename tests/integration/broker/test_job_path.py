@@ -13,7 +13,7 @@ from tests.conftest import ManualClock
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.db.models import Prescreen
-from datacoop.schemas import TaskPublic
+from datacoop.tasks.schemas import TaskPublic
 
 
 def _submit(client: DataCoopClient, task_id: int, data: bytes) -> int:

@@ -19,7 +19,7 @@ from tests.integration.broker.support import (
 )
 
 from datacoop.app import build_node
-from datacoop.pipeline.broker import Sweeper
+from datacoop.screening.broker import Sweeper
 from datacoop.settings import Settings
 
 N = 10

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import delete, select, update
 
+from datacoop.audit.log import AuditLog, entry_hash
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import DatasetRegistry
 from datacoop.chain.deploy import Deployment
@@ -14,7 +15,6 @@ from datacoop.chain.outbox import Relay
 from datacoop.chain.setup import ChainHandle
 from datacoop.db import Database
 from datacoop.db.models import AuditAnchor, AuditEntry, AuditHead
-from datacoop.services.audit import AuditLog, entry_hash
 
 
 def _log(

@@ -16,9 +16,9 @@ from datacoop.cli import app
 from datacoop.client import DataCoopClient
 from datacoop.datasets import Manifest
 from datacoop.datasets.anchor import chain_record, created_token_id
+from datacoop.datasets.service import DatasetService
 from datacoop.datasets.verify import verify_manifest
-from datacoop.schemas import TaskPublic
-from datacoop.services.datasets import DatasetService
+from datacoop.tasks.schemas import TaskPublic
 
 
 def _service(

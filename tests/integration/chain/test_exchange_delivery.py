@@ -16,7 +16,7 @@ from tests.integration.chain.test_exchange import node, open_market  # noqa: F40
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.db.models import Order
-from datacoop.services.exchange_delivery import DeliveryClaim, sign_token
+from datacoop.exchange.delivery import DeliveryClaim, sign_token
 
 
 def _secret(on: Node) -> str:

@@ -29,7 +29,7 @@ from datacoop.app import Node
 from datacoop.chain.client import ChainClient
 from datacoop.chain.outbox import FINAL
 from datacoop.db.models import ChainTx, Epoch, Listing
-from datacoop.services.exchange import ExchangeService
+from datacoop.exchange.service import ExchangeService
 
 __all__ = ["node", "node_url"]  # the exchange tests' node and its HTTP server, reused here
 

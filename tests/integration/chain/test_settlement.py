@@ -31,10 +31,10 @@ from datacoop.chain.setup import ChainHandle
 from datacoop.db import Database
 from datacoop.db.models import Blob, ChainTx, Participant, Submission
 from datacoop.errors import Conflict
-from datacoop.schemas import TaskCreate
-from datacoop.services import participants
-from datacoop.services.settlement import SettlementService
-from datacoop.services.tasks import TaskService
+from datacoop.identity import participants
+from datacoop.settlement.service import SettlementService
+from datacoop.tasks.schemas import TaskCreate
+from datacoop.tasks.service import TaskService
 
 UNIT = 10**18
 REWARD = 2 * UNIT
@@ -365,7 +365,7 @@ from datacoop.chain.outbox import Relay
 from datacoop.chain.setup import ChainHandle
 from datacoop.client import derive_dev_accounts
 from datacoop.db import Database
-from datacoop.services.settlement import SettlementService
+from datacoop.settlement.service import SettlementService
 from datacoop.errors import Conflict
 db = Database(sys.argv[1], schema=sys.argv[5] or None)
 chain = ChainClient(sys.argv[2])

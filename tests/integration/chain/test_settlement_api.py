@@ -18,8 +18,8 @@ from datacoop.chain.contracts import TaskEscrow, TestToken
 from datacoop.client import DataCoopClient
 from datacoop.db import Database
 from datacoop.errors import Forbidden, InvalidInput, NotAuthenticated, Unprocessable
-from datacoop.schemas import TaskCreate
 from datacoop.settings import Settings
+from datacoop.tasks.schemas import TaskCreate
 
 
 @pytest.fixture

@@ -15,14 +15,14 @@ from datacoop.chain.outbox import Relay
 from datacoop.chain.setup import ChainHandle
 from datacoop.db import Database
 from datacoop.db.models import SlashingProposal, Validator
-from datacoop.domain.review import Qualification
-from datacoop.domain.signing import Eip712Domain
 from datacoop.errors import Conflict, Forbidden
-from datacoop.services.participants import get_or_create
-from datacoop.services.review import ReviewService
-from datacoop.services.review_outcomes import record_gold
-from datacoop.services.review_slashing import SlashingDesk
-from datacoop.services.stakes import CachedStakes, ChainStakes
+from datacoop.identity.eip712 import Eip712Domain
+from datacoop.identity.participants import get_or_create
+from datacoop.review.outcomes import record_gold
+from datacoop.review.rules import Qualification
+from datacoop.review.service import ReviewService
+from datacoop.review.slashing import SlashingDesk
+from datacoop.review.stakes import CachedStakes, ChainStakes
 
 UNIT = 10**18
 MIN_STAKE = 100 * UNIT

@@ -19,15 +19,15 @@ from fastapi.testclient import TestClient
 from tests.conftest import make_account
 from tests.integration.chain.test_exchange import Market, open_market
 from tests.unit.api.conftest import task_body
-from tests.unit.services.review_world import STAKE, World
+from tests.unit.review.review_world import STAKE, World
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
-from datacoop.domain.submissions import SubmissionState
+from datacoop.clock import utc_now
 from datacoop.errors import Forbidden
-from datacoop.schemas import ReviewItem
-from datacoop.services.clock import utc_now
-from datacoop.services.stakes import InMemoryStakes
+from datacoop.review.schemas import ReviewItem
+from datacoop.review.stakes import InMemoryStakes
+from datacoop.tasks.states import SubmissionState
 
 __all__ = ["ALGORITHM", "AuthzWorld", "build_world"]
 

@@ -8,8 +8,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from datacoop.client import DataCoopClient
-from datacoop.domain.signing import SubmissionMessage, sign_typed
-from datacoop.schemas import TaskCreate
+from datacoop.identity.eip712 import SubmissionMessage, sign_typed
+from datacoop.tasks.schemas import TaskCreate
 
 CONSENT = "I took this photo myself and agree to its use for training AI models under CC-BY-4.0."
 

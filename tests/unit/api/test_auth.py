@@ -9,7 +9,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from tests.conftest import ManualClock
 
-from datacoop.domain.siwe import build_message
+from datacoop.identity.siwe import build_message
 
 
 def _signed(api: TestClient, account: LocalAccount, clock: ManualClock, **override: object) -> dict[str, str]:

@@ -31,8 +31,8 @@ from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.contracts import TaskEscrow, TestToken
 from datacoop.client import derive_dev_accounts
 from datacoop.db import Database
-from datacoop.domain.signing import AppealMessage, VoteMessage, sign_typed
-from datacoop.domain.siwe import build_message
+from datacoop.identity.eip712 import AppealMessage, VoteMessage, sign_typed
+from datacoop.identity.siwe import build_message
 from datacoop.settings import Settings
 
 Call = tuple[str, dict[str, Any]]  # path, keyword arguments of TestClient.request

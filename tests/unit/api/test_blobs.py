@@ -11,7 +11,7 @@ from tests.conftest import ManualClock
 from datacoop.app import Node
 from datacoop.cid import cid_of_bytes
 from datacoop.client import DataCoopClient
-from datacoop.schemas import TaskPublic
+from datacoop.tasks.schemas import TaskPublic
 
 
 def _auth(client: DataCoopClient) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from datacoop.client import DataCoopClient
-from datacoop.schemas import TaskPublic
+from datacoop.tasks.schemas import TaskPublic
 
 HUGE = 2**64  # one past what SQLite's INTEGER and PostgreSQL's BIGINT hold
 

@@ -20,8 +20,8 @@ from datacoop.app import Node, build_node
 from datacoop.client import DataCoopClient
 from datacoop.db import Database
 from datacoop.errors import RateLimited
-from datacoop.schemas import TaskPublic
 from datacoop.settings import Settings
+from datacoop.tasks.schemas import TaskPublic
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from PIL import Image
 from tests.conftest import make_account
 from tests.data.make_corpus import gps_jpeg
 from tests.unit.api.conftest import task_body
-from tests.unit.services.review_world import GOLD, STAKE, World
+from tests.unit.review.review_world import GOLD, STAKE, World
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
-from datacoop.services.stakes import InMemoryStakes
+from datacoop.review.stakes import InMemoryStakes
 
 
 @pytest.fixture

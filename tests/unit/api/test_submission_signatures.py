@@ -16,13 +16,13 @@ from eth_account.datastructures import SignedMessage
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
-from tests.unit.services.review_world import World
+from tests.unit.review.review_world import World
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
-from datacoop.domain.signatures import SECP256K1_N
 from datacoop.errors import Unprocessable
-from datacoop.schemas import TaskPublic
+from datacoop.identity.signatures import SECP256K1_N
+from datacoop.tasks.schemas import TaskPublic
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from tests.conftest import ManualClock
 from tests.unit.api.conftest import signed_body, task_body
 
 from datacoop.client import DataCoopClient
-from datacoop.schemas import TaskPublic
+from datacoop.tasks.schemas import TaskPublic
 
 
 def _auth(client: DataCoopClient) -> dict[str, str]:
@@ -174,8 +174,8 @@ def test_tampered_field_breaks_the_signature(
 def test_state_moves_only_along_the_table(
     node: Any, contributor: DataCoopClient, task: TaskPublic, cid: str
 ) -> None:
-    from datacoop.domain.submissions import SubmissionState
     from datacoop.errors import InvalidTransition
+    from datacoop.tasks.states import SubmissionState
 
     sub = contributor.submit(task.id, cid, "KE")
     with pytest.raises(InvalidTransition):

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from tests.unit.api.conftest import CONSENT, task_body
 
 from datacoop.client import DataCoopClient
-from datacoop.domain.identity import consent_hash
-from datacoop.schemas import TaskPublic
+from datacoop.identity.addresses import consent_hash
+from datacoop.tasks.schemas import TaskPublic
 
 
 def _auth(client: DataCoopClient) -> dict[str, str]:
@@ -77,7 +77,7 @@ def test_only_the_requester_closes_a_task(
 
 
 def test_per_stage_settings_round_trip(requester: DataCoopClient) -> None:
-    from datacoop.schemas import AcceptanceRules
+    from datacoop.tasks.schemas import AcceptanceRules
 
     rules = AcceptanceRules(
         min_width=1024, stages={"pii": {"faces": "blur"}, "duplicates": {"reject_within": 2}}

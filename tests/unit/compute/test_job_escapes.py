@@ -12,7 +12,7 @@ from tests.unit.compute.world import approve
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
-from datacoop.compute.public import JobPublic
+from datacoop.compute.schemas import JobPublic
 
 pytestmark = pytest.mark.usefixtures("licensed")
 

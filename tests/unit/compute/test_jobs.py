@@ -18,8 +18,8 @@ from tests.unit.compute.world import approve
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.compute.licences import DatabaseLicences
-from datacoop.compute.public import JobPublic
 from datacoop.compute.sandbox import JOB_UID
+from datacoop.compute.schemas import JobPublic
 from datacoop.db.models import AuditEntry, ComputeUsage
 from datacoop.errors import Forbidden, InvalidInput, NotFound, Unavailable
 

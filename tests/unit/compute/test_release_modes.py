@@ -21,7 +21,7 @@ from tests.unit.compute.world import labelled_images, make_version
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.compute.licences import DatabaseLicences
-from datacoop.compute.public import JobPublic
+from datacoop.compute.schemas import JobPublic
 from datacoop.db.models import PrivacySpend
 from datacoop.errors import DataCoopError, Forbidden
 

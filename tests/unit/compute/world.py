@@ -18,11 +18,11 @@ from tests.unit.api.conftest import task_body
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
-from datacoop.compute.public import PolicyBody
+from datacoop.compute.schemas import PolicyBody
+from datacoop.datasets.service import DatasetService
 from datacoop.db.models import Participant, Prescreen, StageResultRow, Submission
-from datacoop.domain.submissions import SubmissionState
-from datacoop.services.datasets import DatasetService
-from datacoop.services.transitions import move
+from datacoop.tasks.states import SubmissionState
+from datacoop.tasks.transitions import move
 
 __all__ = ["COLOURS", "approve", "image", "labelled_images", "make_version"]
 

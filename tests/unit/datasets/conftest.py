@@ -16,9 +16,9 @@ from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.db import Database
 from datacoop.db.models import Prescreen, StageResultRow, Submission
-from datacoop.domain.submissions import SubmissionState
-from datacoop.schemas import TaskPublic
-from datacoop.services.transitions import move
+from datacoop.tasks.schemas import TaskPublic
+from datacoop.tasks.states import SubmissionState
+from datacoop.tasks.transitions import move
 
 
 @dataclass

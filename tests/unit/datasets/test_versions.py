@@ -17,8 +17,8 @@ from datacoop.client import DataCoopClient
 from datacoop.datasets import Manifest, ManifestItem, canonical_json
 from datacoop.datasets.signatures import domain_from_manifest, item_digest
 from datacoop.datasets.verify import check_proof, directory_blobs, verify_manifest
-from datacoop.domain.signing import sign_typed
 from datacoop.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
+from datacoop.identity.eip712 import sign_typed
 
 
 def _freeze(requester: DataCoopClient, accepted: Accepted) -> tuple[int, int, bytes]:
@@ -117,7 +117,7 @@ def test_verify_detects_a_forged_signature(requester: DataCoopClient, accepted: 
 
 
 def test_signature_digest_equals_the_wallets(accepted: Accepted, bob: LocalAccount) -> None:
-    from datacoop.domain.signing import SubmissionMessage, digest_typed
+    from datacoop.identity.eip712 import SubmissionMessage, digest_typed
 
     domain = accepted.node.eip712
     cid = cid_of_bytes(b"x")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datacoop.errors import Forbidden, Gone, InvalidInput
-from datacoop.services.exchange_delivery import (
+from datacoop.exchange.delivery import (
     DeliveryClaim,
     Member,
     TarExport,

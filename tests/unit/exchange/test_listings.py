@@ -12,8 +12,8 @@ from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.db.models import Listing
 from datacoop.errors import InvalidInput
-from datacoop.schemas import TaskPublic
-from datacoop.services.exchange_listings import ListingTerms, terms_hash
+from datacoop.exchange.listings import ListingTerms, terms_hash
+from datacoop.tasks.schemas import TaskPublic
 
 GOOD: dict[str, Any] = {"version_id": 1, "price": "1000", "licence": "CC-BY-4.0", "duration_s": 86_400}
 

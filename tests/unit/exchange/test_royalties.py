@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datacoop.services.exchange_royalties import contributor_counts, shares
+from datacoop.exchange.royalties import contributor_counts, shares
 
 A, B, C = ("0x" + c * 40 for c in "abc")
 accounts = st.sampled_from([A, B, C, "0x" + "d" * 40, "0x" + "e" * 40])

@@ -6,8 +6,8 @@ from fastapi import APIRouter, status
 
 from datacoop.api.deps import BearerToken, CurrentParticipant, NodeDep
 from datacoop.api.limits import SIGN_IN, SIGN_IN_NONCE
-from datacoop.domain.identity import did_pkh
-from datacoop.schemas import NoncePublic, SessionPublic, SignIn
+from datacoop.identity.addresses import did_pkh
+from datacoop.identity.schemas import NoncePublic, SessionPublic, SignIn
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, status
 from datacoop.api.deps import CurrentParticipant, NodeDep
 from datacoop.api.limits import UPLOADS
 from datacoop.errors import InvalidInput
-from datacoop.schemas import BlobPublic
+from datacoop.tasks.schemas import BlobPublic
 
 router = APIRouter(prefix="/blobs", tags=["blobs"])
 STREAMED = 2**63 - 1  # no request-body cap of the app: uploads stream

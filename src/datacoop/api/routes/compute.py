@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from datacoop.api.deps import CurrentParticipant, NodeDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, UnixSeconds
-from datacoop.compute.public import JobCreate, JobPublic, OutputLink, PolicyBody, PolicyPublic
+from datacoop.compute.schemas import JobCreate, JobPublic, OutputLink, PolicyBody, PolicyPublic
 
 router = APIRouter(prefix="/compute", tags=["compute"])
 

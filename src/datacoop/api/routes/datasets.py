@@ -16,7 +16,7 @@ from datacoop.api.deps import CurrentParticipant, NodeDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Index
 from datacoop.api.streaming import download_headers
-from datacoop.datasets.public import (
+from datacoop.datasets.schemas import (
     DatasetCreate,
     DatasetPublic,
     VersionCreate,
@@ -24,7 +24,7 @@ from datacoop.datasets.public import (
     WithdrawalCreate,
     WithdrawalPublic,
 )
-from datacoop.services.datasets import DOWNLOADS
+from datacoop.datasets.service import DOWNLOADS
 
 router = APIRouter(tags=["datasets"])
 

@@ -13,7 +13,7 @@ from datacoop.api.openapi import NOTHING_NEW, binary
 from datacoop.api.params import MAX_ID, Count, Id, Wei
 from datacoop.api.streaming import download_headers
 from datacoop.errors import Forbidden, InvalidInput
-from datacoop.services.exchange_listings import SearchFilters
+from datacoop.exchange.listings import SearchFilters
 
 router = APIRouter(tags=["exchange"])
 

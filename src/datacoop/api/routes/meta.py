@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from datacoop.api.deps import OPTIONAL_AUTH, NodeDep, OptionalParticipant, is_operator
-from datacoop.domain.signing import typed_data_json
-from datacoop.services.health import public_report
+from datacoop.health import public_report
+from datacoop.identity.eip712 import typed_data_json
 
 router = APIRouter(tags=["meta"])
 

@@ -9,7 +9,7 @@ from datacoop.api.deps import CurrentParticipant, NodeDep, Operator, is_operator
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id
 from datacoop.api.streaming import stream_blob
-from datacoop.schemas import (
+from datacoop.review.schemas import (
     AppealCreate,
     AppealPublic,
     GoldItemCreate,
@@ -21,7 +21,7 @@ from datacoop.schemas import (
     VoteCreate,
     VotePublic,
 )
-from datacoop.services.review_slashing import SlashingPublic
+from datacoop.review.slashing import SlashingPublic
 
 router = APIRouter(tags=["reviews"])
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from datacoop.api.deps import CurrentParticipant, NodeDep, is_operator
 from datacoop.api.limits import SUBMISSIONS
 from datacoop.api.params import Id, MaybeId
-from datacoop.schemas import SubmissionCreate, SubmissionPublic
+from datacoop.tasks.schemas import SubmissionCreate, SubmissionPublic
 
 router = APIRouter(tags=["submissions"])
 

@@ -11,8 +11,8 @@ from datacoop.api.deps import CurrentParticipant, NodeDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Offset, Page
 from datacoop.api.streaming import stream_blob
-from datacoop.domain.tasks import TaskStatus
-from datacoop.schemas import TaskCreate, TaskPublic
+from datacoop.tasks.rules import TaskStatus
+from datacoop.tasks.schemas import TaskCreate, TaskPublic
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 

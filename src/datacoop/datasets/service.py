@@ -1,0 +1,423 @@
+"""Datasets: freezing versions, withdrawals, and anchoring versions in DatasetRegistry.
+
+A version is written once: its manifest is stored as a blob (bytes first, then rows, in one
+transaction) and never changes; only its anchoring status moves, ``pending → confirmed``
+(or ``failed``), following its outbox transaction. With chain = "off" it says ``off``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datacoop.chain.contracts import DatasetRegistry
+from datacoop.chain.outbox import enqueue
+from datacoop.chain.setup import ChainHandle
+from datacoop.clock import Clock, utc_now
+from datacoop.datasets import anchor
+from datacoop.datasets.export import get_exporter
+from datacoop.datasets.manifest import Manifest
+from datacoop.datasets.query import DatasetQuery, parse_query
+from datacoop.datasets.schemas import DatasetPublic, VersionPublic, WithdrawalPublic
+from datacoop.datasets.verify import make_proof
+from datacoop.datasets.versions import (
+    LabelReader,
+    labels_for,
+    removal_reason,
+    reviews_for,
+    select_items,
+    to_items,
+)
+from datacoop.db import Database
+from datacoop.db.models import (
+    ChainTx,
+    Dataset,
+    DatasetItem,
+    DatasetVersion,
+    Participant,
+    Submission,
+    Task,
+    Withdrawal,
+)
+from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from datacoop.identity.eip712 import Eip712Domain
+from datacoop.storage import BlobStore
+from datacoop.tasks.blobs import BlobService
+
+# Formats a browser downloads as one file describing a version (no item bytes: those go through the
+# exchange): the suffix of the file each writes, and its media type.
+DOWNLOADS: dict[str, tuple[str, str]] = {
+    "datasheet": ("datasheet.md", "text/markdown; charset=utf-8"),
+    "croissant": ("croissant.json", "application/ld+json"),
+    "parquet": (".parquet", "application/vnd.apache.parquet"),
+}
+
+__all__ = ["DatasetService"]
+
+_ANCHOR_OF_TX = {"confirmed": "confirmed", "reverted": "failed", "failed": "failed"}
+
+
+class DatasetService:
+    """Datasets of one node.
+
+    Args:
+        anchoring: whether versions are to be published on chain (the node has a chain configured,
+            even where this process runs without it, e.g. the CLI on a data directory).
+        labels, reviews: readers of review labels and outcomes (see :mod:`datacoop.datasets.versions`).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        blobs: BlobService,
+        domain: Eip712Domain,
+        *,
+        chain: ChainHandle | None = None,
+        anchoring: bool = False,
+        clock: Clock = utc_now,
+        labels: LabelReader = labels_for,
+        reviews: LabelReader = reviews_for,
+    ) -> None:
+        self._db, self._store, self._blobs, self._domain = db, store, blobs, domain
+        self._chain, self._anchoring = chain, anchoring or chain is not None
+        self._clock, self._labels, self._reviews = clock, labels, reviews
+
+    # --- datasets -----------------------------------------------------------------------------
+
+    def create(self, who: Participant | None, name: str, query: dict[str, Any]) -> DatasetPublic:
+        """A dataset over ``query``; ``who`` must be the requester of every task it names (None: operator)."""
+        parsed = parse_query(query)
+        if not name or len(name) > 200:
+            raise InvalidInput("name must be 1 to 200 characters", field="name", limit=200)
+        with self._db.transaction() as s:
+            self._check_tasks(s, who, parsed)
+            row = Dataset(
+                name=name, owner_id=who.id if who else None, query=parsed.to_json(), created_at=self._clock()
+            )
+            s.add(row)
+            s.flush()
+            return self._public(s, row)
+
+    @staticmethod
+    def _check_tasks(s: Session, who: Participant | None, query: DatasetQuery) -> None:
+        tasks = {t.id: t for t in s.scalars(select(Task).where(Task.id.in_(query.task_ids)))}
+        missing = [i for i in query.task_ids if i not in tasks]
+        if missing:
+            raise NotFound(f"there is no task {missing[0]}", field="query.task_ids")
+        foreign = [i for i, t in tasks.items() if who is not None and t.requester_id != who.id]
+        if foreign:
+            raise Forbidden(
+                f"task {foreign[0]} is not yours: only its requester makes datasets of it",
+                field="query.task_ids",
+            )
+
+    def list_all(self) -> list[DatasetPublic]:
+        with self._db.transaction() as s:
+            return [self._public(s, d) for d in s.scalars(select(Dataset).order_by(Dataset.id))]
+
+    def get(self, dataset_id: int) -> DatasetPublic:
+        with self._db.transaction() as s:
+            return self._public(s, self._dataset(s, dataset_id))
+
+    @staticmethod
+    def _dataset(s: Session, dataset_id: int) -> Dataset:
+        row = s.get(Dataset, dataset_id)
+        if row is None:
+            raise NotFound(f"there is no dataset {dataset_id}", field="dataset_id")
+        return row
+
+    @staticmethod
+    def _public(s: Session, row: Dataset) -> DatasetPublic:
+        owner = s.get(Participant, row.owner_id) if row.owner_id is not None else None
+        versions = s.scalars(
+            select(DatasetVersion).where(DatasetVersion.dataset_id == row.id).order_by(DatasetVersion.number)
+        ).all()
+        return DatasetPublic.of(row, owner.address if owner else None, list(versions))
+
+    # --- versions -----------------------------------------------------------------------------
+
+    def create_version(
+        self, dataset_id: int, who: Participant | None = None, query: dict[str, Any] | None = None
+    ) -> VersionPublic:
+        """Freeze the dataset's (or the given) query into a new immutable version.
+
+        Raises:
+            NotFound, Forbidden: no such dataset, or ``who`` is not its owner.
+            Conflict: nothing changed since the previous version.
+            InvalidInput: the query selects nothing, or items of several licences without ``query.licence``.
+        """
+        now = self._clock()
+        with self._db.transaction() as s:
+            dataset = s.get(Dataset, dataset_id, with_for_update=True)
+            if dataset is None:
+                raise NotFound(f"there is no dataset {dataset_id}", field="dataset_id")
+            if who is not None and dataset.owner_id != who.id:
+                raise Forbidden(f"dataset {dataset_id} is not yours", field="dataset_id")
+            parsed = parse_query(query if query is not None else dataset.query)
+            if query is not None:
+                self._check_tasks(s, who, parsed)
+                dataset.query = parsed.to_json()
+            selected, licences = select_items(
+                s,
+                parsed,
+                chain_id=self._domain.chain_id,
+                blob_size=self._blob_size,
+                labels=self._labels,
+                reviews=self._reviews,
+            )
+            if not selected:
+                raise InvalidInput("the query selects no accepted item", field="query")
+            licence = parsed.licence or _one_licence(licences)
+            previous = self._latest(s, dataset_id)
+            changes = self._changes(s, previous, [item.submission_id for item in selected])
+            manifest = Manifest.create(
+                items=to_items(selected),
+                dataset_id=dataset_id,
+                name=dataset.name,
+                version=previous.number + 1 if previous else 1,
+                created_at=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                query=parsed.to_json(),
+                licence=licence,
+                eip712_domain=self._domain.as_dict(),
+                previous=previous.manifest_cid if previous else None,
+                changes=changes,
+            )
+            blob = self._blobs.put_file_bytes([manifest.to_bytes()], None)
+            row = DatasetVersion(
+                dataset_id=dataset_id,
+                number=manifest.version,
+                manifest_cid=blob.cid,
+                items_root=manifest.items_root,
+                item_count=manifest.item_count,
+                changes=changes,
+                created_at=now,
+                anchor_status="pending" if self._anchoring else "off",
+            )
+            s.add(row)
+            s.flush()
+            s.add_all(
+                DatasetItem(version_id=row.id, submission_id=item.submission_id, position=i)
+                for i, item in enumerate(selected)
+            )
+            return VersionPublic.of(row, dataset.token_id)
+
+    def _blob_size(self, cid: str) -> int:
+        return self._store.stat(cid).size
+
+    @staticmethod
+    def _latest(s: Session, dataset_id: int) -> DatasetVersion | None:
+        return s.scalar(
+            select(DatasetVersion)
+            .where(DatasetVersion.dataset_id == dataset_id)
+            .order_by(DatasetVersion.number.desc())
+            .limit(1)
+        )
+
+    @staticmethod
+    def _changes(s: Session, previous: DatasetVersion | None, ids: list[int]) -> dict[str, Any]:
+        before: set[int] = set()
+        if previous is not None:
+            before = set(
+                s.scalars(select(DatasetItem.submission_id).where(DatasetItem.version_id == previous.id))
+            )
+        current = set(ids)
+        removed = [{"submission_id": i, "reason": removal_reason(s, i)} for i in sorted(before - current)]
+        changes: dict[str, Any] = {"added": sorted(current - before), "removed": removed}
+        if previous is not None and not changes["added"] and not removed:
+            raise Conflict(f"nothing changed since version {previous.number}", field="dataset_id")
+        return changes
+
+    def version(self, dataset_id: int, number: int) -> VersionPublic:
+        with self._db.transaction() as s:
+            dataset = self._dataset(s, dataset_id)
+            row = s.scalar(
+                select(DatasetVersion).where(
+                    DatasetVersion.dataset_id == dataset_id, DatasetVersion.number == number
+                )
+            )
+            if row is None:
+                raise NotFound(f"dataset {dataset_id} has no version {number}", field="number")
+            return VersionPublic.of(row, dataset.token_id)
+
+    def version_by_id(self, version_id: int) -> VersionPublic:
+        with self._db.transaction() as s:
+            row = self._version_row(s, version_id)
+            return VersionPublic.of(row, self._dataset(s, row.dataset_id).token_id)
+
+    @staticmethod
+    def _version_row(s: Session, version_id: int) -> DatasetVersion:
+        row = s.get(DatasetVersion, version_id)
+        if row is None:
+            raise NotFound(f"there is no dataset version {version_id}", field="version_id")
+        return row
+
+    def export_file(self, version_id: int, format_name: str, folder: Path) -> tuple[Path, str, str]:
+        """Write one file describing the version into ``folder`` (``datasheet``, ``croissant`` or
+        metadata-only ``parquet``); returns its path, its media type and the name to download it as.
+
+        Raises:
+            InvalidInput: (``format``) a format that is not one file; the CLI exports every format.
+        """
+        if format_name not in DOWNLOADS:
+            raise InvalidInput(
+                f"format must be one of {', '.join(DOWNLOADS)} here (the CLI exports every format), "
+                f"got {format_name!r}",
+                field="format",
+            )
+        version = self.version_by_id(version_id)
+        result = get_exporter(format_name)(self.manifest(version_id), self._store.open, folder)
+        suffix, media = DOWNLOADS[format_name]
+        path = next(f for f in result.files if f.name.endswith(suffix))
+        return (
+            path,
+            media,
+            f"dataset-{version.dataset_id}-v{version.number}-{path.name.removeprefix('dataset-')}",
+        )
+
+    def manifest_bytes(self, version_id: int) -> bytes:
+        """The manifest exactly as stored (its CID is the version's ``manifest_cid``)."""
+        cid = self.version_by_id(version_id).manifest_cid
+        return b"".join(self._store.iter_bytes(cid))
+
+    def manifest(self, version_id: int) -> Manifest:
+        return Manifest.from_bytes(self.manifest_bytes(version_id))
+
+    def proof(self, version_id: int, index: int) -> dict[str, Any]:
+        """An inclusion proof of the item at ``index`` (checked on its own by ``check_proof``)."""
+        view = self.version_by_id(version_id)
+        return make_proof(self.manifest(version_id), view.manifest_cid, index)
+
+    # --- withdrawals --------------------------------------------------------------------------
+
+    def withdraw(self, who: Participant, submission_id: int, reason: str = "") -> WithdrawalPublic:
+        """A contributor withdraws consent: the item leaves every later version (earlier ones stay)."""
+        if len(reason) > 2000:
+            raise InvalidInput("reason is longer than 2,000 characters", field="reason", limit=2000)
+        with self._db.transaction() as s:
+            sub = s.get(Submission, submission_id)
+            if sub is None or who.id not in (sub.contributor_id, sub.task.requester_id):  # ids leak nothing
+                raise NotFound(f"there is no submission {submission_id}", field="submission_id")
+            if sub.contributor_id != who.id:
+                raise Forbidden(f"submission {submission_id} is not yours", field="submission_id")
+            if s.scalar(select(Withdrawal.id).where(Withdrawal.submission_id == submission_id)) is not None:
+                raise Conflict(f"submission {submission_id} is already withdrawn", field="submission_id")
+            row = Withdrawal(submission_id=submission_id, reason=reason, at=self._clock())
+            s.add(row)
+            s.flush()
+            return WithdrawalPublic.of(row)
+
+    # --- anchoring ----------------------------------------------------------------------------
+
+    def _need_chain(self) -> ChainHandle:
+        if self._chain is None:
+            raise Unavailable(
+                "this node runs without a chain (chain = 'off'): nothing is anchored", field="chain"
+            )
+        return self._chain
+
+    def sync(self) -> None:
+        """Move every pending version one step towards DatasetRegistry (the chain follower's work)."""
+        chain = self._need_chain()
+        registry = DatasetRegistry(chain.client, chain.deployment.registry)
+        prefix = f"dataset:{chain.client.chain_id}:{registry.address}"
+        with self._db.transaction() as s:
+            pending = s.scalars(
+                select(DatasetVersion)
+                .where(DatasetVersion.anchor_status == "pending")
+                .order_by(DatasetVersion.dataset_id, DatasetVersion.number)
+            ).all()
+            for version in pending:
+                dataset = s.get(Dataset, version.dataset_id)
+                assert dataset is not None
+                if dataset.token_id is None and not self._mint(s, chain, registry, dataset, version, prefix):
+                    continue
+                if version.anchor_tx_key is None:
+                    assert dataset.token_id is not None
+                    request = registry.publish_version(
+                        dataset.token_id, version.manifest_cid, version.items_root, version.item_count
+                    )
+                    version.anchor_tx_key = f"{prefix}:{dataset.id}:v{version.number}"
+                    self._enqueue(s, chain, version.anchor_tx_key, request.to, request.data)
+                    continue
+                self._follow(s, chain, registry, version)
+
+    def _enqueue(self, s: Session, chain: ChainHandle, key: str, to: str, data: str) -> None:
+        enqueue(
+            s,
+            key=key,
+            chain_id=chain.client.chain_id,
+            sender=chain.operator.address,
+            to=to,
+            data=data,
+            now=self._clock(),
+        )
+
+    def _mint(
+        self,
+        s: Session,
+        chain: ChainHandle,
+        registry: DatasetRegistry,
+        dataset: Dataset,
+        version: DatasetVersion,
+        prefix: str,
+    ) -> bool:
+        """Ask for the dataset's token (once); True once its id is known."""
+        if dataset.create_tx_key is None:
+            dataset.create_tx_key = f"{prefix}:{dataset.id}:create"
+            request = registry.create_dataset(chain.operator.address)
+            self._enqueue(s, chain, dataset.create_tx_key, request.to, request.data)
+            return False
+        tx = s.scalar(select(ChainTx).where(ChainTx.key == dataset.create_tx_key))
+        if tx is None or tx.status not in _ANCHOR_OF_TX:
+            return False
+        if tx.status == "confirmed" and tx.tx_hash:
+            dataset.token_id = anchor.created_token_id(chain.client, registry, tx.tx_hash)
+            return dataset.token_id is not None
+        version.anchor_status, version.anchor_error = "failed", tx.error or "createDataset reverted"
+        return False
+
+    def _follow(
+        self, s: Session, chain: ChainHandle, registry: DatasetRegistry, version: DatasetVersion
+    ) -> None:
+        tx = s.scalar(select(ChainTx).where(ChainTx.key == version.anchor_tx_key))
+        if tx is None:  # pragma: no cover - enqueued in the same transaction as the key
+            return
+        version.anchor_tx_hash = tx.tx_hash
+        status = _ANCHOR_OF_TX.get(tx.status)
+        if status is None:
+            return
+        version.anchor_status = status
+        if status == "confirmed" and tx.tx_hash:
+            version.chain_version = anchor.published_version(chain.client, registry, tx.tx_hash)
+        else:
+            version.anchor_error = tx.error or "publishVersion reverted"
+
+    def anchor(self, version_id: int, *, timeout: float = 120) -> VersionPublic:
+        """Drive a version's anchoring until it is confirmed or failed (CLI, demo and tests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.version_by_id(version_id)
+            if view.anchor.status in ("off", "confirmed", "failed"):
+                return view
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    f"version {version_id} still {view.anchor.status} after {timeout}s", field="chain"
+                )
+            self._need_chain().wait_step()
+            self.sync()
+
+
+def _one_licence(licences: set[str]) -> str:
+    if len(licences) == 1:
+        return next(iter(licences))
+    raise InvalidInput(
+        f"the items carry {len(licences)} licences ({', '.join(sorted(licences))}): "
+        "name one in query.licence",
+        field="query.licence",
+    )

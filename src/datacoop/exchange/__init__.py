@@ -1,0 +1,1 @@
+"""The exchange: listings, orders, compliant delivery and royalties."""

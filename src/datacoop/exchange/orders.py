@@ -1,0 +1,422 @@
+"""Orders and their delivery: a purchase verified on chain, the compliant grant, signed downloads.
+
+See :mod:`datacoop.exchange.service` for the whole flow; this module holds what a buyer meets
+after paying: the order (recorded once per transaction and licence, decided item by item by the
+compliance policy, written to the audit log) and the download, checked on chain per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy.exc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web3.exceptions import TransactionNotFound
+from web3.logs import DISCARD
+
+from datacoop.audit.log import AuditLog
+from datacoop.chain.contracts import LicenseMarket, TestToken
+from datacoop.chain.outbox import enqueue
+from datacoop.chain.setup import ChainHandle
+from datacoop.clock import Clock, utc_now
+from datacoop.compliance import (
+    Buyer,
+    ConsentScope,
+    DataCategory,
+    Exporter,
+    Item,
+    Outcome,
+    PolicyEngine,
+    Safeguard,
+)
+from datacoop.compliance._facts import parse_enum
+from datacoop.compute.licences import DatabaseLicences
+from datacoop.datasets.manifest import Manifest, canonical_json
+from datacoop.datasets.service import DatasetService
+from datacoop.db import Database
+from datacoop.db.models import (
+    Dataset,
+    DatasetVersion,
+    Listing,
+    Order,
+    Participant,
+)
+from datacoop.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unavailable
+from datacoop.exchange.delivery import (
+    DeliveryClaim,
+    Member,
+    TarExport,
+    check_caller,
+    extension,
+    parse_range,
+    read_token,
+    sign_token,
+)
+from datacoop.identity.addresses import normalize_address
+from datacoop.storage import BlobStore
+
+__all__ = ["Delivery", "ExchangeOrders"]
+
+_LISTING_OF_TX = {"confirmed": "listed", "reverted": "failed", "failed": "failed"}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An allowed download: the export's size and the bytes of the asked range."""
+
+    order_id: int
+    size: int
+    start: int
+    end: int
+    chunks: Iterator[bytes]
+
+
+class ExchangeOrders:
+    """Orders and delivery of one node (the base of :class:`~datacoop.exchange.service.ExchangeService`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        datasets: DatasetService,
+        compliance: PolicyEngine,
+        audit: AuditLog,
+        chain: ChainHandle | None,
+        *,
+        secret: str,
+        url_ttl: timedelta = timedelta(minutes=10),
+        clock: Clock = utc_now,
+    ) -> None:
+        self._db, self._store, self._datasets, self._engine = db, store, datasets, compliance
+        self._audit, self._chain, self._secret, self._ttl, self._clock = audit, chain, secret, url_ttl, clock
+
+    def _need_chain(self) -> ChainHandle:
+        if self._chain is None:
+            raise Unavailable(
+                "this node runs without a chain (chain = 'off'): nothing is sold", field="chain"
+            )
+        return self._chain
+
+    def _market(self) -> LicenseMarket:
+        chain = self._need_chain()
+        return LicenseMarket(chain.client, chain.deployment.market)
+
+    def is_operator(self, address: str) -> bool:
+        return self._chain is not None and normalize_address(address) == self._chain.operator.address
+
+    def _enqueue(self, s: Session, key: str, to: str, data: str) -> None:
+        chain = self._need_chain()
+        enqueue(
+            s,
+            key=key,
+            chain_id=chain.client.chain_id,
+            sender=chain.operator.address,
+            to=to,
+            data=data,
+            now=self._clock(),
+        )
+
+    @staticmethod
+    def _listing(s: Session, listing_id: int) -> Listing:
+        row = s.get(Listing, listing_id)
+        if row is None:
+            raise NotFound(f"there is no listing {listing_id}", field="listing_id")
+        return row
+
+    def _try_round(self, listing_id: int) -> None:
+        """Called after a sale is recorded; the royalty side opens a round there."""
+
+    # --- orders -------------------------------------------------------------------------------
+
+    def record_order(
+        self,
+        who: Participant,
+        listing_id: int,
+        tx_hash: str,
+        jurisdiction: str,
+        purpose: str,
+        safeguards: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Verify the purchase in ``tx_hash`` on chain, record it once, and grant the compliant items.
+
+        Raises:
+            NotFound: (``tx_hash``) the chain does not know the transaction.
+            Forbidden: (``tx_hash``) it bought another listing, or someone else bought; (``jurisdiction``)
+                the listing is not offered there.
+            Conflict: (``tx_hash``) another participant already recorded it.
+        """
+        buyer = Buyer(
+            jurisdiction, purpose, frozenset(parse_enum(Safeguard, g, "safeguards") for g in safeguards or ())
+        )
+        market = self._market()
+        with self._db.transaction() as s:
+            listing = self._listing(s, listing_id)
+            known = s.scalar(select(Order).where(Order.tx_hash == tx_hash.lower()))
+            if known is not None:
+                if known.buyer_id != who.id or known.listing_id != listing_id:
+                    raise Conflict(
+                        f"transaction {tx_hash} is already recorded as order {known.id}", field="tx_hash"
+                    )
+                return self._order_json(known)
+            if "*" not in listing.jurisdictions and buyer.jurisdiction not in listing.jurisdictions:
+                raise Forbidden(
+                    f"listing {listing_id} is offered to {', '.join(listing.jurisdictions)}, "
+                    f"not {buyer.jurisdiction}",
+                    field="jurisdiction",
+                )
+        sale = self._sale(market, listing, tx_hash, who.address)
+        manifest = self._datasets.manifest(listing.version_id)
+        granted, withheld = self._decide(listing, manifest, buyer)
+        with self._db.transaction() as s:
+            if s.scalar(select(Order.id).where(Order.licence_id == sale["licenceId"])) is not None:
+                raise Conflict(f"licence {sale['licenceId']} is already recorded", field="tx_hash")
+            row = Order(
+                listing_id=listing_id,
+                buyer_id=who.id,
+                buyer=normalize_address(who.address),
+                tx_hash=tx_hash.lower(),
+                licence_id=int(sale["licenceId"]),
+                expires=int(sale["expires"]),
+                amount=int(sale["amount"]),
+                royalty=int(sale["royalty"]),
+                publisher_share=int(sale["publisherShare"]),
+                operator_fee=int(sale["operatorFee"]),
+                jurisdiction=buyer.jurisdiction,
+                purpose=buyer.purpose,
+                safeguards=sorted(buyer.safeguards),
+                granted=granted,
+                withheld=withheld,
+                created_at=self._clock(),
+            )
+            s.add(row)
+            try:
+                s.flush()
+            except sqlalchemy.exc.IntegrityError:  # recorded at the same moment by another request
+                raise Conflict(f"transaction {tx_hash} is already recorded", field="tx_hash") from None
+            self._forward(s, market, listing, row)
+            _grant_compute(s, listing, row, self._clock())
+            self._audit.append(
+                s,
+                actor=row.buyer,
+                action="exchange.grant",
+                subject=f"order:{row.id}",
+                details={
+                    "listing_id": listing_id,
+                    "licence_id": str(row.licence_id),
+                    "tx_hash": row.tx_hash,
+                    "jurisdiction": row.jurisdiction,
+                    "purpose": row.purpose,
+                    "granted": len(granted),
+                    "withheld": {k: v["rule"] for k, v in withheld.items()},
+                },
+            )
+            return self._order_json(row)  # the chain follower opens the royalty round the sale made due
+
+    def _sale(self, market: LicenseMarket, listing: Listing, tx_hash: str, address: str) -> dict[str, Any]:
+        """The LicenceSold event of ``tx_hash`` for ``listing``, bought by ``address``."""
+        try:
+            receipt = market.client.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except (TransactionNotFound, ValueError):
+            raise NotFound(f"the chain has no mined transaction {tx_hash}", field="tx_hash") from None
+        if receipt["status"] != 1:
+            raise InvalidInput(f"transaction {tx_hash} reverted: nothing was bought", field="tx_hash")
+        sold = [
+            dict(e["args"])
+            for e in market.contract.events.LicenceSold().process_receipt(receipt, errors=DISCARD)
+            if normalize_address(e["address"]) == market.address
+        ]
+        if not sold:
+            raise Forbidden(f"transaction {tx_hash} bought no licence on this node's market", field="tx_hash")
+        sale = sold[0]
+        if listing.market_listing_id is None or int(sale["listingId"]) != int(listing.market_listing_id):
+            raise Forbidden(
+                f"transaction {tx_hash} bought a licence of market listing {sale['listingId']}, "
+                f"not of listing {listing.id} (market listing {listing.market_listing_id})",
+                field="tx_hash",
+            )
+        if normalize_address(sale["buyer"]) != normalize_address(address):
+            raise Forbidden(
+                f"transaction {tx_hash} was a purchase by {sale['buyer']}, not by you", field="tx_hash"
+            )
+        return sale
+
+    def _decide(
+        self, listing: Listing, manifest: Manifest, buyer: Buyer
+    ) -> tuple[list[str], dict[str, dict[str, str]]]:
+        category = DataCategory(listing.data_category)
+        individuals = len({i.contributor for i in manifest.items})
+        exporter = Exporter(
+            personal_individuals=individuals if category is DataCategory.PERSONAL else 0,
+            sensitive_individuals=individuals if category is DataCategory.SENSITIVE_PERSONAL else 0,
+        )
+        items = [
+            Item(str(i.index), i.jurisdiction, category, ConsentScope(listing.consent_scope))
+            for i in manifest.items
+        ]
+        split = self._engine.split(items, buyer, exporter)
+        remote = "compute_to_data" in listing.access_modes
+        withheld = {
+            item.key: {
+                "outcome": d.outcome.value,
+                "rule": d.rule,
+                "legal_basis": d.legal_basis,
+                "explanation": d.explanation,
+                "access": "compute_to_data"
+                if d.outcome is Outcome.COMPUTE_TO_DATA_ONLY and remote
+                else "none",
+            }
+            for item, d in split.withheld
+        }
+        return [item.key for item, _ in split.deliverable], withheld
+
+    def _forward(self, s: Session, market: LicenseMarket, listing: Listing, order: Order) -> None:
+        """Pass the publisher's share on: LicenseMarket paid it to the operator, the token's holder."""
+        if listing.publisher_id is None or order.publisher_share == 0:
+            return
+        publisher = s.get(Participant, listing.publisher_id)
+        assert publisher is not None
+        chain = self._need_chain()
+        order.forward_tx_key = f"exchange:forward:{chain.client.chain_id}:{market.address}:{order.licence_id}"
+        req = TestToken(chain.client, listing.token).transfer(publisher.address, order.publisher_share)
+        self._enqueue(s, order.forward_tx_key, req.to, req.data)
+
+    def order(self, who: Participant, order_id: int) -> dict[str, Any]:
+        with self._db.transaction() as s:
+            return self._order_json(self._own_order(s, who, order_id))
+
+    def orders(self, who: Participant) -> list[dict[str, Any]]:
+        with self._db.transaction() as s:
+            rows = s.scalars(select(Order).where(Order.buyer_id == who.id).order_by(Order.id))
+            return [self._order_json(r) for r in rows]
+
+    def _own_order(self, s: Session, who: Participant, order_id: int) -> Order:
+        row = s.get(Order, order_id)
+        if row is None:
+            raise NotFound(f"there is no order {order_id}", field="order_id")
+        if row.buyer_id != who.id:
+            raise Forbidden(f"order {order_id} is not yours", field="order_id")
+        return row
+
+    @staticmethod
+    def _order_json(row: Order) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "listing_id": row.listing_id,
+            "buyer": row.buyer,
+            "tx_hash": row.tx_hash,
+            "licence_id": str(row.licence_id),
+            "expires": row.expires,
+            "amount": str(row.amount),
+            "royalty": str(row.royalty),
+            "publisher_share": str(row.publisher_share),
+            "operator_fee": str(row.operator_fee),
+            "jurisdiction": row.jurisdiction,
+            "purpose": row.purpose,
+            "safeguards": row.safeguards,
+            "granted": [int(i) for i in row.granted],
+            "withheld": row.withheld,
+        }
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def download_url(self, who: Participant, order_id: int) -> dict[str, Any]:
+        """A short-lived signed URL of the order's export (the buyer only)."""
+        now = self._clock()
+        with self._db.transaction() as s:
+            order = self._own_order(s, who, order_id)
+            claim = DeliveryClaim(order.id, order.buyer, order.licence_id, int((now + self._ttl).timestamp()))
+        token = sign_token(self._secret, claim)
+        return {
+            "url": f"/v1/deliveries/{token}",
+            "expires": claim.expires,
+            "size": self._export(order_id).size,
+        }
+
+    def open_delivery(self, token: str, caller: Participant, range_header: str | None = None) -> Delivery:
+        """Check the URL and the licence on chain, log the download, and return the asked bytes.
+
+        Raises:
+            Forbidden: (``token``) a link this node did not sign, or the caller is not its buyer;
+                (``licence``) the licence is no longer
+                held by the buyer, or licenses another listing or version.
+            Gone: (``token``) the link expired; (``licence``) the licence expired on chain.
+        """
+        claim = read_token(self._secret, token, int(self._clock().timestamp()))
+        check_caller(claim, caller.address)
+        with self._db.transaction() as s:
+            order = s.get(Order, claim.order_id)
+            if order is None or order.buyer != claim.buyer or order.licence_id != claim.licence_id:
+                raise Forbidden("this download link names no order of this node", field="token")
+            listing = self._listing(s, order.listing_id)
+            version = s.get(DatasetVersion, listing.version_id)
+            assert version is not None
+            dataset = s.get(Dataset, version.dataset_id)
+            assert dataset is not None
+            expected = (listing.market_listing_id, dataset.token_id, version.chain_version)
+        self._check_licence(order, expected)
+        export = self._export(order.id)
+        start, end = parse_range(range_header, export.size) or (0, export.size - 1)
+        with self._db.transaction() as s:
+            self._audit.append(
+                s,
+                actor=order.buyer,
+                action="exchange.download",
+                subject=f"order:{order.id}",
+                details={
+                    "licence_id": str(order.licence_id),
+                    "start": start,
+                    "end": end,
+                    "size": export.size,
+                },
+            )
+        return Delivery(order.id, export.size, start, end, export.iter_range(start, end))
+
+    def _check_licence(self, order: Order, expected: tuple[int | None, int | None, int | None]) -> None:
+        market = self._market()
+        holder, listing_id, dataset_id, version, _terms, expires = market.contract.functions.licenceOf(
+            order.licence_id
+        ).call()
+        if (listing_id, dataset_id, version) != expected:
+            raise Forbidden(
+                f"licence {order.licence_id} is for market listing {listing_id} (dataset {dataset_id} "
+                f"version {version}), not for this order's {expected[0]}",
+                field="licence",
+            )
+        if int(holder, 16) == 0 or normalize_address(holder) != order.buyer:
+            raise Forbidden(f"licence {order.licence_id} is no longer held by {order.buyer}", field="licence")
+        if not market.is_licence_valid(order.licence_id, order.buyer):
+            raise Gone(
+                f"licence {order.licence_id} expired at {expires} (unix time)", field="licence", limit=expires
+            )
+
+    def _export(self, order_id: int) -> TarExport:
+        with self._db.transaction() as s:
+            order = s.get(Order, order_id)
+            assert order is not None
+            listing = self._listing(s, order.listing_id)
+            summary = canonical_json(self._order_json(order) | {"licence": listing.licence})
+            granted, version_id = [int(i) for i in order.granted], listing.version_id
+        manifest = self._datasets.manifest(version_id)
+        members = [Member.inline("order.json", summary)]
+        for index in granted:
+            item = manifest.items[index]
+            members.append(Member.blob(f"{index:06d}.{extension(item.media_type)}", item.cid, item.size))
+            members.append(Member.inline(f"{index:06d}.json", canonical_json(item.to_json())))
+        return TarExport(members, self._store.open)
+
+
+_COMPUTE_UNITS = {"compute_to_data": "job", "federated": "round"}
+
+
+def _grant_compute(s: Session, listing: Listing, order: Order, now: datetime) -> None:
+    """A licence offering remote access also licenses compute jobs or federated rounds, until it expires."""
+    for mode, unit in _COMPUTE_UNITS.items():
+        if mode in listing.access_modes:
+            DatabaseLicences.grant(
+                s, version_id=listing.version_id, buyer=order.buyer, unit=unit, price=0,
+                source=f"order:{order.id}", now=now, expires_at=datetime.fromtimestamp(order.expires, UTC),
+            )  # fmt: skip

@@ -1,0 +1,36 @@
+"""What sign-in takes and returns (the API's and the SDK's shapes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from datacoop.schemas import _Model
+
+__all__ = ["NoncePublic", "SessionPublic", "SignIn"]
+
+
+class NoncePublic(_Model):
+    nonce: str
+    expires_at: datetime
+    domain: str
+    chain_id: int
+    uri: str
+
+
+class SignIn(_Model):
+    message: str = Field(min_length=1, max_length=1024, description="the EIP-4361 message text")
+    signature: str = Field(
+        min_length=4,
+        max_length=300,
+        pattern=r"^0x([0-9a-fA-F]{2})+$",
+        description="0x-hex; a key's or an ERC-1271 wallet's",
+    )
+
+
+class SessionPublic(_Model):
+    token: str
+    address: str
+    did: str
+    expires_at: datetime

@@ -1,0 +1,1 @@
+"""Community review: validators, draws, votes, gold items, consensus, appeals, stakes, slashing."""

@@ -1,0 +1,1 @@
+"""Settlement: epochs of cumulative entitlements posted on chain, and claims."""

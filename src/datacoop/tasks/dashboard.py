@@ -1,0 +1,125 @@
+"""A requester's view of one task: progress, outcomes, why items were rejected, a sample gallery.
+
+Read-only. Rejections are grouped by the stage that failed (``decode``, ``quality``,
+``duplicates``…) for pre-screen rejections and under ``review`` for the community's,
+so a chart can show where a task's submissions go wrong. Samples are the latest
+accepted items, served as their scrubbed bytes (never the original upload).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from datacoop.db import Database
+from datacoop.db.models import Participant, Prescreen, StageResultRow, Submission, TaskFunding
+from datacoop.errors import Forbidden, NotFound
+from datacoop.tasks.service import load_task
+from datacoop.tasks.states import SubmissionState
+
+__all__ = ["SAMPLE_LIMIT", "TaskDashboardService"]
+
+SAMPLE_LIMIT = 12
+
+
+class TaskDashboardService:
+    def __init__(self, db: Database, *, is_operator: Callable[[str], bool] | None = None) -> None:
+        self._db = db
+        self._is_operator = is_operator or (lambda _address: False)
+
+    def _check(self, who: Participant, requester_id: int) -> None:
+        if requester_id != who.id and not self._is_operator(who.address):
+            raise Forbidden("only the task's requester sees its dashboard", field="task_id")
+
+    def dashboard(self, who: Participant, task_id: int) -> dict[str, Any]:
+        """Counts per state, progress toward the target, acceptance rate, rejection causes, samples."""
+        with self._db.transaction() as s:
+            task = load_task(s, task_id)
+            self._check(who, task.requester_id)
+            by_state = dict(
+                s.execute(
+                    select(Submission.state, func.count())
+                    .where(Submission.task_id == task_id)
+                    .group_by(Submission.state)
+                ).all()
+            )
+            screened_out = Counter(
+                stage
+                for (stage,) in s.execute(
+                    select(StageResultRow.stage)
+                    .join(Submission, Submission.id == StageResultRow.submission_id)
+                    .join(Prescreen, Prescreen.submission_id == Submission.id)
+                    .where(
+                        Submission.task_id == task_id,
+                        Submission.state == SubmissionState.REJECTED,
+                        Prescreen.outcome == "rejected",
+                        StageResultRow.verdict == "fail",
+                    )
+                ).all()
+            )
+            prescreen_rejected = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(Submission)
+                    .join(Prescreen, Prescreen.submission_id == Submission.id)
+                    .where(
+                        Submission.task_id == task_id,
+                        Submission.state == SubmissionState.REJECTED,
+                        Prescreen.outcome == "rejected",
+                    )
+                )
+                or 0
+            )
+            funded = s.get(TaskFunding, task_id) is not None
+            samples = s.execute(
+                select(Submission.id, Submission.cid, Prescreen.scrubbed_cid)
+                .outerjoin(Prescreen, Prescreen.submission_id == Submission.id)
+                .where(Submission.task_id == task_id, Submission.state == SubmissionState.ACCEPTED)
+                .order_by(Submission.id.desc())
+                .limit(SAMPLE_LIMIT)
+            ).all()
+        accepted = int(by_state.get(SubmissionState.ACCEPTED, 0))
+        rejected = int(by_state.get(SubmissionState.REJECTED, 0))
+        review_rejected = rejected - int(prescreen_rejected)
+        reasons = dict(screened_out.most_common())
+        if review_rejected > 0:
+            reasons["review"] = review_rejected
+        decided = accepted + rejected
+        return {
+            "task_id": task_id,
+            "target": task.target_count,
+            "funded": funded,
+            "submissions": sum(int(n) for n in by_state.values()),
+            "by_state": {state.value: int(by_state.get(state, 0)) for state in SubmissionState},
+            "accepted": accepted,
+            "rejected": rejected,
+            "progress": round(accepted / task.target_count, 4),
+            "acceptance_rate": round(accepted / decided, 4) if decided else None,
+            "rejections_by_cause": reasons,
+            "samples": [
+                {
+                    "submission_id": sid,
+                    "cid": scrubbed or cid,
+                    "content": f"/v1/tasks/{task_id}/samples/{sid}",
+                }
+                for sid, cid, scrubbed in samples
+            ],
+        }
+
+    def sample_cid(self, who: Participant, task_id: int, submission_id: int) -> str:
+        """The CID whose bytes show an accepted item to the task's requester (scrubbed where it was)."""
+        with self._db.transaction() as s:
+            task = load_task(s, task_id)
+            self._check(who, task.requester_id)
+            sub = s.get(Submission, submission_id)
+            if sub is None or sub.task_id != task_id or sub.state != SubmissionState.ACCEPTED:
+                raise NotFound(
+                    f"task {task_id} has no accepted submission {submission_id}", field="submission_id"
+                )
+            scrubbed = s.scalar(
+                select(Prescreen.scrubbed_cid).where(Prescreen.submission_id == submission_id)
+            )
+            return scrubbed or sub.cid

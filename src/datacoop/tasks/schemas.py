@@ -1,0 +1,145 @@
+"""Tasks, blobs and submissions as the API, the CLI and the SDK see them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+
+from datacoop.schemas import IMAGE_FORMATS, MAX_BIGINT, EcdsaSignature, Hex32, IsoDateTime, Uint256, _Model
+from datacoop.tasks.rules import Modality, TaskStatus
+from datacoop.tasks.states import SubmissionState
+
+__all__ = [
+    "AcceptanceRules",
+    "BlobPublic",
+    "ReviewRules",
+    "StateChange",
+    "SubmissionCreate",
+    "SubmissionPublic",
+    "TaskCreate",
+    "TaskPublic",
+]
+
+
+class ReviewRules(_Model):
+    """How a task's items are reviewed by validators (``rules.review``)."""
+
+    k: int = Field(default=3, ge=1, le=25, description="validators per item")
+    gold_rate: float = Field(default=0.1, ge=0, le=1, description="share of a queue that is gold items")
+    threshold: float = Field(default=0.98, gt=0.5, le=1, description="posterior that makes an item final")
+    max_votes: int = Field(
+        default=7, ge=1, le=51, description="votes before an unsure item goes to the requester"
+    )
+    labels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=200, description="labels a vote may carry (a class, tags)"
+    )
+    validator_reward: Uint256 = Field(default=0, description="token base units per useful vote")
+
+    @model_validator(mode="after")
+    def _cap_above_k(self) -> ReviewRules:
+        if self.max_votes < self.k:
+            raise ValueError(f"max_votes ({self.max_votes}) must be at least k ({self.k})")
+        return self
+
+
+class AcceptanceRules(_Model):
+    """What an item must be to be considered at all (pre-screening checks it)."""
+
+    min_width: int = Field(default=0, ge=0, le=100_000)
+    min_height: int = Field(default=0, ge=0, le=100_000)
+    allowed_formats: list[str] = Field(default_factory=lambda: list(IMAGE_FORMATS), max_length=32)
+    max_bytes: int | None = Field(default=None, gt=0, le=MAX_BIGINT)
+    min_text_chars: int = Field(default=0, ge=0, le=MAX_BIGINT)
+    max_duration_s: float | None = Field(default=None, gt=0)
+    auto_accept: bool = False
+    stages: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description='per-stage settings, e.g. {"pii": {"faces": "blur"}}'
+    )
+    review: ReviewRules = Field(default_factory=ReviewRules)
+
+
+class TaskCreate(_Model):
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(min_length=1, max_length=20_000)
+    modality: Modality
+    rules: AcceptanceRules = Field(default_factory=AcceptanceRules)
+    reward_per_item: Uint256 = Field(description="token base units paid per accepted item")
+    target_count: int = Field(gt=0, le=10_000_000)
+    deadline: IsoDateTime
+    consent_text: str = Field(min_length=1, max_length=20_000)
+    licence: str = Field(default="CC-BY-4.0", min_length=1, max_length=200)
+    allowed_jurisdictions: list[str] = Field(
+        default_factory=list, max_length=250, description="ISO 3166-1 alpha-2; empty means any"
+    )
+
+    @field_validator("deadline")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must include a time zone (e.g. 2027-01-31T00:00:00Z)")
+        return value
+
+
+class TaskPublic(_Model):
+    id: int
+    requester: str
+    title: str
+    description: str
+    modality: Modality
+    rules: AcceptanceRules
+    reward_per_item: str  # decimal text: uint256 does not fit a JSON number safely
+    target_count: int
+    deadline: datetime
+    consent_text: str
+    consent_hash: str
+    licence: str
+    allowed_jurisdictions: list[str]
+    status: TaskStatus
+    created_at: datetime
+    submission_count: int = 0
+
+
+class BlobPublic(_Model):
+    cid: str
+    size: int
+    profile: str
+    created_at: datetime
+
+
+class SubmissionCreate(_Model):
+    """What a contributor signs (EIP-712 ``Submission``) and sends; the task id is in the path."""
+
+    cid: str = Field(min_length=1, max_length=100)
+    consent_hash: Hex32
+    jurisdiction: str = Field(min_length=2, max_length=2)
+    nonce: Uint256
+    deadline: int = Field(ge=0, lt=2**63, description="unix seconds after which the signature is void")
+    signature: EcdsaSignature
+
+
+class StateChange(_Model):
+    from_state: SubmissionState | None
+    to_state: SubmissionState
+    reason: str | None
+    at: datetime
+
+
+class SubmissionPublic(_Model):
+    id: int
+    task_id: int
+    contributor: str
+    contributor_did: str
+    cid: str
+    consent_hash: str
+    jurisdiction: str
+    nonce: str
+    deadline: int
+    signature: str
+    digest: str
+    state: SubmissionState
+    created_at: datetime
+    updated_at: datetime
+    history: list[StateChange] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)

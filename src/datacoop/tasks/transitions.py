@@ -1,0 +1,20 @@
+"""The one way a submission changes state: along the domain's table, with an event recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from datacoop.db.models import Submission, SubmissionEvent
+from datacoop.tasks.states import SubmissionState, check_transition
+
+__all__ = ["move"]
+
+
+def move(s: Session, row: Submission, to: SubmissionState, reason: str | None, now: datetime) -> None:
+    """Change a submission's state in ``s``'s transaction; InvalidTransition if the table forbids it."""
+    current = SubmissionState(row.state)
+    check_transition(current, to)
+    row.state, row.updated_at = to.value, now
+    s.add(SubmissionEvent(submission=row, from_state=current.value, to_state=to.value, reason=reason, at=now))
