@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +41,30 @@ except ImportError as exc:  # pragma: no cover - the federated extra is not inst
     raise ImportError(f"federated learning needs: pip install 'datacoop[federated]' ({exc})") from exc
 
 if TYPE_CHECKING:
-    from datacoop.app import Node
+    from datacoop.audit.log import AuditLog
+    from datacoop.compute.service import ComputeService
+    from datacoop.datasets.service import DatasetService
+    from datacoop.db import Database
+    from datacoop.storage import BlobStore
+
+
+class Node(Protocol):
+    """The parts of a node that federated training reads: the composition root's ``Node`` has them.
+
+    Declared here, not imported from :mod:`datacoop.app`, so that compute does not depend on the
+    composition root (the layers contract in ``pyproject.toml``)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def store(self) -> BlobStore: ...
+    @property
+    def datasets(self) -> DatasetService: ...
+    @property
+    def compute(self) -> ComputeService: ...
+    @property
+    def audit(self) -> AuditLog: ...
+
 
 __all__ = [
     "FederatedResult",
