@@ -40,7 +40,7 @@ from datacoop.screening.activity import DatabaseActivity
 from datacoop.screening.base import StageDeps
 from datacoop.screening.registry import stages_for
 from datacoop.screening.seen import DatabaseDuplicates
-from datacoop.screening.service import ScreeningService
+from datacoop.screening.service import ScreeningService, enqueue
 from datacoop.screening.stages.fraud import ActivityScorer
 from datacoop.screening.workers import WorkerPool
 from datacoop.settings import Settings
@@ -248,7 +248,9 @@ def _assemble(
         auth=auth,
         tasks=TaskService(db, clock=clock),
         blobs=blobs,
-        submissions=SubmissionService(db, domain, clock=clock, screening_report=screening.report),
+        submissions=SubmissionService(
+            db, domain, enqueue=enqueue, clock=clock, screening_report=screening.report
+        ),
         health=health,
         screening=screening,
         compliance=PolicyEngine(load_policy(settings.compliance_policy)),

@@ -30,7 +30,6 @@ from datacoop.identity.eip712 import (
     require_canonical,
     verify_submission,
 )
-from datacoop.screening import service as screening
 from datacoop.tasks.disclosure import shared_cid, shared_report
 from datacoop.tasks.rules import TaskStatus
 from datacoop.tasks.schemas import StateChange, SubmissionCreate, SubmissionPublic
@@ -75,11 +74,15 @@ class SubmissionService:
         db: Database,
         domain: Eip712Domain,
         *,
+        enqueue: Callable[[Session, int, datetime], None],
         clock: Clock = utc_now,
         on_committed: Callable[[int], None] | None = None,
         screening_report: Callable[[int], dict[str, Any]] | None = None,
     ) -> None:
+        """``enqueue(s, submission_id, now)`` queues a new submission's pre-screening job in the
+        caller's transaction (screening owns its job row; tasks only knows something is queued)."""
         self._db, self.domain, self._clock = db, domain, clock
+        self._enqueue = enqueue
         self.on_committed = on_committed  # e.g. wake the in-process workers
         self._screening_report = screening_report
 
@@ -114,7 +117,7 @@ class SubmissionService:
                 SubmissionEvent(submission=row, from_state=None, to_state=row.state, reason="signed", at=now)
             )
             s.flush()
-            screening.enqueue(s, row.id, now)  # same transaction: no submission without its job
+            self._enqueue(s, row.id, now)  # same transaction: no submission without its job
             s.refresh(row)
             public = submission_public(row, self.domain.chain_id)
         if self.on_committed is not None:
