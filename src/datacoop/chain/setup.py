@@ -10,6 +10,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from datacoop.chain import browser_rpc
 from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.client import ChainClient
 from datacoop.chain.deploy import Deployment, ensure_deployed
@@ -38,6 +39,10 @@ class ChainHandle:
         report = self.client.health(self.deployment.addresses())
         report["embedded"] = self.anvil is not None
         return report
+
+    def forward_rpc(self, calls: list[Any]) -> list[dict[str, Any]]:
+        """Browser wallets' JSON-RPC calls, allow-listed (:mod:`datacoop.chain.browser_rpc`); blocks."""
+        return browser_rpc.forward(self.client.w3.provider, calls)
 
     def wait_step(self) -> None:
         """One step of the outbox for a caller waiting on its own transaction (CLI, demo, tests), and a

@@ -1,11 +1,9 @@
 """The node's chain, relayed for browsers: ``POST /v1/chain/rpc`` speaks JSON-RPC to the node's EVM node.
 
 A phone that reaches the node may not reach its chain (an embedded anvil listens on the
-node's loopback), and a browser on another origin would need CORS from it. The relay
-forwards the read methods a wallet app needs and ``eth_sendRawTransaction`` (already
-signed by the user's key: the relay adds no authority). Anything else is refused with
-a JSON-RPC error naming the method, so the relay cannot be used to administer the chain
-(``anvil_*``, ``evm_*``, ``debug_*``, ``eth_sendTransaction`` with an unlocked account).
+node's loopback), and a browser on another origin would need CORS from it. What is
+forwarded, and what refused, is the chain adapter's rule (:mod:`datacoop.chain.browser_rpc`);
+this route parses and bounds the body.
 
 Anyone may call it, so the body is read under a route limit of 256 KiB (413 as soon as
 more arrives or a larger ``Content-Length`` is declared: never read further), and JSON
@@ -17,12 +15,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, cast
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from web3.types import RPCEndpoint
 
 from datacoop.api.body_limit import JsonDepth, JsonTooDeep
 from datacoop.api.deps import NodeDep
@@ -30,27 +27,6 @@ from datacoop.errors import Unavailable
 
 router = APIRouter(prefix="/chain", tags=["chain"])
 
-ALLOWED = frozenset(
-    {
-        "eth_blockNumber",
-        "eth_call",
-        "eth_chainId",
-        "eth_estimateGas",
-        "eth_feeHistory",
-        "eth_gasPrice",
-        "eth_getBalance",
-        "eth_getBlockByHash",
-        "eth_getBlockByNumber",
-        "eth_getCode",
-        "eth_getLogs",
-        "eth_getTransactionByHash",
-        "eth_getTransactionCount",
-        "eth_getTransactionReceipt",
-        "eth_maxPriorityFeePerGas",
-        "eth_sendRawTransaction",
-        "net_version",
-    }
-)
 MAX_BODY_BYTES = 256 * 1024
 MAX_BATCH = 20
 MAX_DEPTH = 32  # eth_getLogs filters, the deepest a wallet sends, nest 4 levels
@@ -60,7 +36,7 @@ class _NotJson(ValueError):
     pass
 
 
-def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
+def _rpc_error(request_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
 
 
@@ -93,35 +69,13 @@ async def rpc(node: NodeDep, request: Request) -> JSONResponse:
         body = await request.body()  # the route's limit stops the stream at MAX_BODY_BYTES (413)
         payload = _parse(body)
     except JsonTooDeep as exc:  # the app's guard stopped the stream: still a JSON-RPC answer
-        return JSONResponse(_error(None, -32700, f"parse error: {exc.detail}"))
+        return JSONResponse(_rpc_error(None, -32700, f"parse error: {exc.detail}"))
     except _NotJson as exc:
-        return JSONResponse(_error(None, -32700, f"parse error: {exc}"))
+        return JSONResponse(_rpc_error(None, -32700, f"parse error: {exc}"))
     except ValueError:
-        return JSONResponse(_error(None, -32700, "parse error: the body is not JSON"))
+        return JSONResponse(_rpc_error(None, -32700, "parse error: the body is not JSON"))
     calls = payload if isinstance(payload, list) else [payload]
     if not calls or len(calls) > MAX_BATCH:
-        return JSONResponse(_error(None, -32600, f"a batch holds 1 to {MAX_BATCH} calls"))
-    answers = await run_in_threadpool(_relay, node.chain.client.w3.provider, calls)
+        return JSONResponse(_rpc_error(None, -32600, f"a batch holds 1 to {MAX_BATCH} calls"))
+    answers = await run_in_threadpool(node.chain.forward_rpc, calls)
     return JSONResponse(answers if isinstance(payload, list) else answers[0])
-
-
-def _relay(provider: Any, calls: list[Any]) -> list[dict[str, Any]]:
-    answers: list[dict[str, Any]] = []
-    for call in calls:
-        if not isinstance(call, dict) or not isinstance(call.get("method"), str):
-            answers.append(_error(None, -32600, "invalid request: an object with a method is needed"))
-            continue
-        request_id, method = call.get("id"), call["method"]
-        if method not in ALLOWED:
-            answers.append(_error(request_id, -32601, f"method {method!r} is not relayed by this node"))
-            continue
-        params = call.get("params", [])
-        try:
-            answer = cast(dict[str, Any], dict(provider.make_request(RPCEndpoint(method), params)))
-        except Exception as exc:  # the chain node is down or answered garbage: say so, in JSON-RPC
-            message = f"the node's chain did not answer: {type(exc).__name__}"
-            answers.append(_error(request_id, -32603, message))
-            continue
-        answer["id"] = request_id
-        answers.append(answer)
-    return answers
