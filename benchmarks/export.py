@@ -35,9 +35,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from datacoop.datasets import Manifest, ManifestItem
 from datacoop.datasets.export import car, parquet, webdataset
 from datacoop.datasets.export._base import COPY_BUFFER, OpenBlob
+from datacoop.datasets.manifest import Manifest, ManifestItem
 from datacoop.storage import LocalBlobStore
 
 Runner = Callable[[Manifest, OpenBlob, Path], object]

@@ -283,8 +283,10 @@ def _assemble(
 
 def _compute(settings: Settings, node: Node, clock: Clock) -> ComputeService:
     from datacoop.chain.contracts import LicenseMarket
-    from datacoop.compute import Limits, OutputLimits, OutputSigner
     from datacoop.compute.licences import ChainLicences
+    from datacoop.compute.outputs import OutputLimits
+    from datacoop.compute.sandbox import Limits
+    from datacoop.compute.signing import OutputSigner
 
     limits = Limits(
         cpu_seconds=settings.compute_cpu_seconds,

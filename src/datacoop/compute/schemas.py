@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Base64Bytes, BaseModel, Field, model_validator
 
-from datacoop.db.models import ComputeJob
 from datacoop.schemas import RowId
 
 __all__ = ["JobCreate", "JobOutput", "JobPublic", "OutputLink", "PolicyBody", "PolicyPublic"]
@@ -21,7 +20,10 @@ class JobOutput(BaseModel):
 
 
 class JobPublic(BaseModel):
-    """A job's status, and when it has finished: outcome, reason, the scrubbed log and released outputs."""
+    """A job's status, and when it has finished: outcome, reason, the scrubbed log and released outputs.
+
+    Built from a row by :func:`datacoop.compute.service.job_public`.
+    """
 
     id: int
     version_id: int
@@ -37,15 +39,6 @@ class JobPublic(BaseModel):
     seconds: float | None
     created_at: datetime
     finished_at: datetime | None
-
-    @classmethod
-    def of(cls, row: ComputeJob) -> JobPublic:
-        return cls(
-            id=row.id, version_id=row.version_id, algorithm_name=row.algorithm_name, entry=row.entry,
-            requirements=list(row.requirements), status=row.status, outcome=row.outcome, reason=row.reason,
-            log=row.log, outputs=[JobOutput(**o) for o in row.outputs], isolation=dict(row.isolation),
-            seconds=row.seconds, created_at=row.created_at, finished_at=row.finished_at,
-        )  # fmt: skip
 
 
 class JobCreate(BaseModel):

@@ -19,7 +19,7 @@ from datacoop.clock import Clock, utc_now
 from datacoop.compute.algorithm import parse_algorithm
 from datacoop.compute.licences import ComputeLicences, DatabaseLicences
 from datacoop.compute.runs import ComputeConfig, ComputeRuns
-from datacoop.compute.schemas import JobPublic, OutputLink, PolicyBody, PolicyPublic
+from datacoop.compute.schemas import JobOutput, JobPublic, OutputLink, PolicyBody, PolicyPublic
 from datacoop.compute.signing import OutputSigner
 from datacoop.compute.syscalls import require_isolation
 from datacoop.datasets.manifest import Manifest
@@ -28,7 +28,7 @@ from datacoop.db.models import ComputeJob, Participant
 from datacoop.errors import Forbidden, NotFound
 from datacoop.storage import BlobStore
 
-__all__ = ["ComputeConfig", "ComputeService"]
+__all__ = ["ComputeConfig", "ComputeService", "job_public"]
 
 
 class ComputeService(ComputeRuns):
@@ -128,7 +128,7 @@ class ComputeService(ComputeRuns):
             self._audit.append(
                 s, actor=who.address, action="compute.job.submitted", subject=subject, details=details
             )
-            return JobPublic.of(job)
+            return job_public(job)
 
     def _own(self, job_id: int, who: Participant) -> ComputeJob:
         with self._db.transaction() as s:
@@ -139,7 +139,7 @@ class ComputeService(ComputeRuns):
             return job
 
     def get(self, job_id: int, who: Participant) -> JobPublic:
-        return JobPublic.of(self._own(job_id, who))
+        return job_public(self._own(job_id, who))
 
     def output_link(self, job_id: int, who: Participant, name: str) -> OutputLink:
         """A signed download URL (path and query) for one released output, bound to the buyer."""
@@ -166,3 +166,13 @@ class ComputeService(ComputeRuns):
         if found is None:
             raise NotFound(f"job {job_id} released no output {name!r}", field="name")
         return self._store.open(found["cid"]), int(found["size"])
+
+
+def job_public(row: ComputeJob) -> JobPublic:
+    """What the buyer sees of one job row (here, not in ``schemas``: the SDK imports that one)."""
+    return JobPublic(
+        id=row.id, version_id=row.version_id, algorithm_name=row.algorithm_name, entry=row.entry,
+        requirements=list(row.requirements), status=row.status, outcome=row.outcome, reason=row.reason,
+        log=row.log, outputs=[JobOutput(**o) for o in row.outputs], isolation=dict(row.isolation),
+        seconds=row.seconds, created_at=row.created_at, finished_at=row.finished_at,
+    )  # fmt: skip

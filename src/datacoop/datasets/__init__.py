@@ -1,27 +1,6 @@
 """Datasets: frozen, versioned sets of accepted items with a verifiable manifest.
 
-Public surface::
-
-    MANIFEST_SCHEMA, Manifest, ManifestItem     the manifest of one version (canonical JSON, Merkle root)
-    canonical_json, items_root                  the encodings the manifest CID and root are made from
+``manifest`` is the manifest of one version (canonical JSON, Merkle root): ``Manifest``,
+``ManifestItem``, ``canonical_json``, ``items_root``. ``service`` freezes versions and takes
+withdrawals and anchors versions in DatasetRegistry, ``verify`` checks them offline.
 """
-
-from __future__ import annotations
-
-from datacoop.datasets.manifest import (
-    ITEM_LEAF_ENCODING,
-    MANIFEST_SCHEMA,
-    Manifest,
-    ManifestItem,
-    canonical_json,
-    items_root,
-)
-
-__all__ = [
-    "ITEM_LEAF_ENCODING",
-    "MANIFEST_SCHEMA",
-    "Manifest",
-    "ManifestItem",
-    "canonical_json",
-    "items_root",
-]

@@ -1,4 +1,8 @@
-"""What the API and the CLI show of datasets, versions and withdrawals."""
+"""What the API and the CLI show of datasets, versions and withdrawals.
+
+Only shapes: the service builds them from rows (:mod:`datacoop.datasets._public`), so the SDK
+imports this module without the database.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from datacoop.datasets.query import DatasetQuery
-from datacoop.db.models import Dataset, DatasetVersion, Withdrawal
 
 __all__ = [
     "AnchorPublic",
@@ -61,27 +64,6 @@ class VersionPublic(BaseModel):
     created_at: datetime
     anchor: AnchorPublic
 
-    @classmethod
-    def of(cls, row: DatasetVersion, token_id: int | None) -> VersionPublic:
-        return cls(
-            id=row.id,
-            dataset_id=row.dataset_id,
-            number=row.number,
-            manifest_cid=row.manifest_cid,
-            items_root=row.items_root,
-            item_count=row.item_count,
-            changes=row.changes,
-            created_at=row.created_at,
-            anchor=AnchorPublic(
-                status=row.anchor_status,
-                meaning=ANCHOR_MEANING[row.anchor_status],
-                tx_hash=row.anchor_tx_hash,
-                token_id=None if token_id is None else str(token_id),
-                chain_version=row.chain_version,
-                error=row.anchor_error,
-            ),
-        )
-
 
 class DatasetPublic(BaseModel):
     id: int
@@ -92,24 +74,8 @@ class DatasetPublic(BaseModel):
     token_id: str | None
     versions: list[VersionPublic]
 
-    @classmethod
-    def of(cls, row: Dataset, owner: str | None, versions: list[DatasetVersion]) -> DatasetPublic:
-        return cls(
-            id=row.id,
-            name=row.name,
-            query=row.query,
-            owner=owner,
-            created_at=row.created_at,
-            token_id=None if row.token_id is None else str(row.token_id),
-            versions=[VersionPublic.of(v, row.token_id) for v in versions],
-        )
-
 
 class WithdrawalPublic(BaseModel):
     submission_id: int
     at: datetime
     effect: str = "the item leaves every dataset version created from now on; earlier versions are immutable"
-
-    @classmethod
-    def of(cls, row: Withdrawal) -> WithdrawalPublic:
-        return cls(submission_id=row.submission_id, at=row.at)

@@ -20,6 +20,7 @@ from datacoop.chain.outbox import enqueue
 from datacoop.chain.setup import ChainHandle
 from datacoop.clock import Clock, utc_now
 from datacoop.datasets import anchor
+from datacoop.datasets._public import dataset_public, version_public, withdrawal_public
 from datacoop.datasets.export import get_exporter
 from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.query import DatasetQuery, parse_query
@@ -138,7 +139,7 @@ class DatasetService:
         versions = s.scalars(
             select(DatasetVersion).where(DatasetVersion.dataset_id == row.id).order_by(DatasetVersion.number)
         ).all()
-        return DatasetPublic.of(row, owner.address if owner else None, list(versions))
+        return dataset_public(row, owner.address if owner else None, list(versions))
 
     # --- versions -----------------------------------------------------------------------------
 
@@ -205,7 +206,7 @@ class DatasetService:
                 DatasetItem(version_id=row.id, submission_id=item.submission_id, position=i)
                 for i, item in enumerate(selected)
             )
-            return VersionPublic.of(row, dataset.token_id)
+            return version_public(row, dataset.token_id)
 
     def _blob_size(self, cid: str) -> int:
         return self._store.stat(cid).size
@@ -243,12 +244,12 @@ class DatasetService:
             )
             if row is None:
                 raise NotFound(f"dataset {dataset_id} has no version {number}", field="number")
-            return VersionPublic.of(row, dataset.token_id)
+            return version_public(row, dataset.token_id)
 
     def version_by_id(self, version_id: int) -> VersionPublic:
         with self._db.transaction() as s:
             row = self._version_row(s, version_id)
-            return VersionPublic.of(row, self._dataset(s, row.dataset_id).token_id)
+            return version_public(row, self._dataset(s, row.dataset_id).token_id)
 
     @staticmethod
     def _version_row(s: Session, version_id: int) -> DatasetVersion:
@@ -310,7 +311,7 @@ class DatasetService:
             row = Withdrawal(submission_id=submission_id, reason=reason, at=self._clock())
             s.add(row)
             s.flush()
-            return WithdrawalPublic.of(row)
+            return withdrawal_public(row)
 
     # --- anchoring ----------------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ caller's job: it needs the database.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from abnf import GrammarWarning
@@ -26,11 +27,7 @@ from datacoop.errors import BadSignature, Gone, InvalidInput, NotAuthenticated, 
 from datacoop.identity.addresses import normalize_address
 from datacoop.identity.signatures import decode_signature, recover_digest, signable_digest
 
-with warnings.catch_warnings():
-    # Import-time noise only: siwe imports web3, whose legacy websocket provider (unused here) is
-    # deprecated, and its grammar re-declares RFC 5234 core rules (ALPHA, DIGIT…) identically.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    warnings.simplefilter("ignore", GrammarWarning)
+if TYPE_CHECKING:
     from siwe import ISO8601Datetime, SiweMessage
 
 __all__ = [
@@ -64,6 +61,23 @@ class SiweClaims:
     uri: str
 
 
+class _Siwe(NamedTuple):
+    message: type[SiweMessage]
+    iso_datetime: type[ISO8601Datetime]
+
+
+@functools.cache
+def _siwe() -> _Siwe:
+    """The ``siwe`` package, loaded on first use: it imports web3, which importing the SDK must not load."""
+    with warnings.catch_warnings():
+        # Import-time noise only: siwe imports web3, whose legacy websocket provider (unused here) is
+        # deprecated, and its grammar re-declares RFC 5234 core rules (ALPHA, DIGIT…) identically.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", GrammarWarning)
+        from siwe import ISO8601Datetime, SiweMessage
+    return _Siwe(SiweMessage, ISO8601Datetime)
+
+
 def build_message(
     *,
     domain: str,
@@ -93,7 +107,7 @@ def build_message(
     times = {"issued_at": issued_at, "expiration_time": expiration_time, "not_before": not_before}
     fields.update({name: _iso(when, name) for name, when in times.items() if when is not None})
     try:
-        return str(SiweMessage(**fields).prepare_message())
+        return str(_siwe().message(**fields).prepare_message())
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "message"
@@ -103,7 +117,7 @@ def build_message(
 def _iso(when: datetime, field: str) -> str:
     if when.tzinfo is None:
         raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
-    return str(ISO8601Datetime.from_datetime(when))
+    return str(_siwe().iso_datetime.from_datetime(when))
 
 
 def verify_siwe(
@@ -186,7 +200,7 @@ def _parse(message_text: str) -> tuple[SiweClaims, datetime | None]:
     if len(message_text) > MAX_MESSAGE_CHARS:
         raise TooLarge("message", MAX_MESSAGE_CHARS, unit="characters")
     try:
-        parsed = SiweMessage.from_message(message_text, abnf=True)
+        parsed = _siwe().message.from_message(message_text, abnf=True)
     except ValueError as exc:  # ABNF ParseError and pydantic ValidationError both arrive as ValueError
         reason = f" ({exc.errors()[0]['msg']})" if isinstance(exc, ValidationError) else ""
         raise InvalidInput(

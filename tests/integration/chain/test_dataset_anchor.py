@@ -14,8 +14,8 @@ from datacoop.chain.outbox import Relay
 from datacoop.chain.setup import ChainHandle
 from datacoop.cli import app
 from datacoop.client import DataCoopClient
-from datacoop.datasets import Manifest
 from datacoop.datasets.anchor import chain_record, created_token_id
+from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.service import DatasetService
 from datacoop.datasets.verify import verify_manifest
 from datacoop.tasks.schemas import TaskPublic

@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from datacoop.datasets import Manifest, ManifestItem
+from datacoop.datasets.manifest import Manifest, ManifestItem
 from datacoop.storage import LocalBlobStore
 
 CLASSES = ("cat", "dog", "bird")

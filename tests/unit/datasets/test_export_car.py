@@ -22,8 +22,8 @@ from multiformats import CID, varint
 from tests.unit.datasets._export_samples import image_dataset, item, manifest, mixed_dataset, put, store_at
 
 from datacoop.cid import PROFILES, Profile, cid_of_bytes, get_profile, iter_blocks
-from datacoop.datasets import Manifest
 from datacoop.datasets.export import _hashing, car, webdataset
+from datacoop.datasets.manifest import Manifest
 from datacoop.errors import IntegrityError, NotFound
 from datacoop.storage import LocalBlobStore
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 from datacoop.api.app import create_app
 from datacoop.cli import app
 from datacoop.cli.dataset_export import parse_size
-from datacoop.datasets import Manifest
+from datacoop.datasets.manifest import Manifest
 from datacoop.errors import InvalidInput
 
 

@@ -19,10 +19,9 @@ import webdataset as wds
 from PIL import Image
 from tests.unit.datasets._export_samples import image_dataset, item, manifest, mixed_dataset, put, store_at
 
-from datacoop.datasets import Manifest
 from datacoop.datasets.export import EXPORTERS, datasheet, get_exporter, huggingface, parquet, webdataset
 from datacoop.datasets.export._samples import extension, item_bytes, item_json, manifest_bytes, manifest_frame
-from datacoop.datasets.manifest import canonical_json
+from datacoop.datasets.manifest import Manifest, canonical_json
 from datacoop.errors import IntegrityError, InvalidInput
 
 REPO = Path(__file__).resolve().parents[3]

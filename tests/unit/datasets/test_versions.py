@@ -14,7 +14,7 @@ from tests.unit.datasets.conftest import Accepted
 
 from datacoop.cid import cid_of_bytes
 from datacoop.client import DataCoopClient
-from datacoop.datasets import Manifest, ManifestItem, canonical_json
+from datacoop.datasets.manifest import Manifest, ManifestItem, canonical_json
 from datacoop.datasets.signatures import domain_from_manifest, item_digest
 from datacoop.datasets.verify import check_proof, directory_blobs, verify_manifest
 from datacoop.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
