@@ -1,28 +1,29 @@
 """The port "may this buyer run compute on this version?": grants in the database, held on chain.
 
 The exchange sells licences as tokens; when an order for the compute-to-data or federated access
-mode settles, it calls :meth:`DatabaseLicences.grant` (source ``order:<id>``). A node with a chain
-uses :class:`ChainLicences`: such a grant holds only while the order's licence token is the
-buyer's and unexpired *on chain now* (``LicenseMarket.isLicenceValid``, the check downloads make),
-so a licence passed on with ``transferFrom`` takes its compute rights with it.
+mode settles, it calls :func:`grant_for_order`, which records :meth:`DatabaseLicences.grant` (source
+``order:<id>``). A node with a chain uses :class:`ChainLicences`: such a grant holds only while the
+order's licence token is the buyer's and unexpired *on chain now* (``LicenseMarket.isLicenceValid``,
+the check downloads make), so a licence passed on with ``transferFrom`` takes its compute rights
+with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import LicenseMarket
-from datacoop.db.models import ComputeLicence, DatasetVersion, Order
+from datacoop.db.models import ComputeLicence, DatasetVersion, Listing, Order
 from datacoop.errors import InvalidInput, NotFound, Unavailable
 from datacoop.identity.addresses import normalize_address
 
-__all__ = ["UNITS", "ChainLicences", "ComputeLicences", "DatabaseLicences", "LicenceGrant"]
+__all__ = ["UNITS", "ChainLicences", "ComputeLicences", "DatabaseLicences", "LicenceGrant", "grant_for_order"]
 
 UNITS = ("job", "cpu_second", "round")  # compute-to-data is priced per job or per CPU-second
 
@@ -120,3 +121,16 @@ class ChainLicences(DatabaseLicences):
                 f"the chain could not say whether licence {order.licence_id} is still held: {exc}",
                 field="licence",
             ) from exc
+
+
+_UNIT_OF_MODE = {"compute_to_data": "job", "federated": "round"}
+
+
+def grant_for_order(s: Session, listing: Listing, order: Order, now: datetime) -> None:
+    """A licence offering remote access also licenses compute jobs or federated rounds, until it expires."""
+    for mode, unit in _UNIT_OF_MODE.items():
+        if mode in listing.access_modes:
+            DatabaseLicences.grant(
+                s, version_id=listing.version_id, buyer=order.buyer, unit=unit, price=0,
+                source=f"order:{order.id}", now=now, expires_at=datetime.fromtimestamp(order.expires, UTC),
+            )  # fmt: skip

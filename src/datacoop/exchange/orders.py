@@ -1,15 +1,14 @@
-"""Orders and their delivery: a purchase verified on chain, the compliant grant, signed downloads.
+"""Orders: a purchase verified on chain, recorded once, and the compliant grant.
 
 See :mod:`datacoop.exchange.service` for the whole flow; this module holds what a buyer meets
 after paying: the order (recorded once per transaction and licence, decided item by item by the
-compliance policy, written to the audit log) and the download, checked on chain per request.
+compliance policy, written to the audit log). Its download, checked on chain per request, is
+:mod:`datacoop.exchange.access`, which :class:`ExchangeOrders` composes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy.exc
@@ -34,45 +33,18 @@ from datacoop.compliance import (
     Safeguard,
 )
 from datacoop.compliance._facts import parse_enum
-from datacoop.compute.licences import DatabaseLicences
-from datacoop.datasets.manifest import Manifest, canonical_json
+from datacoop.compute.licences import grant_for_order
+from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.service import DatasetService
 from datacoop.db import Database
-from datacoop.db.models import (
-    Dataset,
-    DatasetVersion,
-    Listing,
-    Order,
-    Participant,
-)
-from datacoop.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unavailable
-from datacoop.exchange.delivery import (
-    DeliveryClaim,
-    Member,
-    TarExport,
-    check_caller,
-    extension,
-    parse_range,
-    read_token,
-    sign_token,
-)
+from datacoop.db.models import Listing, Order, Participant
+from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from datacoop.exchange.access import Delivery, OrderAccess
+from datacoop.exchange.order_rows import listing_row, order_json, own_order
 from datacoop.identity.addresses import normalize_address
 from datacoop.storage import BlobStore
 
 __all__ = ["Delivery", "ExchangeOrders"]
-
-_LISTING_OF_TX = {"confirmed": "listed", "reverted": "failed", "failed": "failed"}
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """An allowed download: the export's size and the bytes of the asked range."""
-
-    order_id: int
-    size: int
-    start: int
-    end: int
-    chunks: Iterator[bytes]
 
 
 class ExchangeOrders:
@@ -93,6 +65,9 @@ class ExchangeOrders:
     ) -> None:
         self._db, self._store, self._datasets, self._engine = db, store, datasets, compliance
         self._audit, self._chain, self._secret, self._ttl, self._clock = audit, chain, secret, url_ttl, clock
+        self._access = OrderAccess(
+            db, store, datasets, audit, self._market, secret=secret, url_ttl=url_ttl, clock=clock
+        )
 
     def _need_chain(self) -> ChainHandle:
         if self._chain is None:
@@ -120,12 +95,9 @@ class ExchangeOrders:
             now=self._clock(),
         )
 
-    @staticmethod
-    def _listing(s: Session, listing_id: int) -> Listing:
-        row = s.get(Listing, listing_id)
-        if row is None:
-            raise NotFound(f"there is no listing {listing_id}", field="listing_id")
-        return row
+    _listing = staticmethod(listing_row)
+    _own_order = staticmethod(own_order)
+    _order_json = staticmethod(order_json)
 
     def _try_round(self, listing_id: int) -> None:
         """Called after a sale is recorded; the royalty side opens a round there."""
@@ -155,66 +127,91 @@ class ExchangeOrders:
         market = self._market()
         with self._db.transaction() as s:
             listing = self._listing(s, listing_id)
-            known = s.scalar(select(Order).where(Order.tx_hash == tx_hash.lower()))
+            known = self._recorded(s, who, listing_id, tx_hash)
             if known is not None:
-                if known.buyer_id != who.id or known.listing_id != listing_id:
-                    raise Conflict(
-                        f"transaction {tx_hash} is already recorded as order {known.id}", field="tx_hash"
-                    )
                 return self._order_json(known)
-            if "*" not in listing.jurisdictions and buyer.jurisdiction not in listing.jurisdictions:
-                raise Forbidden(
-                    f"listing {listing_id} is offered to {', '.join(listing.jurisdictions)}, "
-                    f"not {buyer.jurisdiction}",
-                    field="jurisdiction",
-                )
+            self._check_offered(listing, buyer)
         sale = self._sale(market, listing, tx_hash, who.address)
-        manifest = self._datasets.manifest(listing.version_id)
-        granted, withheld = self._decide(listing, manifest, buyer)
+        granted, withheld = self._decide(listing, self._datasets.manifest(listing.version_id), buyer)
         with self._db.transaction() as s:
-            if s.scalar(select(Order.id).where(Order.licence_id == sale["licenceId"])) is not None:
-                raise Conflict(f"licence {sale['licenceId']} is already recorded", field="tx_hash")
-            row = Order(
-                listing_id=listing_id,
-                buyer_id=who.id,
-                buyer=normalize_address(who.address),
-                tx_hash=tx_hash.lower(),
-                licence_id=int(sale["licenceId"]),
-                expires=int(sale["expires"]),
-                amount=int(sale["amount"]),
-                royalty=int(sale["royalty"]),
-                publisher_share=int(sale["publisherShare"]),
-                operator_fee=int(sale["operatorFee"]),
-                jurisdiction=buyer.jurisdiction,
-                purpose=buyer.purpose,
-                safeguards=sorted(buyer.safeguards),
-                granted=granted,
-                withheld=withheld,
-                created_at=self._clock(),
-            )
-            s.add(row)
-            try:
-                s.flush()
-            except sqlalchemy.exc.IntegrityError:  # recorded at the same moment by another request
-                raise Conflict(f"transaction {tx_hash} is already recorded", field="tx_hash") from None
+            row = self._insert_order(s, who, listing, tx_hash, sale, buyer, (granted, withheld))
             self._forward(s, market, listing, row)
-            _grant_compute(s, listing, row, self._clock())
-            self._audit.append(
-                s,
-                actor=row.buyer,
-                action="exchange.grant",
-                subject=f"order:{row.id}",
-                details={
-                    "listing_id": listing_id,
-                    "licence_id": str(row.licence_id),
-                    "tx_hash": row.tx_hash,
-                    "jurisdiction": row.jurisdiction,
-                    "purpose": row.purpose,
-                    "granted": len(granted),
-                    "withheld": {k: v["rule"] for k, v in withheld.items()},
-                },
-            )
+            grant_for_order(s, listing, row, self._clock())
+            self._log_grant(s, row)
             return self._order_json(row)  # the chain follower opens the royalty round the sale made due
+
+    @staticmethod
+    def _recorded(s: Session, who: Participant, listing_id: int, tx_hash: str) -> Order | None:
+        """The order already recorded for ``tx_hash`` (asking again is harmless), if it is ``who``'s."""
+        known = s.scalar(select(Order).where(Order.tx_hash == tx_hash.lower()))
+        if known is not None and (known.buyer_id != who.id or known.listing_id != listing_id):
+            raise Conflict(f"transaction {tx_hash} is already recorded as order {known.id}", field="tx_hash")
+        return known
+
+    @staticmethod
+    def _check_offered(listing: Listing, buyer: Buyer) -> None:
+        if "*" not in listing.jurisdictions and buyer.jurisdiction not in listing.jurisdictions:
+            raise Forbidden(
+                f"listing {listing.id} is offered to {', '.join(listing.jurisdictions)}, "
+                f"not {buyer.jurisdiction}",
+                field="jurisdiction",
+            )
+
+    def _insert_order(
+        self,
+        s: Session,
+        who: Participant,
+        listing: Listing,
+        tx_hash: str,
+        sale: dict[str, Any],
+        buyer: Buyer,
+        decision: tuple[list[str], dict[str, dict[str, str]]],
+    ) -> Order:
+        """Add the order row of ``sale``, once per licence and transaction."""
+        if s.scalar(select(Order.id).where(Order.licence_id == sale["licenceId"])) is not None:
+            raise Conflict(f"licence {sale['licenceId']} is already recorded", field="tx_hash")
+        granted, withheld = decision
+        row = Order(
+            listing_id=listing.id,
+            buyer_id=who.id,
+            buyer=normalize_address(who.address),
+            tx_hash=tx_hash.lower(),
+            licence_id=int(sale["licenceId"]),
+            expires=int(sale["expires"]),
+            amount=int(sale["amount"]),
+            royalty=int(sale["royalty"]),
+            publisher_share=int(sale["publisherShare"]),
+            operator_fee=int(sale["operatorFee"]),
+            jurisdiction=buyer.jurisdiction,
+            purpose=buyer.purpose,
+            safeguards=sorted(buyer.safeguards),
+            granted=granted,
+            withheld=withheld,
+            created_at=self._clock(),
+        )
+        s.add(row)
+        try:
+            s.flush()
+        except sqlalchemy.exc.IntegrityError:  # recorded at the same moment by another request
+            raise Conflict(f"transaction {tx_hash} is already recorded", field="tx_hash") from None
+        return row
+
+    def _log_grant(self, s: Session, row: Order) -> None:
+        self._audit.append(
+            s,
+            actor=row.buyer,
+            action="exchange.grant",
+            subject=f"order:{row.id}",
+            details={
+                "listing_id": row.listing_id,
+                "licence_id": str(row.licence_id),
+                "tx_hash": row.tx_hash,
+                "jurisdiction": row.jurisdiction,
+                "purpose": row.purpose,
+                "granted": len(row.granted),
+                "withheld": {k: v["rule"] for k, v in row.withheld.items()},
+            },
+        )
 
     def _sale(self, market: LicenseMarket, listing: Listing, tx_hash: str, address: str) -> dict[str, Any]:
         """The LicenceSold event of ``tx_hash`` for ``listing``, bought by ``address``."""
@@ -293,48 +290,11 @@ class ExchangeOrders:
             rows = s.scalars(select(Order).where(Order.buyer_id == who.id).order_by(Order.id))
             return [self._order_json(r) for r in rows]
 
-    def _own_order(self, s: Session, who: Participant, order_id: int) -> Order:
-        row = s.get(Order, order_id)
-        if row is None:
-            raise NotFound(f"there is no order {order_id}", field="order_id")
-        if row.buyer_id != who.id:
-            raise Forbidden(f"order {order_id} is not yours", field="order_id")
-        return row
-
-    @staticmethod
-    def _order_json(row: Order) -> dict[str, Any]:
-        return {
-            "id": row.id,
-            "listing_id": row.listing_id,
-            "buyer": row.buyer,
-            "tx_hash": row.tx_hash,
-            "licence_id": str(row.licence_id),
-            "expires": row.expires,
-            "amount": str(row.amount),
-            "royalty": str(row.royalty),
-            "publisher_share": str(row.publisher_share),
-            "operator_fee": str(row.operator_fee),
-            "jurisdiction": row.jurisdiction,
-            "purpose": row.purpose,
-            "safeguards": row.safeguards,
-            "granted": [int(i) for i in row.granted],
-            "withheld": row.withheld,
-        }
-
-    # --- delivery -----------------------------------------------------------------------------
+    # --- delivery (exchange/access.py) --------------------------------------------------------
 
     def download_url(self, who: Participant, order_id: int) -> dict[str, Any]:
         """A short-lived signed URL of the order's export (the buyer only)."""
-        now = self._clock()
-        with self._db.transaction() as s:
-            order = self._own_order(s, who, order_id)
-            claim = DeliveryClaim(order.id, order.buyer, order.licence_id, int((now + self._ttl).timestamp()))
-        token = sign_token(self._secret, claim)
-        return {
-            "url": f"/v1/deliveries/{token}",
-            "expires": claim.expires,
-            "size": self._export(order_id).size,
-        }
+        return self._access.download_url(who, order_id)
 
     def open_delivery(self, token: str, caller: Participant, range_header: str | None = None) -> Delivery:
         """Check the URL and the licence on chain, log the download, and return the asked bytes.
@@ -345,78 +305,4 @@ class ExchangeOrders:
                 held by the buyer, or licenses another listing or version.
             Gone: (``token``) the link expired; (``licence``) the licence expired on chain.
         """
-        claim = read_token(self._secret, token, int(self._clock().timestamp()))
-        check_caller(claim, caller.address)
-        with self._db.transaction() as s:
-            order = s.get(Order, claim.order_id)
-            if order is None or order.buyer != claim.buyer or order.licence_id != claim.licence_id:
-                raise Forbidden("this download link names no order of this node", field="token")
-            listing = self._listing(s, order.listing_id)
-            version = s.get(DatasetVersion, listing.version_id)
-            assert version is not None
-            dataset = s.get(Dataset, version.dataset_id)
-            assert dataset is not None
-            expected = (listing.market_listing_id, dataset.token_id, version.chain_version)
-        self._check_licence(order, expected)
-        export = self._export(order.id)
-        start, end = parse_range(range_header, export.size) or (0, export.size - 1)
-        with self._db.transaction() as s:
-            self._audit.append(
-                s,
-                actor=order.buyer,
-                action="exchange.download",
-                subject=f"order:{order.id}",
-                details={
-                    "licence_id": str(order.licence_id),
-                    "start": start,
-                    "end": end,
-                    "size": export.size,
-                },
-            )
-        return Delivery(order.id, export.size, start, end, export.iter_range(start, end))
-
-    def _check_licence(self, order: Order, expected: tuple[int | None, int | None, int | None]) -> None:
-        market = self._market()
-        holder, listing_id, dataset_id, version, _terms, expires = market.contract.functions.licenceOf(
-            order.licence_id
-        ).call()
-        if (listing_id, dataset_id, version) != expected:
-            raise Forbidden(
-                f"licence {order.licence_id} is for market listing {listing_id} (dataset {dataset_id} "
-                f"version {version}), not for this order's {expected[0]}",
-                field="licence",
-            )
-        if int(holder, 16) == 0 or normalize_address(holder) != order.buyer:
-            raise Forbidden(f"licence {order.licence_id} is no longer held by {order.buyer}", field="licence")
-        if not market.is_licence_valid(order.licence_id, order.buyer):
-            raise Gone(
-                f"licence {order.licence_id} expired at {expires} (unix time)", field="licence", limit=expires
-            )
-
-    def _export(self, order_id: int) -> TarExport:
-        with self._db.transaction() as s:
-            order = s.get(Order, order_id)
-            assert order is not None
-            listing = self._listing(s, order.listing_id)
-            summary = canonical_json(self._order_json(order) | {"licence": listing.licence})
-            granted, version_id = [int(i) for i in order.granted], listing.version_id
-        manifest = self._datasets.manifest(version_id)
-        members = [Member.inline("order.json", summary)]
-        for index in granted:
-            item = manifest.items[index]
-            members.append(Member.blob(f"{index:06d}.{extension(item.media_type)}", item.cid, item.size))
-            members.append(Member.inline(f"{index:06d}.json", canonical_json(item.to_json())))
-        return TarExport(members, self._store.open)
-
-
-_COMPUTE_UNITS = {"compute_to_data": "job", "federated": "round"}
-
-
-def _grant_compute(s: Session, listing: Listing, order: Order, now: datetime) -> None:
-    """A licence offering remote access also licenses compute jobs or federated rounds, until it expires."""
-    for mode, unit in _COMPUTE_UNITS.items():
-        if mode in listing.access_modes:
-            DatabaseLicences.grant(
-                s, version_id=listing.version_id, buyer=order.buyer, unit=unit, price=0,
-                source=f"order:{order.id}", now=now, expires_at=datetime.fromtimestamp(order.expires, UTC),
-            )  # fmt: skip
+        return self._access.open_delivery(token, caller, range_header)

@@ -1,0 +1,52 @@
+"""The order rows that both halves of the exchange read: lookups and an order's JSON shape.
+
+Shared by :mod:`datacoop.exchange.orders` (recording a purchase) and
+:mod:`datacoop.exchange.access` (its delivery), so that neither imports the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from datacoop.db.models import Listing, Order, Participant
+from datacoop.errors import Forbidden, NotFound
+
+__all__ = ["listing_row", "order_json", "own_order"]
+
+
+def listing_row(s: Session, listing_id: int) -> Listing:
+    row = s.get(Listing, listing_id)
+    if row is None:
+        raise NotFound(f"there is no listing {listing_id}", field="listing_id")
+    return row
+
+
+def own_order(s: Session, who: Participant, order_id: int) -> Order:
+    row = s.get(Order, order_id)
+    if row is None:
+        raise NotFound(f"there is no order {order_id}", field="order_id")
+    if row.buyer_id != who.id:
+        raise Forbidden(f"order {order_id} is not yours", field="order_id")
+    return row
+
+
+def order_json(row: Order) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "listing_id": row.listing_id,
+        "buyer": row.buyer,
+        "tx_hash": row.tx_hash,
+        "licence_id": str(row.licence_id),
+        "expires": row.expires,
+        "amount": str(row.amount),
+        "royalty": str(row.royalty),
+        "publisher_share": str(row.publisher_share),
+        "operator_fee": str(row.operator_fee),
+        "jurisdiction": row.jurisdiction,
+        "purpose": row.purpose,
+        "safeguards": row.safeguards,
+        "granted": [int(i) for i in row.granted],
+        "withheld": row.withheld,
+    }
