@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: up test test-fast lint bench install install-test clean web sandbox-deps
+.PHONY: up test test-fast lint bench install install-test clean web web-types sandbox-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ web:  ## build the browser app (npm packages pinned by web/package-lock.json)
 	@command -v npm >/dev/null || { echo "npm is needed (apt-get install nodejs npm)"; exit 1; }
 	npm --prefix web ci --no-audit --no-fund --loglevel=error
 	npm --prefix web run build
+
+# the web app's API types: web/openapi.json (this version's /openapi.json) -> web/src/api.gen.ts (openapi-typescript)
+web-types: install-test
+	$(BIN)/datacoop openapi --output web/openapi.json
+	cd web && npx --no-install openapi-typescript openapi.json -o src/api.gen.ts
 
 # compute-to-data jobs run under bubblewrap with a libseccomp filter (Debian's packages); without them no job runs
 sandbox-deps:

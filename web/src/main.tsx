@@ -348,7 +348,8 @@ function reasons(t: T, s: Submission): string[] {
   const out: string[] = [];
   const detail = s.details as { reasons?: unknown; prescreen?: { reasons?: unknown } };
   const listed = [detail.reasons, detail.prescreen?.reasons].find(Array.isArray) as string[] | undefined;
-  const last = s.history[s.history.length - 1];
+  const history = s.history ?? [];
+  const last = history[history.length - 1];
   for (const r of listed ?? (last?.reason ? [last.reason] : [])) {
     const key = `reason.${r}` as Key;
     const text = t(key);

@@ -1,40 +1,11 @@
-// What the node's API returns, as the views use it.
-export type Task = {
-  id: number;
-  requester: string;
-  title: string;
-  description: string;
-  modality: string;
-  rules: { review?: { labels?: string[]; k?: number } };
-  reward_per_item: string;
-  target_count: number;
-  deadline: string;
-  consent_text: string;
-  consent_hash: string;
-  licence: string;
-  allowed_jurisdictions: string[];
-  status: string;
-  submission_count: number;
-};
-export type Change = { from_state: string | null; to_state: string; reason: string | null; at: string };
-export type Submission = {
-  id: number;
-  task_id: number;
-  cid: string;
-  state: string;
-  created_at: string;
-  history: Change[];
-  details: Record<string, unknown>;
-};
-export type Claim = {
-  task_id: number;
-  escrow: string;
-  escrow_task_id: number;
-  vault?: string;
-  epoch: number;
-  account: string;
-  cumulative: string;
-  claimed: string;
-  claimable: string;
-  proof: `0x${string}`[];
-};
+// What the node's API returns, as the views use it: names for the shapes generated from the node's
+// /openapi.json into api.gen.ts (`make web-types`; never edit api.gen.ts by hand, a test fails when it is stale).
+import type { components } from "./api.gen";
+
+type Schemas = components["schemas"];
+
+export type Task = Schemas["TaskPublic"];
+export type Change = Schemas["StateChange"];
+export type Submission = Schemas["SubmissionPublic"];
+// JSON Schema has no 0x-string type: viem's calls want the proof's words typed as hex.
+export type Claim = Omit<Schemas["ClaimPublic"], "proof"> & { proof: `0x${string}`[] };

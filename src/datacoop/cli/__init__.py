@@ -17,6 +17,7 @@ from datacoop.cli import (
     exchange,
     gc,
     merkle,
+    openapi,
     policy,
     settle,
     submit,
@@ -34,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (up, cid, tasks, submit, gc, merkle, worker, dataset, settle, policy, audit, demo):
+for module in (up, cid, tasks, submit, gc, merkle, worker, dataset, settle, policy, audit, demo, openapi):
     module.register(app)
 exchange.register(app)
 compute.register(app)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from datacoop.api.deps import CurrentParticipant, NodeDep, Operator, own_account
 from datacoop.api.openapi import NOTHING_NEW
 from datacoop.api.params import Id
+from datacoop.settlement.schemas import ClaimPublic
 
 router = APIRouter(tags=["settlement"])
 
@@ -50,7 +51,7 @@ def spend(node: NodeDep, who: CurrentParticipant, task_id: Id) -> dict[str, Any]
     return node.settlement.spend(who, task_id)
 
 
-@router.get("/claims/{address}")
+@router.get("/claims/{address}", response_model=list[ClaimPublic])
 def claims(node: NodeDep, who: CurrentParticipant, address: str) -> list[dict[str, Any]]:
     """What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator)."""
     return node.settlement.claims(own_account(node, who, address, "claims are"))
