@@ -7,6 +7,10 @@ sign-in, EIP-712 submissions and votes); money moves on chain with the same keys
 Pre-screening runs in a worker thread of this process, as ``datacoop up``'s
 embedded default does in a worker process. The data is generated with a known
 truth (:mod:`datacoop.demo.images`) so every decision can be scored.
+
+Each act of the story is one function below (fund, enlist validators, contribute,
+pre-screen, review, settle, publish the dataset); the people are in
+:mod:`datacoop.demo.people`, the money and the dataset in :mod:`datacoop.demo.money`.
 """
 
 from __future__ import annotations
@@ -25,36 +29,33 @@ from typing import Any
 
 import uvicorn
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import select
-from web3.logs import DISCARD
 
 from datacoop.api.app import create_app
 from datacoop.app import Node, build_node
-from datacoop.chain.contracts import DatasetRegistry, TaskEscrow, TestToken, ValidatorStaking
 from datacoop.client import DataCoopClient
-from datacoop.datasets.anchor import chain_record
-from datacoop.datasets.export import EXPORTERS, get_exporter
-from datacoop.datasets.manifest import Manifest
-from datacoop.datasets.verify import directory_blobs, verify_manifest
-from datacoop.db.models import Prescreen
-from datacoop.demo.images import Kind, Sample, generate, plan
-from datacoop.errors import Conflict, DataCoopError, InvalidInput, Unavailable
-from datacoop.review.schemas import ReviewItem
+from datacoop.datasets.export import EXPORTERS
+from datacoop.demo.images import Kind, generate, plan
+from datacoop.demo.money import REWARD, UNIT, _dataset, _open_escrow, _settle
+from datacoop.demo.people import (
+    STAKE,
+    VALIDATORS,
+    _add_gold,
+    _qualify,
+    _review,
+    _sender,
+    _stake_validators,
+    _Validator,
+)
+from datacoop.errors import InvalidInput, Unavailable
 from datacoop.settings import Settings
-from datacoop.tasks.schemas import AcceptanceRules, ReviewRules, TaskCreate
+from datacoop.tasks.schemas import AcceptanceRules, ReviewRules, TaskCreate, TaskPublic
 
 __all__ = ["DemoOptions", "run_demo"]
 
-UNIT = 10**18
-REWARD = UNIT  # one token per accepted item
-STAKE = 100 * UNIT
 MIN_ITEMS, MAX_ITEMS = 12, 2_000
 JURISDICTIONS = ("KE", "BR", "IN", "DE", "PH", "NG", "MX")
 CONSENT = "I made this picture myself and agree to its use for training AI models under CC-BY-4.0."
-# (accuracy, how many): careful validators, and careless ones who are right only 60% of the time
-VALIDATORS = ((0.97, 3), (0.6, 2))
 CONTRIBUTORS = 5
-GOLD_PER_ANSWER = 5
 # Votes per item; an item the first K votes leave unsure goes straight to the requester. No gold is mixed
 # into the real queue (gold_rate 0): a validator's qualification is settled before work arrives, so no
 # item waits on an assignment held by someone who lost it midway (it would wait out the assignment TTL).
@@ -153,26 +154,49 @@ def run_demo(options: DemoOptions, say: Say = lambda _line: None) -> dict[str, A
         node.close()
 
 
+@dataclass
+class _Story:
+    """What every act shares: node, API, options, dice, clock, narrator and the summary they fill."""
+
+    node: Node
+    url: str
+    options: DemoOptions
+    rng: random.Random
+    clock: _Clock
+    say: Say
+    summary: dict[str, Any]
+
+    def client(self, acct: LocalAccount) -> DataCoopClient:
+        """A participant signed in to the node's API with their own key."""
+        c = DataCoopClient(self.url, account=acct)
+        c.login()
+        return c
+
+
 def _scenario(
     node: Node, url: str, options: DemoOptions, rng: random.Random, clock: _Clock, say: Say
 ) -> dict[str, Any]:
     assert node.chain is not None
-    chain, deployment = node.chain.client, node.chain.deployment
-    token, escrow = TestToken(chain, deployment.token), TaskEscrow(chain, deployment.escrow)
     dev = list(node.dev_accounts)
-    requester_key, contributor_keys = dev[1], dev[2 : 2 + CONTRIBUTORS]
-    validator_keys = dev[2 + CONTRIBUTORS :]
     for acct in dev[10:]:  # anvil gives ETH to its first ten accounts; the rest get gas money here
-        chain.send(dev[0], {"to": acct.address, "value": UNIT})
-
-    def client(acct: LocalAccount) -> DataCoopClient:
-        c = DataCoopClient(url, account=acct)
-        c.login()
-        return c
-
+        node.chain.client.send(dev[0], {"to": acct.address, "value": UNIT})
     summary: dict[str, Any] = {"data_dir": str(options.data_dir.resolve()), "seed": options.seed}
-    # 1. the requester creates a task and funds it on chain ------------------------------------------
-    requester = client(requester_key)
+    story = _Story(node, url, options, rng, clock, say, summary)
+    requester = story.client(dev[1])
+    task = _fund(story, requester)
+    gold, validators = _enlist_validators(story, requester, task.id, dev[2 + CONTRIBUTORS :])
+    contributors, kind_of = _contribute(story, task, dev[2 : 2 + CONTRIBUTORS])
+    _prescreen(story, kind_of)
+    _review_items(story, requester, validators, gold, kind_of)
+    _pay(story, task.id, contributors)
+    _publish(story, requester, task.id)
+    summary["seconds"] = {**clock.steps, "total": round(time.perf_counter() - clock.start, 2)}
+    return summary
+
+
+def _fund(story: _Story, requester: DataCoopClient) -> TaskPublic:
+    """1. The requester creates a task and funds it on chain."""
+    assert requester.account is not None
     task = requester.create_task(
         TaskCreate(
             title="Everyday scenes, sharp and well lit",
@@ -182,51 +206,55 @@ def _scenario(
                 min_width=320, min_height=240, review=ReviewRules(k=K, max_votes=K, gold_rate=0.0)
             ),
             reward_per_item=REWARD,
-            target_count=options.items,
+            target_count=story.options.items,
             deadline=datetime.now(UTC) + timedelta(days=7),
             consent_text=CONSENT,
         )
     )
-    budget = REWARD * options.items
-    chain.send(requester_key, token.approve(escrow.address, budget).as_tx())
-    receipt = chain.send(
-        requester_key,
-        escrow.open_task(token.address, budget, int(task.deadline.timestamp()), 30 * 86_400).as_tx(),
-    )
-    full = chain.w3.eth.get_transaction_receipt(receipt.tx_hash)  # type: ignore[arg-type]
-    opened = (
-        chain.contract("TaskEscrow", escrow.address).events.TaskOpened().process_receipt(full, errors=DISCARD)
-    )
-    escrow_task_id = int(opened[0]["args"]["taskId"])
+    budget = REWARD * story.options.items
+    escrow_task_id = _open_escrow(story.node, requester.account, budget, task.deadline)
     requester.link_escrow(task.id, escrow_task_id)
-    summary["task"] = {
+    story.summary["task"] = {
         "id": task.id,
         "escrow_task_id": escrow_task_id,
         "reward_per_item": str(REWARD),
         "budget": str(budget),
-        "requester": requester_key.address,
+        "requester": requester.account.address,
     }
-    say(f"1. task {task.id} funded on chain: escrow task {escrow_task_id}, {budget // UNIT} tokens")
-    clock.lap("fund")
+    story.say(f"1. task {task.id} funded on chain: escrow task {escrow_task_id}, {budget // UNIT} tokens")
+    story.clock.lap("fund")
+    return task
 
-    # validators stake on chain and qualify on the requester's gold items before work arrives
-    gold = _add_gold(requester, task.id, rng)
-    validators = _stake_validators(node, validator_keys, client)
+
+def _enlist_validators(
+    story: _Story, requester: DataCoopClient, task_id: int, keys: list[LocalAccount]
+) -> tuple[dict[str, str], list[_Validator]]:
+    """Validators stake on chain and qualify on the requester's gold items before work arrives."""
+    gold = _add_gold(requester, task_id, story.rng)
+    validators = _stake_validators(story.node, keys, story.client)
     for v in validators:
-        _qualify(v, gold, rng)
+        _qualify(v, gold, story.rng)
     qualified = sum(v.client.validator_record().qualified for v in validators)
     if qualified < K:
         raise Unavailable(
             f"only {qualified} validators qualified on gold; review needs {K} (try another --seed)",
             field="seed",
         )
-    say(f"   {len(validators)} validators staked {STAKE // UNIT} tokens each; {qualified} qualified on gold")
-    clock.lap("stake_and_qualify")
+    story.say(
+        f"   {len(validators)} validators staked {STAKE // UNIT} tokens each; {qualified} qualified on gold"
+    )
+    story.clock.lap("stake_and_qualify")
+    return gold, validators
 
-    # 2. contributors submit generated images ---------------------------------------------------------
-    samples = generate(plan(options.items, rng), rng)
-    contributors = [client(k) for k in contributor_keys]
-    homes = {k.address: JURISDICTIONS[i % len(JURISDICTIONS)] for i, k in enumerate(contributor_keys)}
+
+def _contribute(
+    story: _Story, task: TaskPublic, keys: list[LocalAccount]
+) -> tuple[list[DataCoopClient], dict[int, Kind]]:
+    """2. Contributors submit generated images, signed, each from their home jurisdiction."""
+    rng = story.rng
+    samples = generate(plan(story.options.items, rng), rng)
+    contributors = [story.client(k) for k in keys]
+    homes = {k.address: JURISDICTIONS[i % len(JURISDICTIONS)] for i, k in enumerate(keys)}
     kind_of: dict[int, Kind] = {}
     senders: dict[int, DataCoopClient] = {}
     for i, sample in enumerate(samples):
@@ -237,62 +265,66 @@ def _scenario(
         kind_of[sub.id] = sample.kind
         senders[i] = who
     kinds = Counter(s.kind.value for s in samples)
-    summary["submitted"] = {
+    story.summary["submitted"] = {
         "items": len(samples),
         "by_kind": dict(kinds),
         "contributors": len(contributors),
         "jurisdictions": sorted(set(homes.values())),
     }
-    say(f"2. {len(samples)} signed submissions from {len(contributors)} contributors: {dict(kinds)}")
-    clock.lap("submit")
+    story.say(f"2. {len(samples)} signed submissions from {len(contributors)} contributors: {dict(kinds)}")
+    story.clock.lap("submit")
+    return contributors, kind_of
 
-    # 3. pre-screening ---------------------------------------------------------------------------------
-    _wait(lambda: node.screening.pending() == 0, timeout=60 + options.items, what="pre-screening")
+
+def _prescreen(story: _Story, kind_of: dict[int, Kind]) -> None:
+    """3. Pre-screening, in the node's worker thread: wait until it is done, then count what it caught."""
+    node = story.node
+    _wait(lambda: node.screening.pending() == 0, timeout=60 + story.options.items, what="pre-screening")
     screening = _screening_counts(node, kind_of)
-    summary["prescreen"] = screening
-    say(
+    story.summary["prescreen"] = screening
+    story.say(
         f"3. pre-screening: {screening['rejected']} rejected {screening['rejected_by_reason']}, "
         f"{screening['to_review']} to review; relevance: {screening['relevance']}"
     )
-    clock.lap("prescreen")
+    story.clock.lap("prescreen")
 
-    # 4. validators review what pre-screening passed; consensus decides, the requester settles the unsure --
-    review = _review(node, requester, validators, gold, kind_of, rng)
-    summary["review"] = review
-    say(
+
+def _review_items(
+    story: _Story,
+    requester: DataCoopClient,
+    validators: list[_Validator],
+    gold: dict[str, str],
+    kind_of: dict[int, Kind],
+) -> None:
+    """4. Validators review what pre-screening passed; consensus decides, the requester settles the unsure."""
+    review = _review(story.node, requester, validators, gold, kind_of, story.rng)
+    story.summary["review"] = review
+    story.say(
         f"4. review: {review['decided']} items decided, accuracy {review['accuracy']:.1%} against the truth, "
         f"{review['votes_per_item']:.2f} votes per item; {review['by_consensus']} by consensus, "
         f"{review['escalated']} escalated to the requester"
     )
-    clock.lap("review")
+    story.clock.lap("review")
 
-    # 5. settlement -------------------------------------------------------------------------------------
-    summary["settlement"] = _settle(node, task.id, contributors, token, escrow)
-    say(
-        f"5. epoch {summary['settlement']['epoch']} {summary['settlement']['status']} on chain; "
-        f"{summary['settlement']['claims']} claims paid {summary['settlement']['paid_total']} base units"
+
+def _pay(story: _Story, task_id: int, contributors: list[DataCoopClient]) -> None:
+    """5. Settlement: the node closes an epoch on chain, and every contributor claims their share."""
+    settlement = _settle(story.node, task_id, contributors)
+    story.summary["settlement"] = settlement
+    story.say(
+        f"5. epoch {settlement['epoch']} {settlement['status']} on chain; "
+        f"{settlement['claims']} claims paid {settlement['paid_total']} base units"
     )
-    clock.lap("settle")
-
-    # 6. dataset: freeze, anchor, verify, export ---------------------------------------------------------
-    summary["dataset"] = _dataset(node, requester, task.id, options, say)
-    clock.lap("dataset")
-    summary["seconds"] = {**clock.steps, "total": round(time.perf_counter() - clock.start, 2)}
-    return summary
+    story.clock.lap("settle")
 
 
-def _sender(
-    sample: Sample,
-    index: int,
-    contributors: list[DataCoopClient],
-    senders: dict[int, DataCoopClient],
-    rng: random.Random,
-) -> DataCoopClient:
-    """Who sends a sample: a copy comes from someone other than the original's author (a re-upload)."""
-    if sample.source is not None and sample.source in senders:
-        others = [c for c in contributors if c is not senders[sample.source]]
-        return rng.choice(others)
-    return contributors[index % len(contributors)]
+def _publish(story: _Story, requester: DataCoopClient, task_id: int) -> None:
+    """6. The dataset: freeze a version, anchor it on chain, verify it, export it."""
+    options = story.options
+    story.summary["dataset"] = _dataset(
+        story.node, requester, task_id, options.data_dir, options.export_formats, story.say
+    )
+    story.clock.lap("dataset")
 
 
 def _wait(done: Callable[[], bool], *, timeout: float, what: str) -> None:
@@ -332,245 +364,3 @@ def _screening_counts(node: Node, kind_of: dict[int, Kind]) -> dict[str, Any]:
         "rejected_by_kind": {k: sum(c.values()) for k, c in caught.items()},
         "relevance": "scored" if scored else "not scored (no image model configured): validators judge topic",
     }
-
-
-def _add_gold(requester: DataCoopClient, task_id: int, rng: random.Random) -> dict[str, str]:
-    """Items with a known answer, from the requester: newcomers qualify on them, and they keep coming."""
-    good = generate([Kind.GOOD] * GOLD_PER_ANSWER, rng)
-    bad = generate([Kind.OFF_TOPIC] * GOLD_PER_ANSWER, rng)
-    answers: dict[str, str] = {}
-    for sample in good + bad:
-        cid = requester.upload(sample.data).cid
-        requester.add_gold(task_id, cid, sample.kind.truth)
-        answers[cid] = sample.kind.truth
-    return answers
-
-
-@dataclass
-class _Validator:
-    client: DataCoopClient
-    accuracy: float
-    votes: int = 0
-    gold: int = 0
-
-
-def _stake_validators(
-    node: Node, keys: list[LocalAccount], client: Callable[[LocalAccount], DataCoopClient]
-) -> list[_Validator]:
-    assert node.chain is not None
-    chain, deployment = node.chain.client, node.chain.deployment
-    token, staking = TestToken(chain, deployment.token), ValidatorStaking(chain, deployment.staking)
-    accuracies = [a for a, n in VALIDATORS for _ in range(n)]
-    validators = []
-    for acct, accuracy in zip(keys, accuracies, strict=True):
-        chain.send(acct, token.approve(staking.address, STAKE).as_tx())
-        chain.send(acct, staking.stake(STAKE).as_tx())
-        validators.append(_Validator(client(acct), accuracy))
-    return validators
-
-
-def _qualify(v: _Validator, gold: dict[str, str], rng: random.Random) -> None:
-    """Answer gold items (as carefully as this validator is) until qualified or none is left."""
-    while (item := v.client.next_review()) is not None:
-        _vote(v, item, gold[item.cid], rng)
-        v.gold += 1
-
-
-def _review(
-    node: Node,
-    requester: DataCoopClient,
-    validators: list[_Validator],
-    gold: dict[str, str],
-    kind_of: dict[int, Kind],
-    rng: random.Random,
-) -> dict[str, Any]:
-    with node.db.transaction() as s:
-        scrubbed = {row.scrubbed_cid or "": row.submission_id for row in s.scalars(select(Prescreen))}
-    truth_of = {cid: kind_of[sid].truth for cid, sid in scrubbed.items() if sid in kind_of}
-    active = list(validators)
-    while active:
-        for v in list(active):
-            item = v.client.next_review()
-            if item is None:
-                active.remove(v)
-                continue
-            _vote(v, item, gold.get(item.cid) or truth_of[item.cid], rng)
-            v.gold += item.cid in gold
-    in_review = [sid for sid in kind_of if _reached_review(node, sid)]
-    escalated = 0
-    for sid in in_review:
-        if requester.review_status(sid).status == "escalated":
-            requester.decide(sid, kind_of[sid].truth, "the requester checked it")
-            escalated += 1
-    decided = correct = votes = 0
-    stuck = 0
-    for sid in in_review:
-        status = requester.review_status(sid)
-        if status.status != "final":
-            stuck += 1
-            continue
-        decided += 1
-        votes += status.votes
-        correct += status.answer == kind_of[sid].truth
-    records = [v.client.validator_record() for v in validators]
-    final_by_kind: dict[str, Counter[str]] = {}
-    for sid in in_review:
-        answer = requester.review_status(sid).answer
-        if answer is not None:
-            final_by_kind.setdefault(kind_of[sid].value, Counter())[str(answer)] += 1
-    return {
-        "items": len(in_review),
-        "decided": decided,
-        "undecided": stuck,
-        "correct": correct,
-        "accuracy": correct / decided if decided else 0.0,
-        "votes_per_item": votes / decided if decided else 0.0,
-        "escalated": escalated,
-        "by_consensus": decided - escalated,
-        "final_by_kind": {kind: dict(answers) for kind, answers in final_by_kind.items()},
-        "validators": [
-            {
-                "address": r.address,
-                "accuracy": v.accuracy,
-                "qualified": r.qualified,
-                "gold_answered": r.gold_answered,
-                "gold_correct": r.gold_correct,
-                "votes": v.votes - v.gold,
-            }
-            for v, r in zip(validators, records, strict=True)
-        ],
-    }
-
-
-def _reached_review(node: Node, submission_id: int) -> bool:
-    report = node.screening.report(submission_id)
-    return report["outcome"] == "in_review"
-
-
-def _vote(v: _Validator, item: ReviewItem, truth: str, rng: random.Random) -> None:
-    right = rng.random() < v.accuracy
-    v.client.vote(item, truth if right else ("reject" if truth == "accept" else "accept"))
-    v.votes += 1
-
-
-def _settle(
-    node: Node,
-    task_id: int,
-    contributors: list[DataCoopClient],
-    token: TestToken,
-    escrow: TaskEscrow,
-) -> dict[str, Any]:
-    assert node.chain is not None
-    chain = node.chain.client
-    epoch = node.settlement.settle(task_id)
-    if epoch is None:
-        raise Conflict("no item was accepted: there is nothing to settle (try another --seed)", field="seed")
-    accepted: Counter[str] = Counter()
-    for c in contributors:
-        for sub in c.my_submissions(task_id):
-            if sub.state == "accepted":
-                accepted[sub.contributor] += 1
-    payouts = []
-    claims = paid = 0
-    for c in contributors:
-        acct = c.account
-        assert acct is not None
-        before = token.balance_of(acct.address)
-        for claim in c.claims(acct.address):
-            if int(claim["claimable"]) > 0:
-                req = escrow.claim(
-                    claim["escrow_task_id"], acct.address, int(claim["cumulative"]), claim["proof"]
-                )
-                chain.send(acct, req.as_tx())
-                claims += 1
-        after = token.balance_of(acct.address)
-        paid += after - before
-        payouts.append(
-            {
-                "address": acct.address,
-                "accepted": accepted[acct.address],
-                "before": str(before),
-                "after": str(after),
-                "gained": str(after - before),
-                "expected": str(accepted[acct.address] * REWARD),
-            }
-        )
-    return {
-        "epoch": epoch.number,
-        "status": epoch.status,
-        "total": str(epoch.total),
-        "tx_hash": epoch.tx_hash,
-        "claims": claims,
-        "paid_total": str(paid),
-        "accepted": sum(accepted.values()),
-        "payouts": payouts,
-    }
-
-
-def _dataset(
-    node: Node, requester: DataCoopClient, task_id: int, options: DemoOptions, say: Say
-) -> dict[str, Any]:
-    assert node.chain is not None
-    dataset = requester.create_dataset("Everyday scenes (demo)", {"task_ids": [task_id]})
-    version = requester.create_dataset_version(dataset.id)
-    pending = version.anchor.status
-    anchored = node.datasets.anchor(version.id)
-    data = requester.dataset_manifest(version.id)
-    manifest = Manifest.from_bytes(data)
-    registry = DatasetRegistry(node.chain.client, node.chain.deployment.registry)
-    token_id = int(anchored.anchor.token_id) if anchored.anchor.token_id is not None else None
-    record = (
-        None
-        if token_id is None
-        else chain_record(registry, token_id, anchored.manifest_cid, manifest.version)
-    )
-    report = verify_manifest(data, blobs=directory_blobs(options.data_dir), chain=record)
-    say(
-        f"6. dataset version {manifest.version}: {manifest.item_count} items, anchor {pending} → "
-        f"{anchored.anchor.status}, verify {'ok' if report.ok else 'FAILED'}"
-    )
-    exports, skipped = _export(node, manifest, anchored.manifest_cid, options, say)
-    return {
-        "id": dataset.id,
-        "version_id": version.id,
-        "version": manifest.version,
-        "items": manifest.item_count,
-        "manifest_cid": anchored.manifest_cid,
-        "items_root": manifest.items_root,
-        "anchor": {
-            "before": pending,
-            "status": anchored.anchor.status,
-            "token_id": token_id,
-            "tx_hash": anchored.anchor.tx_hash,
-        },
-        "verified": report.ok,
-        "verify_failures": [f"{c.name}: {c.detail}" for c in report.failures],
-        "exports": exports,
-        "exports_skipped": skipped,
-    }
-
-
-def _export(
-    node: Node, manifest: Manifest, manifest_cid: str, options: DemoOptions, say: Say
-) -> tuple[dict[str, Any], dict[str, str]]:
-    import inspect
-
-    root = options.data_dir / "exports"
-    done: dict[str, Any] = {}
-    skipped: dict[str, str] = {}
-    for name in options.export_formats:
-        try:
-            exporter = get_exporter(name)
-        except DataCoopError as exc:
-            skipped[name] = exc.message
-            say(f"   export {name}: skipped ({exc.message})")
-            continue
-        accepted = inspect.signature(exporter).parameters
-        extra: dict[str, Any] = {}
-        if "manifest_cid" in accepted:
-            extra["manifest_cid"] = manifest_cid
-        if "blob_profile" in accepted:
-            extra["blob_profile"] = lambda cid: node.store.stat(cid).profile
-        result = exporter(manifest, node.store.open, root / name, **extra)
-        done[name] = {"items": result.items, "files": [str(p) for p in result.files]}
-    return done, skipped

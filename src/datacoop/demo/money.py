@@ -1,0 +1,173 @@
+"""The demo's money and its product: the task's escrow, the contributors' claims, the frozen dataset.
+
+The requester and the contributors sign their own transactions (they act as wallets,
+not as the node); the dataset is anchored, verified against its chain record and
+exported in every installed format.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3.logs import DISCARD
+
+from datacoop.app import Node
+from datacoop.chain.contracts import DatasetRegistry, TaskEscrow, TestToken
+from datacoop.client import DataCoopClient
+from datacoop.datasets.anchor import chain_record
+from datacoop.datasets.export import get_exporter
+from datacoop.datasets.manifest import Manifest
+from datacoop.datasets.verify import directory_blobs, verify_manifest
+from datacoop.errors import Conflict, DataCoopError
+
+UNIT = 10**18
+REWARD = UNIT  # one token per accepted item
+
+
+def _open_escrow(node: Node, requester: LocalAccount, budget: int, deadline: datetime) -> int:
+    """The requester approves and opens an escrow task holding the budget; its id on chain."""
+    assert node.chain is not None
+    chain, deployment = node.chain.client, node.chain.deployment
+    token, escrow = TestToken(chain, deployment.token), TaskEscrow(chain, deployment.escrow)
+    chain.send(requester, token.approve(escrow.address, budget).as_tx())
+    receipt = chain.send(
+        requester,
+        escrow.open_task(token.address, budget, int(deadline.timestamp()), 30 * 86_400).as_tx(),
+    )
+    full = chain.w3.eth.get_transaction_receipt(receipt.tx_hash)  # type: ignore[arg-type]
+    opened = (
+        chain.contract("TaskEscrow", escrow.address).events.TaskOpened().process_receipt(full, errors=DISCARD)
+    )
+    return int(opened[0]["args"]["taskId"])
+
+
+def _settle(node: Node, task_id: int, contributors: list[DataCoopClient]) -> dict[str, Any]:
+    assert node.chain is not None
+    chain, deployment = node.chain.client, node.chain.deployment
+    token, escrow = TestToken(chain, deployment.token), TaskEscrow(chain, deployment.escrow)
+    epoch = node.settlement.settle(task_id)
+    if epoch is None:
+        raise Conflict("no item was accepted: there is nothing to settle (try another --seed)", field="seed")
+    accepted: Counter[str] = Counter()
+    for c in contributors:
+        for sub in c.my_submissions(task_id):
+            if sub.state == "accepted":
+                accepted[sub.contributor] += 1
+    payouts = []
+    claims = paid = 0
+    for c in contributors:
+        acct = c.account
+        assert acct is not None
+        before = token.balance_of(acct.address)
+        for claim in c.claims(acct.address):
+            if int(claim["claimable"]) > 0:
+                req = escrow.claim(
+                    claim["escrow_task_id"], acct.address, int(claim["cumulative"]), claim["proof"]
+                )
+                chain.send(acct, req.as_tx())
+                claims += 1
+        after = token.balance_of(acct.address)
+        paid += after - before
+        payouts.append(
+            {
+                "address": acct.address,
+                "accepted": accepted[acct.address],
+                "before": str(before),
+                "after": str(after),
+                "gained": str(after - before),
+                "expected": str(accepted[acct.address] * REWARD),
+            }
+        )
+    return {
+        "epoch": epoch.number,
+        "status": epoch.status,
+        "total": str(epoch.total),
+        "tx_hash": epoch.tx_hash,
+        "claims": claims,
+        "paid_total": str(paid),
+        "accepted": sum(accepted.values()),
+        "payouts": payouts,
+    }
+
+
+def _dataset(
+    node: Node,
+    requester: DataCoopClient,
+    task_id: int,
+    data_dir: Path,
+    formats: tuple[str, ...],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    assert node.chain is not None
+    dataset = requester.create_dataset("Everyday scenes (demo)", {"task_ids": [task_id]})
+    version = requester.create_dataset_version(dataset.id)
+    pending = version.anchor.status
+    anchored = node.datasets.anchor(version.id)
+    data = requester.dataset_manifest(version.id)
+    manifest = Manifest.from_bytes(data)
+    registry = DatasetRegistry(node.chain.client, node.chain.deployment.registry)
+    token_id = int(anchored.anchor.token_id) if anchored.anchor.token_id is not None else None
+    record = (
+        None
+        if token_id is None
+        else chain_record(registry, token_id, anchored.manifest_cid, manifest.version)
+    )
+    report = verify_manifest(data, blobs=directory_blobs(data_dir), chain=record)
+    say(
+        f"6. dataset version {manifest.version}: {manifest.item_count} items, anchor {pending} → "
+        f"{anchored.anchor.status}, verify {'ok' if report.ok else 'FAILED'}"
+    )
+    exports, skipped = _export(node, manifest, anchored.manifest_cid, data_dir / "exports", formats, say)
+    return {
+        "id": dataset.id,
+        "version_id": version.id,
+        "version": manifest.version,
+        "items": manifest.item_count,
+        "manifest_cid": anchored.manifest_cid,
+        "items_root": manifest.items_root,
+        "anchor": {
+            "before": pending,
+            "status": anchored.anchor.status,
+            "token_id": token_id,
+            "tx_hash": anchored.anchor.tx_hash,
+        },
+        "verified": report.ok,
+        "verify_failures": [f"{c.name}: {c.detail}" for c in report.failures],
+        "exports": exports,
+        "exports_skipped": skipped,
+    }
+
+
+def _export(
+    node: Node,
+    manifest: Manifest,
+    manifest_cid: str,
+    root: Path,
+    formats: tuple[str, ...],
+    say: Callable[[str], None],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    import inspect
+
+    done: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name in formats:
+        try:
+            exporter = get_exporter(name)
+        except DataCoopError as exc:
+            skipped[name] = exc.message
+            say(f"   export {name}: skipped ({exc.message})")
+            continue
+        accepted = inspect.signature(exporter).parameters
+        extra: dict[str, Any] = {}
+        if "manifest_cid" in accepted:
+            extra["manifest_cid"] = manifest_cid
+        if "blob_profile" in accepted:
+            extra["blob_profile"] = lambda cid: node.store.stat(cid).profile
+        result = exporter(manifest, node.store.open, root / name, **extra)
+        done[name] = {"items": result.items, "files": [str(p) for p in result.files]}
+    return done, skipped
