@@ -1,0 +1,169 @@
+"""Claims, statements and spending: what settlement owes each account and what a task has cost.
+
+A claim always uses the task's newest *confirmed* epoch: its Merkle tree is rebuilt from the stored
+entitlements and checked against the stored root before a proof is handed out, and the amount
+already claimed is read from the chain. A statement lists, per task and epoch, the items and votes
+that earned an account what (earnings no epoch has taken yet show as ``waiting``). Spending is the
+requester's view of one task: funded, posted, paid and remaining, and the cost per paid item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.orm import Session
+
+from datacoop import merkle
+from datacoop.chain.contracts import TaskEscrow
+from datacoop.db.models import Earning, Epoch, EpochEntitlement, Participant, Task, TaskFunding
+from datacoop.errors import Conflict, Forbidden, NotFound
+from datacoop.identity.addresses import normalize_address
+from datacoop.settlement.epochs import entitlements, last_confirmed
+from datacoop.settlement.handles import Handles
+
+__all__ = ["Claims"]
+
+
+class Claims:
+    """Reads what is owed and what was spent; writes nothing."""
+
+    def __init__(self, handles: Handles) -> None:
+        self._h = handles
+
+    def claims(self, address: str) -> list[dict[str, Any]]:
+        """Per task owing ``address``: the cumulative amount, its proof and what is claimed on chain."""
+        account = normalize_address(address)
+        escrow = self._h.escrow()
+        out: list[dict[str, Any]] = []
+        with self._h.db.transaction() as s:
+            task_ids = s.scalars(
+                select(Epoch.task_id)
+                .join(EpochEntitlement, EpochEntitlement.epoch_id == Epoch.id)
+                .where(EpochEntitlement.account == account, Epoch.status == "confirmed")
+                .distinct()
+                .order_by(Epoch.task_id)
+            ).all()
+            for task_id in task_ids:
+                claim = _claim(s, escrow, task_id, account)
+                if claim is not None:
+                    out.append(claim)
+        return out
+
+    def statement(self, address: str) -> dict[str, Any]:
+        """Per task and epoch, which items and votes earned ``address`` what (and what still waits)."""
+        account = normalize_address(address)
+        with self._h.db.transaction() as s:
+            rows = s.execute(
+                select(Earning, Epoch.number, Epoch.status)
+                .outerjoin(Epoch, Epoch.id == Earning.epoch_id)
+                .where(Earning.account == account)
+                .order_by(Earning.task_id, Earning.id)
+            ).all()
+        return {"account": account, "epochs": _statement_groups(rows)}
+
+    def spend(self, requester: Participant, task_id: int) -> dict[str, Any]:
+        """The requester's view: funded, posted, paid, remaining and cost per accepted item."""
+        escrow = self._h.escrow()
+        with self._h.db.transaction() as s:
+            task = s.get(Task, task_id)
+            if task is None:
+                raise NotFound(f"task {task_id} does not exist", field="task_id")
+            if task.requester_id != requester.id and not self._h.is_operator(requester.address):
+                raise Forbidden("only the task's requester sees its spending", field="task_id")
+            funding = s.get(TaskFunding, task_id)
+            if funding is None:
+                raise Conflict(f"task {task_id} is not funded on chain yet", field="task_id")
+            last = last_confirmed(s, task_id)
+            items, waiting = _items_paid(s, task_id), _earnings_waiting(s, task_id)
+        on_chain = escrow.task(funding.escrow_task_id)
+        posted = last.total if last else 0
+        return {
+            "task_id": task_id,
+            "escrow_task_id": funding.escrow_task_id,
+            "funded": str(on_chain.funded),
+            "posted": str(posted),
+            "paid": str(on_chain.paid),
+            "remaining": str(on_chain.funded - posted),
+            "accepted_items_paid": items,
+            "cost_per_item": str(posted // items) if items else None,
+            "earnings_waiting": waiting,
+            "top_up_needed": str(last.shortfall) if last and last.shortfall else "0",
+        }
+
+
+def _claim(s: Session, escrow: TaskEscrow, task_id: int, account: str) -> dict[str, Any] | None:
+    """``account``'s claim on one task from its newest confirmed epoch, with the proof."""
+    epoch = last_confirmed(s, task_id)
+    funding = s.get(TaskFunding, task_id)
+    assert epoch is not None and funding is not None
+    values = entitlements(s, epoch.id)
+    if account not in values:  # pragma: no cover - entitlements only grow
+        return None
+    tree = merkle.build(sorted(values.items()))
+    if tree.root != epoch.root:
+        raise Conflict(
+            f"task {task_id} epoch {epoch.number}: the stored entitlements do not rebuild the posted root",
+            field="epoch",
+        )
+    claimed = escrow.claimed(funding.escrow_task_id, account)
+    cumulative = values[account]
+    return {
+        "task_id": task_id,
+        "escrow": funding.escrow,
+        "escrow_task_id": funding.escrow_task_id,
+        "vault": escrow.vault(funding.escrow_task_id).address,  # where claims go
+        "epoch": epoch.number,
+        "account": account,
+        "cumulative": str(cumulative),
+        "claimed": str(claimed),
+        "claimable": str(max(cumulative - claimed, 0)),
+        "proof": tree.proofs_by_account()[account],
+        "root": epoch.root,
+    }
+
+
+def _statement_groups(rows: Sequence[Row[Earning, int, str]]) -> list[dict[str, Any]]:
+    """The earnings grouped by task and epoch, in order, each group with its total.
+
+    A row is (earning, epoch number, epoch status); both are None while the earning waits (outer join).
+    """
+    groups: dict[tuple[int, int | None], dict[str, Any]] = {}
+    for earning, number, status in rows:
+        group = groups.setdefault(
+            (earning.task_id, number),
+            {
+                "task_id": earning.task_id,
+                "epoch": number,
+                "status": status or "waiting",
+                "total": 0,
+                "items": [],
+            },
+        )
+        group["total"] += earning.amount
+        group["items"].append({"kind": earning.kind, "id": earning.source_id, "amount": str(earning.amount)})
+    for group in groups.values():
+        group["total"] = str(group["total"])
+    return list(groups.values())
+
+
+def _items_paid(s: Session, task_id: int) -> int:
+    """How many accepted items of the task a confirmed epoch has paid."""
+    count = s.scalar(
+        select(func.count())
+        .select_from(Earning)
+        .join(Epoch, Epoch.id == Earning.epoch_id)
+        .where(Earning.task_id == task_id, Earning.kind == "item", Epoch.status == "confirmed")
+    )
+    return int(count or 0)
+
+
+def _earnings_waiting(s: Session, task_id: int) -> int:
+    """How many of the task's earnings no epoch has taken yet."""
+    count = s.scalar(
+        select(func.count())
+        .select_from(Earning)
+        .where(Earning.task_id == task_id, Earning.epoch_id.is_(None))
+    )
+    return int(count or 0)

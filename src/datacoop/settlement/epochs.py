@@ -1,0 +1,305 @@
+"""Epochs: closing one, following its posting through the outbox, and reading them back.
+
+Closing an epoch is one database transaction, in named steps: lock the task's funding, refuse
+while its last epoch is still open, record the earnings of newly accepted items and useful votes,
+allocate the waiting earnings oldest first while the escrow covers them, write the epoch with every
+account's cumulative entitlement, and enqueue its ``postRoot`` in the outbox under the epoch's key.
+:meth:`Epochs.sync` then moves each open epoch's status after its outbox record, and a failed epoch
+gives its earnings back to the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datacoop import merkle
+from datacoop.chain.contracts import TaskEscrow
+from datacoop.chain.outbox import POSTING_STATUS, enqueue
+from datacoop.chain.setup import ChainHandle
+from datacoop.db.models import ChainTx, Earning, Epoch, EpochEntitlement, TaskFunding
+from datacoop.errors import Conflict, NotFound, Unavailable
+from datacoop.settlement import rules as settlement
+from datacoop.settlement.earnings import VoteRewards, no_votes, record_earnings, waiting_earnings
+from datacoop.settlement.handles import Handles
+
+__all__ = ["OPEN", "EpochView", "Epochs", "entitlements", "last_confirmed"]
+
+log = logging.getLogger("datacoop.settlement")
+
+OPEN = ("pending", "posted")
+_STATUS_OF_TX = POSTING_STATUS
+
+
+@dataclass(frozen=True)
+class EpochView:
+    """One epoch of a task as the API shows it: its root, totals and where its posting stands."""
+
+    task_id: int
+    number: int
+    status: str
+    root: str
+    total: int
+    added: int
+    earnings: int
+    shortfall: int
+    tx_hash: str | None
+    error: str | None
+
+    @classmethod
+    def of(cls, e: Epoch) -> EpochView:
+        return cls(
+            e.task_id,
+            e.number,
+            e.status,
+            e.root,
+            e.total,
+            e.added,
+            e.earnings,
+            e.shortfall,
+            e.tx_hash,
+            e.error,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "epoch": self.number,
+            "status": self.status,
+            "root": self.root,
+            "total": str(self.total),
+            "added": str(self.added),
+            "earnings": self.earnings,
+            "shortfall": str(self.shortfall),
+            "tx_hash": self.tx_hash,
+            "error": self.error,
+        }
+
+
+def last_confirmed(s: Session, task_id: int) -> Epoch | None:
+    """The task's newest confirmed epoch, the one claims use."""
+    return s.scalar(
+        select(Epoch)
+        .where(Epoch.task_id == task_id, Epoch.status == "confirmed")
+        .order_by(Epoch.number.desc())
+        .limit(1)
+    )
+
+
+def entitlements(s: Session, epoch_id: int) -> dict[str, int]:
+    """Every account's cumulative entitlement in the epoch."""
+    rows = s.execute(
+        select(EpochEntitlement.account, EpochEntitlement.cumulative).where(
+            EpochEntitlement.epoch_id == epoch_id
+        )
+    ).all()
+    return {a: int(v) for a, v in rows}
+
+
+class Epochs:
+    """Closes epochs, follows their postings and reads them back.
+
+    Args:
+        vote_rewards: the review service's useful-vote rewards for a task, read in the caller's session.
+    """
+
+    def __init__(self, handles: Handles, vote_rewards: VoteRewards = no_votes) -> None:
+        self._h, self._vote_rewards = handles, vote_rewards
+
+    # --- closing ----------------------------------------------------------------------------
+
+    def close_epoch(self, task_id: int) -> EpochView | None:
+        """Close the task's next epoch and enqueue its posting; None when there is nothing to pay."""
+        chain, escrow = self._h.need_chain(), self._h.escrow()
+        now = self._h.clock()
+        with self._h.db.transaction() as s:
+            funding = _locked_funding(s, task_id)
+            _refuse_while_open(s, task_id)
+            record_earnings(s, task_id, now, self._vote_rewards)
+            last = last_confirmed(s, task_id)
+            waiting = waiting_earnings(s, task_id)
+            plan = _allocate(s, last, waiting, funded=escrow.task(funding.escrow_task_id).funded)
+            if not plan.taken:
+                if plan.waiting:
+                    log.warning("task %s: %s owed but the escrow is spent; top up", task_id, plan.shortfall)
+                return None
+            number = (last.number if last else 0) + 1
+            epoch = _write_epoch(s, chain, funding, number, plan, now)
+            _take(waiting, plan, epoch.id)
+            _enqueue_posting(s, chain, escrow, funding, epoch, now)
+            return EpochView.of(epoch)
+
+    # --- following postings -----------------------------------------------------------------
+
+    def sync(self) -> list[EpochView]:
+        """Bring every open epoch's status up to date from the outbox (the chain follower's work)."""
+        self._h.need_chain()
+        changed: list[EpochView] = []
+        now = self._h.clock()
+        with self._h.db.transaction() as s:
+            for epoch in s.scalars(select(Epoch).where(Epoch.status.in_(OPEN)).order_by(Epoch.id)).all():
+                if _follow(s, epoch, now):
+                    changed.append(EpochView.of(epoch))
+        return changed
+
+    def drive(self) -> list[EpochView]:
+        """One step of the outbox, then :meth:`sync`: for a caller with no chain follower running (the
+        CLI, tests); a no-op step while another process holds the outbox."""
+        self._h.need_chain().relay.step()
+        return self.sync()
+
+    def settle(self, task_id: int, *, timeout: float = 120) -> EpochView | None:
+        """Close an epoch and drive it until it is confirmed or failed (the CLI's `epoch close --wait`)."""
+        view = self.close_epoch(task_id)
+        if view is None:
+            return None
+        deadline = time.monotonic() + timeout
+        while True:
+            self.drive()
+            current = self.epoch(task_id, view.number, include_failed=True)
+            if current.status in ("confirmed", "failed"):
+                return current
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    f"epoch {view.number} still {current.status} after {timeout}s", field="chain"
+                )
+            time.sleep(0.05)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def epoch(self, task_id: int, number: int, *, include_failed: bool = False) -> EpochView:
+        """The task's epoch ``number`` (its newest try, when a failed one was closed again)."""
+        with self._h.db.transaction() as s:
+            query = select(Epoch).where(Epoch.task_id == task_id, Epoch.number == number)
+            if not include_failed:
+                query = query.where(Epoch.status != "failed")
+            row = s.scalar(query.order_by(Epoch.id.desc()).limit(1))
+            if row is None:
+                raise NotFound(f"task {task_id} has no epoch {number}", field="epoch")
+            return EpochView.of(row)
+
+    def epochs(self, task_id: int) -> list[EpochView]:
+        """Every epoch of the task, failed ones included, oldest first."""
+        with self._h.db.transaction() as s:
+            rows = s.scalars(select(Epoch).where(Epoch.task_id == task_id).order_by(Epoch.id)).all()
+            return [EpochView.of(r) for r in rows]
+
+
+# --- the steps of closing an epoch ------------------------------------------------------------
+
+
+def _locked_funding(s: Session, task_id: int) -> TaskFunding:
+    """The task's funding, locked for this transaction; Conflict when the task is not funded."""
+    funding = s.scalar(select(TaskFunding).where(TaskFunding.task_id == task_id).with_for_update())
+    if funding is None:
+        raise Conflict(
+            f"task {task_id} is not funded on chain yet (link its escrow task first)", field="task_id"
+        )
+    return funding
+
+
+def _refuse_while_open(s: Session, task_id: int) -> None:
+    """Conflict while the task's last epoch is still pending or posted."""
+    open_epoch = s.scalar(select(Epoch).where(Epoch.task_id == task_id, Epoch.status.in_(OPEN)))
+    if open_epoch is not None:
+        raise Conflict(
+            f"epoch {open_epoch.number} of task {task_id} is still {open_epoch.status}; "
+            "the next one closes after it is confirmed",
+            field="task_id",
+        )
+
+
+def _allocate(
+    s: Session, last: Epoch | None, waiting: Sequence[Earning], *, funded: int
+) -> settlement.Allocation:
+    """The rules' allocation of the waiting earnings on top of the last confirmed entitlements."""
+    previous = entitlements(s, last.id) if last else {}
+    return settlement.allocate(
+        previous, (settlement.Earning(e.id, e.account, e.amount) for e in waiting), funded=funded
+    )
+
+
+def _write_epoch(
+    s: Session,
+    chain: ChainHandle,
+    funding: TaskFunding,
+    number: int,
+    plan: settlement.Allocation,
+    now: datetime,
+) -> Epoch:
+    """The pending epoch row, its outbox key and every account's cumulative entitlement."""
+    tree = merkle.build(sorted(plan.entitlements.items()))
+    epoch = Epoch(
+        task_id=funding.task_id,
+        number=number,
+        status="pending",
+        root=tree.root,
+        total=plan.total,
+        added=plan.added,
+        earnings=len(plan.taken),
+        shortfall=plan.shortfall,
+        tx_key="",
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(epoch)
+    s.flush()
+    escrow_key = f"{chain.client.chain_id}:{funding.escrow}:{funding.escrow_task_id}"
+    epoch.tx_key = f"settle:{escrow_key}:{number}:{epoch.id}"
+    s.add_all(
+        EpochEntitlement(epoch_id=epoch.id, account=a, cumulative=v) for a, v in plan.entitlements.items()
+    )
+    return epoch
+
+
+def _take(waiting: Sequence[Earning], plan: settlement.Allocation, epoch_id: int) -> None:
+    """Put the earnings the plan took into the epoch; the rest keep waiting."""
+    taken = {e.id for e in plan.taken}
+    for row in waiting:
+        if row.id in taken:
+            row.epoch_id = epoch_id
+
+
+def _enqueue_posting(
+    s: Session, chain: ChainHandle, escrow: TaskEscrow, funding: TaskFunding, epoch: Epoch, now: datetime
+) -> None:
+    """Enqueue the epoch's ``postRoot`` in the outbox, under the epoch's key."""
+    req = escrow.post_root(funding.escrow_task_id, epoch.number, epoch.root, epoch.total)
+    enqueue(
+        s,
+        key=epoch.tx_key,
+        chain_id=chain.client.chain_id,
+        sender=chain.operator.address,
+        to=req.to,
+        data=req.data,
+        now=now,
+    )
+    s.flush()
+
+
+# --- following a posting ------------------------------------------------------------------------
+
+
+def _follow(s: Session, epoch: Epoch, now: datetime) -> bool:
+    """Move the epoch's status after its outbox record; True when it changed."""
+    tx = s.scalar(select(ChainTx).where(ChainTx.key == epoch.tx_key))
+    if tx is None:  # pragma: no cover - written in the same transaction as the epoch
+        return False
+    status = _STATUS_OF_TX[tx.status]
+    if (status, tx.tx_hash) == (epoch.status, epoch.tx_hash):
+        return False
+    if status == "pending" and epoch.status == "posted":
+        log.warning("epoch %s of task %s was reorged out; back to pending", epoch.number, epoch.task_id)
+    epoch.status, epoch.tx_hash, epoch.updated_at = status, tx.tx_hash, now
+    if status == "failed":
+        epoch.error = tx.error or "the posting transaction reverted"
+        for earning in s.scalars(select(Earning).where(Earning.epoch_id == epoch.id)).all():
+            earning.epoch_id = None  # the next epoch takes them
+    return True
