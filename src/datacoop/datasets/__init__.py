@@ -2,5 +2,5 @@
 
 ``manifest`` is the manifest of one version (canonical JSON, Merkle root): ``Manifest``,
 ``ManifestItem``, ``canonical_json``, ``items_root``. ``service`` freezes versions and takes
-withdrawals and anchors versions in DatasetRegistry, ``verify`` checks them offline.
+withdrawals, ``anchoring`` publishes versions in DatasetRegistry, ``verify`` checks them offline.
 """

@@ -1,4 +1,5 @@
-"""Datasets: freezing versions, withdrawals, and anchoring versions in DatasetRegistry.
+"""Datasets: freezing versions, withdrawals, and (through :mod:`datacoop.datasets.anchoring`)
+anchoring versions in DatasetRegistry.
 
 A version is written once: its manifest is stored as a blob (bytes first, then rows, in one
 transaction) and never changes; only its anchoring status moves, ``pending → confirmed``
@@ -7,20 +8,17 @@ transaction) and never changes; only its anchoring status moves, ``pending → c
 
 from __future__ import annotations
 
-import time
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datacoop.chain.contracts import DatasetRegistry
-from datacoop.chain.outbox import enqueue
 from datacoop.chain.setup import ChainHandle
 from datacoop.clock import Clock, utc_now
-from datacoop.datasets import anchor
 from datacoop.datasets._public import dataset_public, version_public, withdrawal_public
+from datacoop.datasets.anchoring import DatasetAnchoring
 from datacoop.datasets.export import get_exporter
 from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.query import DatasetQuery, parse_query
@@ -28,6 +26,7 @@ from datacoop.datasets.schemas import DatasetPublic, VersionPublic, WithdrawalPu
 from datacoop.datasets.verify import make_proof
 from datacoop.datasets.versions import (
     LabelReader,
+    Selected,
     labels_for,
     removal_reason,
     reviews_for,
@@ -36,7 +35,6 @@ from datacoop.datasets.versions import (
 )
 from datacoop.db import Database
 from datacoop.db.models import (
-    ChainTx,
     Dataset,
     DatasetItem,
     DatasetVersion,
@@ -45,7 +43,7 @@ from datacoop.db.models import (
     Task,
     Withdrawal,
 )
-from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datacoop.identity.eip712 import Eip712Domain
 from datacoop.storage import BlobStore
 from datacoop.tasks.blobs import BlobService
@@ -59,8 +57,6 @@ DOWNLOADS: dict[str, tuple[str, str]] = {
 }
 
 __all__ = ["DatasetService"]
-
-_ANCHOR_OF_TX = {"confirmed": "confirmed", "reverted": "failed", "failed": "failed"}
 
 
 class DatasetService:
@@ -86,8 +82,9 @@ class DatasetService:
         reviews: LabelReader = reviews_for,
     ) -> None:
         self._db, self._store, self._blobs, self._domain = db, store, blobs, domain
-        self._chain, self._anchoring = chain, anchoring or chain is not None
+        self._anchoring = anchoring or chain is not None
         self._clock, self._labels, self._reviews = clock, labels, reviews
+        self._anchorer = DatasetAnchoring(db, chain, clock=clock, version=self.version_by_id)
 
     # --- datasets -----------------------------------------------------------------------------
 
@@ -155,58 +152,94 @@ class DatasetService:
         """
         now = self._clock()
         with self._db.transaction() as s:
-            dataset = s.get(Dataset, dataset_id, with_for_update=True)
-            if dataset is None:
-                raise NotFound(f"there is no dataset {dataset_id}", field="dataset_id")
-            if who is not None and dataset.owner_id != who.id:
-                raise Forbidden(f"dataset {dataset_id} is not yours", field="dataset_id")
-            parsed = parse_query(query if query is not None else dataset.query)
-            if query is not None:
-                self._check_tasks(s, who, parsed)
-                dataset.query = parsed.to_json()
-            selected, licences = select_items(
-                s,
-                parsed,
-                chain_id=self._domain.chain_id,
-                blob_size=self._blob_size,
-                labels=self._labels,
-                reviews=self._reviews,
-            )
-            if not selected:
-                raise InvalidInput("the query selects no accepted item", field="query")
-            licence = parsed.licence or _one_licence(licences)
+            dataset = self._own_dataset_locked(s, dataset_id, who)
+            parsed = self._version_query(s, dataset, who, query)
+            selected, licence = self._select(s, parsed)
             previous = self._latest(s, dataset_id)
             changes = self._changes(s, previous, [item.submission_id for item in selected])
-            manifest = Manifest.create(
-                items=to_items(selected),
-                dataset_id=dataset_id,
-                name=dataset.name,
-                version=previous.number + 1 if previous else 1,
-                created_at=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                query=parsed.to_json(),
-                licence=licence,
-                eip712_domain=self._domain.as_dict(),
-                previous=previous.manifest_cid if previous else None,
-                changes=changes,
-            )
-            blob = self._blobs.put_file_bytes([manifest.to_bytes()], None)
-            row = DatasetVersion(
-                dataset_id=dataset_id,
-                number=manifest.version,
-                manifest_cid=blob.cid,
-                items_root=manifest.items_root,
-                item_count=manifest.item_count,
-                changes=changes,
-                created_at=now,
-                anchor_status="pending" if self._anchoring else "off",
-            )
-            s.add(row)
-            s.flush()
-            s.add_all(
-                DatasetItem(version_id=row.id, submission_id=item.submission_id, position=i)
-                for i, item in enumerate(selected)
-            )
+            manifest = self._manifest(dataset, parsed, selected, licence, previous, changes, now)
+            row = self._store_version(s, manifest, selected, changes, now)
             return version_public(row, dataset.token_id)
+
+    @staticmethod
+    def _own_dataset_locked(s: Session, dataset_id: int, who: Participant | None) -> Dataset:
+        """The dataset, locked until the version is written; ``who`` (None: operator) must own it."""
+        dataset = s.get(Dataset, dataset_id, with_for_update=True)
+        if dataset is None:
+            raise NotFound(f"there is no dataset {dataset_id}", field="dataset_id")
+        if who is not None and dataset.owner_id != who.id:
+            raise Forbidden(f"dataset {dataset_id} is not yours", field="dataset_id")
+        return dataset
+
+    def _version_query(
+        self, s: Session, dataset: Dataset, who: Participant | None, query: dict[str, Any] | None
+    ) -> DatasetQuery:
+        """The dataset's query, or ``query``, which then replaces it from now on."""
+        parsed = parse_query(query if query is not None else dataset.query)
+        if query is not None:
+            self._check_tasks(s, who, parsed)
+            dataset.query = parsed.to_json()
+        return parsed
+
+    def _select(self, s: Session, parsed: DatasetQuery) -> tuple[list[Selected], str]:
+        """The accepted items the query selects (at least one), and their one licence."""
+        selected, licences = select_items(
+            s,
+            parsed,
+            chain_id=self._domain.chain_id,
+            blob_size=self._blob_size,
+            labels=self._labels,
+            reviews=self._reviews,
+        )
+        if not selected:
+            raise InvalidInput("the query selects no accepted item", field="query")
+        return selected, parsed.licence or _one_licence(licences)
+
+    def _manifest(
+        self,
+        dataset: Dataset,
+        parsed: DatasetQuery,
+        selected: list[Selected],
+        licence: str,
+        previous: DatasetVersion | None,
+        changes: dict[str, Any],
+        now: datetime,
+    ) -> Manifest:
+        return Manifest.create(
+            items=to_items(selected),
+            dataset_id=dataset.id,
+            name=dataset.name,
+            version=previous.number + 1 if previous else 1,
+            created_at=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            query=parsed.to_json(),
+            licence=licence,
+            eip712_domain=self._domain.as_dict(),
+            previous=previous.manifest_cid if previous else None,
+            changes=changes,
+        )
+
+    def _store_version(
+        self, s: Session, manifest: Manifest, selected: list[Selected], changes: dict[str, Any], now: datetime
+    ) -> DatasetVersion:
+        """The manifest's bytes as a blob, then the version's row and its items (bytes first, then rows)."""
+        blob = self._blobs.put_file_bytes([manifest.to_bytes()], None)
+        row = DatasetVersion(
+            dataset_id=manifest.dataset_id,
+            number=manifest.version,
+            manifest_cid=blob.cid,
+            items_root=manifest.items_root,
+            item_count=manifest.item_count,
+            changes=changes,
+            created_at=now,
+            anchor_status="pending" if self._anchoring else "off",
+        )
+        s.add(row)
+        s.flush()
+        s.add_all(
+            DatasetItem(version_id=row.id, submission_id=item.submission_id, position=i)
+            for i, item in enumerate(selected)
+        )
+        return row
 
     def _blob_size(self, cid: str) -> int:
         return self._store.stat(cid).size
@@ -313,105 +346,15 @@ class DatasetService:
             s.flush()
             return withdrawal_public(row)
 
-    # --- anchoring ----------------------------------------------------------------------------
-
-    def _need_chain(self) -> ChainHandle:
-        if self._chain is None:
-            raise Unavailable(
-                "this node runs without a chain (chain = 'off'): nothing is anchored", field="chain"
-            )
-        return self._chain
+    # --- anchoring (datasets.anchoring) -------------------------------------------------------
 
     def sync(self) -> None:
         """Move every pending version one step towards DatasetRegistry (the chain follower's work)."""
-        chain = self._need_chain()
-        registry = DatasetRegistry(chain.client, chain.deployment.registry)
-        prefix = f"dataset:{chain.client.chain_id}:{registry.address}"
-        with self._db.transaction() as s:
-            pending = s.scalars(
-                select(DatasetVersion)
-                .where(DatasetVersion.anchor_status == "pending")
-                .order_by(DatasetVersion.dataset_id, DatasetVersion.number)
-            ).all()
-            for version in pending:
-                dataset = s.get(Dataset, version.dataset_id)
-                assert dataset is not None
-                if dataset.token_id is None and not self._mint(s, chain, registry, dataset, version, prefix):
-                    continue
-                if version.anchor_tx_key is None:
-                    assert dataset.token_id is not None
-                    request = registry.publish_version(
-                        dataset.token_id, version.manifest_cid, version.items_root, version.item_count
-                    )
-                    version.anchor_tx_key = f"{prefix}:{dataset.id}:v{version.number}"
-                    self._enqueue(s, chain, version.anchor_tx_key, request.to, request.data)
-                    continue
-                self._follow(s, chain, registry, version)
-
-    def _enqueue(self, s: Session, chain: ChainHandle, key: str, to: str, data: str) -> None:
-        enqueue(
-            s,
-            key=key,
-            chain_id=chain.client.chain_id,
-            sender=chain.operator.address,
-            to=to,
-            data=data,
-            now=self._clock(),
-        )
-
-    def _mint(
-        self,
-        s: Session,
-        chain: ChainHandle,
-        registry: DatasetRegistry,
-        dataset: Dataset,
-        version: DatasetVersion,
-        prefix: str,
-    ) -> bool:
-        """Ask for the dataset's token (once); True once its id is known."""
-        if dataset.create_tx_key is None:
-            dataset.create_tx_key = f"{prefix}:{dataset.id}:create"
-            request = registry.create_dataset(chain.operator.address)
-            self._enqueue(s, chain, dataset.create_tx_key, request.to, request.data)
-            return False
-        tx = s.scalar(select(ChainTx).where(ChainTx.key == dataset.create_tx_key))
-        if tx is None or tx.status not in _ANCHOR_OF_TX:
-            return False
-        if tx.status == "confirmed" and tx.tx_hash:
-            dataset.token_id = anchor.created_token_id(chain.client, registry, tx.tx_hash)
-            return dataset.token_id is not None
-        version.anchor_status, version.anchor_error = "failed", tx.error or "createDataset reverted"
-        return False
-
-    def _follow(
-        self, s: Session, chain: ChainHandle, registry: DatasetRegistry, version: DatasetVersion
-    ) -> None:
-        tx = s.scalar(select(ChainTx).where(ChainTx.key == version.anchor_tx_key))
-        if tx is None:  # pragma: no cover - enqueued in the same transaction as the key
-            return
-        version.anchor_tx_hash = tx.tx_hash
-        status = _ANCHOR_OF_TX.get(tx.status)
-        if status is None:
-            return
-        version.anchor_status = status
-        if status == "confirmed" and tx.tx_hash:
-            version.chain_version = anchor.published_version(chain.client, registry, tx.tx_hash)
-        else:
-            version.anchor_error = tx.error or "publishVersion reverted"
+        self._anchorer.sync()
 
     def anchor(self, version_id: int, *, timeout: float = 120) -> VersionPublic:
         """Drive a version's anchoring until it is confirmed or failed (CLI, demo and tests)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            view = self.version_by_id(version_id)
-            if view.anchor.status in ("off", "confirmed", "failed"):
-                return view
-            if time.monotonic() > deadline:
-                raise Unavailable(
-                    f"version {version_id} still {view.anchor.status} after {timeout}s", field="chain"
-                )
-            self._need_chain().wait_step()
-            self.sync()
+        return self._anchorer.anchor(version_id, timeout=timeout)
 
 
 def _one_licence(licences: set[str]) -> str:

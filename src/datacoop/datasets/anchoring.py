@@ -1,0 +1,147 @@
+"""Anchoring versions in DatasetRegistry: the chain half of the datasets capability.
+
+A dataset's token is minted once (``createDataset``), then each version is published under it
+(``publishVersion``); both go through the chain outbox, in the caller's transaction. A version's
+status moves ``pending → confirmed`` (or ``failed``) as its outbox transaction does.
+:class:`DatasetAnchoring` is a part of :class:`~datacoop.datasets.service.DatasetService`, which
+keeps ``sync`` and ``anchor``; the receipts are read by :mod:`datacoop.datasets.anchor`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datacoop.chain.contracts import DatasetRegistry
+from datacoop.chain.outbox import enqueue
+from datacoop.chain.setup import ChainHandle
+from datacoop.clock import Clock
+from datacoop.datasets import anchor
+from datacoop.datasets.schemas import VersionPublic
+from datacoop.db import Database
+from datacoop.db.models import ChainTx, Dataset, DatasetVersion
+from datacoop.errors import Unavailable
+
+__all__ = ["DatasetAnchoring"]
+
+_ANCHOR_OF_TX = {"confirmed": "confirmed", "reverted": "failed", "failed": "failed"}
+
+
+class DatasetAnchoring:
+    """Moves pending versions towards DatasetRegistry.
+
+    Args:
+        chain: the node's chain (None: this process runs without one, and both calls say so).
+        version: reads a version as the API shows it (``DatasetService.version_by_id``).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        chain: ChainHandle | None,
+        *,
+        clock: Clock,
+        version: Callable[[int], VersionPublic],
+    ) -> None:
+        self._db, self._chain, self._clock, self._version = db, chain, clock, version
+
+    def _need_chain(self) -> ChainHandle:
+        if self._chain is None:
+            raise Unavailable(
+                "this node runs without a chain (chain = 'off'): nothing is anchored", field="chain"
+            )
+        return self._chain
+
+    def sync(self) -> None:
+        """Move every pending version one step towards DatasetRegistry (the chain follower's work)."""
+        chain = self._need_chain()
+        registry = DatasetRegistry(chain.client, chain.deployment.registry)
+        prefix = f"dataset:{chain.client.chain_id}:{registry.address}"
+        with self._db.transaction() as s:
+            pending = s.scalars(
+                select(DatasetVersion)
+                .where(DatasetVersion.anchor_status == "pending")
+                .order_by(DatasetVersion.dataset_id, DatasetVersion.number)
+            ).all()
+            for version in pending:
+                dataset = s.get(Dataset, version.dataset_id)
+                assert dataset is not None
+                if dataset.token_id is None and not self._mint(s, chain, registry, dataset, version, prefix):
+                    continue
+                if version.anchor_tx_key is None:
+                    assert dataset.token_id is not None
+                    request = registry.publish_version(
+                        dataset.token_id, version.manifest_cid, version.items_root, version.item_count
+                    )
+                    version.anchor_tx_key = f"{prefix}:{dataset.id}:v{version.number}"
+                    self._enqueue(s, chain, version.anchor_tx_key, request.to, request.data)
+                    continue
+                self._follow(s, chain, registry, version)
+
+    def _enqueue(self, s: Session, chain: ChainHandle, key: str, to: str, data: str) -> None:
+        enqueue(
+            s,
+            key=key,
+            chain_id=chain.client.chain_id,
+            sender=chain.operator.address,
+            to=to,
+            data=data,
+            now=self._clock(),
+        )
+
+    def _mint(
+        self,
+        s: Session,
+        chain: ChainHandle,
+        registry: DatasetRegistry,
+        dataset: Dataset,
+        version: DatasetVersion,
+        prefix: str,
+    ) -> bool:
+        """Ask for the dataset's token (once); True once its id is known."""
+        if dataset.create_tx_key is None:
+            dataset.create_tx_key = f"{prefix}:{dataset.id}:create"
+            request = registry.create_dataset(chain.operator.address)
+            self._enqueue(s, chain, dataset.create_tx_key, request.to, request.data)
+            return False
+        tx = s.scalar(select(ChainTx).where(ChainTx.key == dataset.create_tx_key))
+        if tx is None or tx.status not in _ANCHOR_OF_TX:
+            return False
+        if tx.status == "confirmed" and tx.tx_hash:
+            dataset.token_id = anchor.created_token_id(chain.client, registry, tx.tx_hash)
+            return dataset.token_id is not None
+        version.anchor_status, version.anchor_error = "failed", tx.error or "createDataset reverted"
+        return False
+
+    def _follow(
+        self, s: Session, chain: ChainHandle, registry: DatasetRegistry, version: DatasetVersion
+    ) -> None:
+        tx = s.scalar(select(ChainTx).where(ChainTx.key == version.anchor_tx_key))
+        if tx is None:  # pragma: no cover - enqueued in the same transaction as the key
+            return
+        version.anchor_tx_hash = tx.tx_hash
+        status = _ANCHOR_OF_TX.get(tx.status)
+        if status is None:
+            return
+        version.anchor_status = status
+        if status == "confirmed" and tx.tx_hash:
+            version.chain_version = anchor.published_version(chain.client, registry, tx.tx_hash)
+        else:
+            version.anchor_error = tx.error or "publishVersion reverted"
+
+    def anchor(self, version_id: int, *, timeout: float = 120) -> VersionPublic:
+        """Drive a version's anchoring until it is confirmed or failed (CLI, demo and tests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self._version(version_id)
+            if view.anchor.status in ("off", "confirmed", "failed"):
+                return view
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    f"version {version_id} still {view.anchor.status} after {timeout}s", field="chain"
+                )
+            self._need_chain().wait_step()
+            self.sync()
