@@ -78,7 +78,7 @@ class Node:
     compliance: PolicyEngine
     audit: AuditLog
     exchange: ExchangeService = field(init=False)  # built from datasets, compliance and audit
-    compute: ComputeService = field(init=False)  # compute-to-data jobs (services/compute.py)
+    compute: ComputeService = field(init=False)  # compute-to-data jobs (compute/service.py)
     dashboard: TaskDashboardService = field(init=False)  # a requester's view of a task
     compute_workers: WorkerPool | None = None
     chain: ChainHandle | None = None

@@ -14,9 +14,10 @@ Who does what:
   (holder, listing, expiry) before a byte is sent, and is written to the audit log;
 - **royalties** follow :mod:`datacoop.exchange.royalties`.
 
-Modules: this one (listings and royalty rounds), ``exchange_orders`` (orders and delivery),
-``exchange_listings`` (terms, search, listing page), ``exchange_delivery`` (signed links, the tar
-export read from any offset), ``exchange_royalties`` (shares and rounds).
+Modules: this one (listings and royalty rounds), ``orders`` (recording a sale), ``access`` (download
+links and the licence check behind each download), ``order_rows`` (the order lookups both share),
+``listings`` (terms, search, listing page), ``delivery`` (signed links, the tar export read from any
+offset), ``royalties`` (shares and rounds).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ __all__ = ["AuditAnchor", "AuditEntry", "AuditHead"]
 
 
 class AuditEntry(Base):
-    """One row of the append-only, hash-chained audit log (``services/audit.py`` writes and checks it)."""
+    """One row of the append-only, hash-chained audit log (``audit/log.py`` writes and checks it)."""
 
     __tablename__ = "audit_log"
 

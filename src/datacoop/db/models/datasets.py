@@ -21,7 +21,7 @@ __all__ = ["Dataset", "DatasetItem", "DatasetVersion", "Withdrawal"]
 
 
 class Dataset(Base):
-    """A dataset: a query over accepted items, frozen into immutable versions (services/datasets.py)."""
+    """A dataset: a query over accepted items, frozen into immutable versions (datasets/service.py)."""
 
     __tablename__ = "datasets"
 

@@ -22,7 +22,7 @@ __all__ = ["Listing", "Order", "RoyaltyEntitlement", "RoyaltyRound"]
 
 
 class Listing(Base):
-    """A dataset version offered for sale on LicenseMarket (services/exchange.py lists and sells it)."""
+    """A dataset version offered for sale on LicenseMarket (exchange/ lists and sells it)."""
 
     __tablename__ = "listings"
 
