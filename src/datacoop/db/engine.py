@@ -74,9 +74,9 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
-        from datacoop.db.migrate import upgrade
+        from datacoop.db.migrate import upgrade  # alembic loads only when a schema is migrated
 
-        upgrade(self)
+        upgrade(self.engine, self.schema)
 
     def dispose(self) -> None:
         self.engine.dispose()

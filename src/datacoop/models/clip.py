@@ -22,8 +22,7 @@ import numpy as np
 from PIL import Image
 
 from datacoop.errors import InvalidInput, Unavailable
-from datacoop.models.base import QueryCache, Vectors, normalise, offline
-from datacoop.models.factory import INSTALL_HINT
+from datacoop.models.base import INSTALL_HINT, QueryCache, Vectors, normalise, offline
 
 __all__ = ["ClipEmbedder"]
 

@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from datacoop.errors import Unavailable
+from datacoop.models.base import INSTALL_HINT
 from datacoop.settings import Settings
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["IMAGE_EMBEDDER", "TEXT_EMBEDDER", "build_embedders"]
 
-INSTALL_HINT = "install the models extra: pip install torch==2.13.0 'datacoop[models]'"
 TEXT_EMBEDDER = "text_embedder"
 IMAGE_EMBEDDER = "image_embedder"
 

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from datacoop.errors import Unavailable
-from datacoop.models.base import QueryCache, Vectors, normalise, offline
-from datacoop.models.factory import INSTALL_HINT
+from datacoop.models.base import INSTALL_HINT, QueryCache, Vectors, normalise, offline
 
 __all__ = ["MiniLmTextEmbedder", "bundled_folder"]
 

@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
+from datacoop.models.base import INSTALL_HINT
 from datacoop.screening.base import ItemContext, StageDeps, StageResult, TaskView, Verdict
 from datacoop.screening.stages._findings import setting
 from datacoop.tasks.rules import Modality
@@ -56,7 +57,6 @@ _COUNTS = (True, False, True, True)  # log-scaled: a burst of 500 is not 100 tim
 # gets photographed by a second account. Without this the forest flags benign rarity.
 _MARGIN = (math.log(2), 0.25, math.log(2), math.log(2))
 _FLOOR = (0.0, 0.0, 2.0, 3.0)
-INSTALL_HINT = "install the models extra: pip install torch==2.13.0 'datacoop[models]'"
 
 FeatureProvider = Callable[[str], tuple[Sequence[float], Sequence[Sequence[float]]]]
 Matrix: TypeAlias = "NDArray[np.float64]"
