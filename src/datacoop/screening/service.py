@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -292,6 +292,16 @@ class ScreeningService:
             .where(ScreeningJob.submission_id == submission_id)
             .values(status="done", lease_until=None, updated_at=now)
         )
+
+    def scrubbed_copies(self, submission_ids: Iterable[int]) -> dict[str, int]:
+        """The scrubbed copy's CID → submission id, for those of ``submission_ids`` screened with one."""
+        with self._db.transaction() as s:
+            rows = s.execute(
+                select(Prescreen.scrubbed_cid, Prescreen.submission_id).where(
+                    Prescreen.submission_id.in_(list(submission_ids)), Prescreen.scrubbed_cid.is_not(None)
+                )
+            ).all()
+            return {str(cid): int(sid) for cid, sid in rows}
 
     def report(self, submission_id: int) -> dict[str, object]:
         """The stage results and outcome, for the contributor (GET /v1/submissions/{id})."""

@@ -119,3 +119,21 @@ def test_a_job_that_keeps_killing_workers_goes_to_a_person(
     assert node.screening.process(sid, "w") == "in_review"
     assert _count(node, StageResultRow, sid) == 1
     assert contributor.get_submission(sid).history[-1].reason == "the automatic checks could not complete"
+
+
+def test_scrubbed_copies_map_each_scrubbed_cid_to_its_submission(
+    node: Node, contributor: DataCoopClient, task: TaskPublic
+) -> None:
+    # Prepare: two screened submissions, one of which kept a scrubbed copy
+    scrubbed, plain = _submit(contributor, task.id, b"first"), _submit(contributor, task.id, b"second")
+    while node.screening.work_once("w"):
+        pass
+    with node.db.transaction() as s:
+        row = s.get(Prescreen, scrubbed)
+        assert row is not None
+        row.scrubbed_cid = "bafy-scrubbed"
+    # Execute
+    found = node.screening.scrubbed_copies([scrubbed, plain, 999])
+    # Assert: only the asked-for submissions, only those with a copy
+    assert found == {"bafy-scrubbed": scrubbed}
+    assert node.screening.scrubbed_copies([plain]) == {}

@@ -1,0 +1,87 @@
+"""What a requester's or a contributor's wallet does on the escrow: their own transactions, not the node's.
+
+The node posts roots through its operator and the outbox (:mod:`datacoop.settlement.epochs`); a
+requester funding a task and a contributor claiming sign with their own key, straight to the chain
+at ``rpc_url`` (the node's relay or any JSON-RPC address). The command line and the demo call these,
+so they never hold a web3 connection or a contract wrapper themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from web3.logs import DISCARD
+
+from datacoop.chain.client import ChainClient
+from datacoop.chain.contracts import TaskEscrow, TestToken
+
+__all__ = ["Funded", "claim", "fund_task", "token_balance", "token_decimals"]
+
+
+@dataclass(frozen=True)
+class Funded:
+    """An escrow task opened on chain: its id there, and the ``openTask`` transaction."""
+
+    escrow_task_id: int
+    tx_hash: str
+
+
+def token_decimals(rpc_url: str, token: str) -> int:
+    """How many decimals the ERC-20 at ``token`` has (``12.5`` tokens → base units)."""
+    chain = ChainClient(rpc_url)
+    return int(chain.contract("TestToken", token).functions.decimals().call())
+
+
+def token_balance(rpc_url: str, token: str, holder: str) -> int:
+    """``holder``'s balance of the ERC-20 at ``token``, in base units."""
+    return TestToken(ChainClient(rpc_url), token).balance_of(holder)
+
+
+def fund_task(
+    rpc_url: str,
+    account: LocalAccount,
+    *,
+    token: str,
+    escrow: str,
+    amount: int,
+    deadline: int,
+    claim_window_s: int,
+) -> Funded:
+    """Approve ``amount`` base units for the escrow and open a task holding them (two transactions).
+
+    Args:
+        deadline: when contributions end, in Unix seconds.
+        claim_window_s: how long after the deadline claims stay open.
+
+    Raises:
+        Conflict: the token or the escrow refused (the contract's reason).
+        Unavailable: the chain does not answer.
+    """
+    chain = ChainClient(rpc_url)
+    erc20, factory = TestToken(chain, token), TaskEscrow(chain, escrow)
+    chain.send(account, erc20.approve(factory.address, amount).as_tx())
+    receipt = chain.send(account, factory.open_task(erc20.address, amount, deadline, claim_window_s).as_tx())
+    full = chain.w3.eth.get_transaction_receipt(receipt.tx_hash)  # type: ignore[arg-type]
+    opened = factory.contract.events.TaskOpened().process_receipt(full, errors=DISCARD)
+    return Funded(int(opened[0]["args"]["taskId"]), receipt.tx_hash)
+
+
+def claim(
+    rpc_url: str,
+    account: LocalAccount,
+    *,
+    escrow: str,
+    escrow_task_id: int,
+    cumulative: int,
+    proof: list[str],
+) -> str:
+    """Claim ``account``'s cumulative entitlement from the task's vault; the transaction hash.
+
+    Raises:
+        Conflict: the vault refused (already claimed, a stale root …).
+        NotFound: no escrow task ``escrow_task_id``.
+    """
+    chain = ChainClient(rpc_url)
+    req = TaskEscrow(chain, escrow).claim(escrow_task_id, account.address, cumulative, proof)
+    return chain.send(account, req.as_tx()).tx_hash
