@@ -10,11 +10,9 @@ from typing import Annotated
 import typer
 
 from datacoop.app import Node, build_node
-from datacoop.chain.client import ChainClient
-from datacoop.chain.contracts import DatasetRegistry
+from datacoop.audit.anchors import anchors_on_chain
 from datacoop.cli._common import DEFAULT_DATA_DIR, DataDirOpt, console, reports_errors
 from datacoop.errors import IntegrityError, InvalidInput
-from datacoop.identity.addresses import normalize_address
 from datacoop.settings import Settings
 
 __all__ = ["register"]
@@ -39,11 +37,7 @@ def verify(
     """
     if (rpc is None) != (registry is None):
         raise InvalidInput("give --rpc and --registry together", field="rpc" if rpc is None else "registry")
-    on_chain = (
-        DatasetRegistry(ChainClient(rpc), normalize_address(registry, field="registry")).audit_anchors()
-        if rpc is not None and registry is not None
-        else None
-    )
+    on_chain = anchors_on_chain(rpc, registry) if rpc is not None and registry is not None else None
     node = _node(data_dir)
     try:
         report = node.audit.verify(on_chain=on_chain)

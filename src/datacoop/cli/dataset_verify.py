@@ -47,15 +47,12 @@ def _chain(data: bytes, rpc: str | None, registry: str | None, token_id: int | N
         return None
     if not all(given):
         raise InvalidInput("--rpc, --registry and --token-id go together", field="rpc")
-    from datacoop.chain.client import ChainClient
-    from datacoop.chain.contracts import DatasetRegistry
     from datacoop.cid import cid_of_bytes
-    from datacoop.datasets.anchor import chain_record
+    from datacoop.datasets.chain_record import record_on_chain
 
     assert rpc is not None and registry is not None and token_id is not None
     manifest = Manifest.from_bytes(data)
-    contract = DatasetRegistry(ChainClient(rpc), registry)
-    return chain_record(contract, token_id, cid_of_bytes(data), manifest.version)
+    return record_on_chain(rpc, registry, token_id, cid_of_bytes(data), manifest.version)
 
 
 def _print_report(report: VerifyReport) -> None:

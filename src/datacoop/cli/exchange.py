@@ -15,7 +15,6 @@ import typer
 from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
-from datacoop.chain.contracts import LicenseMarket, TestToken
 from datacoop.cli._common import (
     DEFAULT_DATA_DIR,
     DEFAULT_URL,
@@ -28,6 +27,8 @@ from datacoop.cli._common import (
 from datacoop.cli.settle import RpcOpt, _chain_info, parse_amount
 from datacoop.client import DataCoopClient, load_account
 from datacoop.errors import InvalidInput
+from datacoop.exchange.wallet import approve_and_buy, claim_royalty
+from datacoop.settlement.wallet import token_decimals
 
 __all__ = ["register"]
 
@@ -74,8 +75,8 @@ def list_version(
 
 
 def _list(client: DataCoopClient, version_id: int, rpc: str | None, **o: Any) -> dict[str, Any]:
-    chain, info = _chain_info(client, rpc)
-    decimals = int(chain.contract("TestToken", str(info["token"])).functions.decimals().call())
+    rpc_url, info = _chain_info(client, rpc)
+    decimals = token_decimals(rpc_url, str(info["token"]))
     return client.create_listing(
         version_id, title=o["title"], licence=o["licence"],
         price=parse_amount(o["price"], decimals, "--price"),
@@ -140,13 +141,14 @@ def _buy(
     listing = client.listing(listing_id)
     if listing["status"] != "listed" or listing["market_listing_id"] is None:
         raise InvalidInput(f"listing {listing_id} is {listing['status']}, not on sale yet", field="listing")
-    chain, info = _chain_info(client, rpc)
-    market = LicenseMarket(chain, str(info["market"]))
+    rpc_url, info = _chain_info(client, rpc)
     price = int(listing["price"])
     console.print(f"approving {price} base units for LicenseMarket …")
-    chain.send(account, TestToken(chain, listing["token"]).approve(market.address, price).as_tx())
-    receipt = chain.send(account, market.buy(int(listing["market_listing_id"])).as_tx())
-    return client.place_order(listing_id, receipt.tx_hash, *order), receipt.tx_hash
+    tx_hash = approve_and_buy(
+        rpc_url, account, market=str(info["market"]), token=listing["token"],
+        market_listing_id=int(listing["market_listing_id"]), price=price,
+    )  # fmt: skip
+    return client.place_order(listing_id, tx_hash, *order), tx_hash
 
 
 @reports_errors
@@ -177,16 +179,16 @@ def claim_royalties(
     with DataCoopClient(url, account=account) as client:
         client.login()  # royalties are shown to their owner only
         owed = [r for r in client.royalties(account.address) if int(r["claimable"]) > 0]
-        chain, _ = _chain_info(client, rpc) if owed else (None, {})
-    if chain is None:
+        rpc_url, _ = _chain_info(client, rpc) if owed else (None, {})
+    if rpc_url is None:
         console.print("nothing to claim")
         return
     for r in owed:
-        req = LicenseMarket(chain, r["market"]).claim_royalty(
-            int(r["market_listing_id"]), account.address, int(r["cumulative"]), r["proof"]
-        )
-        receipt = chain.send(account, req.as_tx())
-        console.print(f"listing {r['listing_id']}: claimed {r['claimable']} (tx {receipt.tx_hash})")
+        tx_hash = claim_royalty(
+            rpc_url, account, market=r["market"], market_listing_id=int(r["market_listing_id"]),
+            cumulative=int(r["cumulative"]), proof=r["proof"],
+        )  # fmt: skip
+        console.print(f"listing {r['listing_id']}: claimed {r['claimable']} (tx {tx_hash})")
 
 
 @reports_errors

@@ -14,8 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from datacoop.chain.client import ChainClient
-from datacoop.chain.contracts import TaskEscrow, TestToken
 from datacoop.cli._common import (
     DEFAULT_DATA_DIR,
     DEFAULT_URL,
@@ -28,6 +26,7 @@ from datacoop.cli._common import (
 from datacoop.cli.tasks import task_app
 from datacoop.client import DataCoopClient, load_account
 from datacoop.errors import InvalidInput, Unavailable
+from datacoop.settlement import wallet
 
 __all__ = ["register"]
 
@@ -36,13 +35,14 @@ RpcOpt = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC address (def
 _WINDOW = re.compile(r"^(\d+)d$")
 
 
-def _chain_info(client: DataCoopClient, rpc: str | None) -> tuple[ChainClient, dict[str, Any]]:
+def _chain_info(client: DataCoopClient, rpc: str | None) -> tuple[str, dict[str, Any]]:
+    """The JSON-RPC address to send your own transactions to, and the node's chain report."""
     chain = client.health().get("chain")
     if not isinstance(chain, dict) or "escrow" not in chain:
         raise Unavailable("the node reports no chain: it runs with chain = 'off'", field="chain")
     # the node's relay by default: its own RPC address is shown to its operator only
     url = rpc or chain.get("rpc_url") or client.chain_rpc_url
-    return ChainClient(str(url)), chain
+    return str(url), chain
 
 
 def parse_amount(text: str, decimals: int, field: str = "amount") -> int:
@@ -81,24 +81,17 @@ def fund(
     client = DataCoopClient(url, account=account)
     client.login()
     task = client.get_task(task_id)
-    chain, info = _chain_info(client, rpc)
-    token = TestToken(chain, str(info["token"]))
-    escrow = TaskEscrow(chain, str(info["escrow"]))
-    decimals = int(chain.contract("TestToken", token.address).functions.decimals().call())
-    units = parse_amount(amount, decimals)
+    rpc_url, info = _chain_info(client, rpc)
+    units = parse_amount(amount, wallet.token_decimals(rpc_url, str(info["token"])))
     console.print(f"approving {amount} tokens for the escrow …")
-    chain.send(account, token.approve(escrow.address, units).as_tx())
-    deadline = int(task.deadline.timestamp())
-    receipt = chain.send(
-        account, escrow.open_task(token.address, units, deadline, int(window.group(1)) * 86_400).as_tx()
-    )
-    full = chain.w3.eth.get_transaction_receipt(receipt.tx_hash)  # type: ignore[arg-type]
-    opened = chain.contract("TaskEscrow", escrow.address).events.TaskOpened().process_receipt(full)
-    escrow_task_id = int(opened[0]["args"]["taskId"])
-    linked = client.link_escrow(task_id, escrow_task_id)
+    funded = wallet.fund_task(
+        rpc_url, account, token=str(info["token"]), escrow=str(info["escrow"]), amount=units,
+        deadline=int(task.deadline.timestamp()), claim_window_s=int(window.group(1)) * 86_400,
+    )  # fmt: skip
+    linked = client.link_escrow(task_id, funded.escrow_task_id)
     console.print(
-        f"task {task_id} funded: escrow task {escrow_task_id}, {linked['funded']} base units "
-        f"(tx {receipt.tx_hash})"
+        f"task {task_id} funded: escrow task {funded.escrow_task_id}, {linked['funded']} base units "
+        f"(tx {funded.tx_hash})"
     )
 
 
@@ -155,15 +148,13 @@ def claim(
     if not owed:
         console.print("nothing to claim")
         return
-    chain, _ = _chain_info(client, rpc)
+    rpc_url, _ = _chain_info(client, rpc)
     for c in owed:
-        req = TaskEscrow(chain, c["escrow"]).claim(
-            c["escrow_task_id"], account.address, int(c["cumulative"]), c["proof"]
-        )
-        receipt = chain.send(account, req.as_tx())
-        console.print(
-            f"task {c['task_id']}: claimed {c['claimable']} (epoch {c['epoch']}, tx {receipt.tx_hash})"
-        )
+        tx_hash = wallet.claim(
+            rpc_url, account, escrow=c["escrow"], escrow_task_id=c["escrow_task_id"],
+            cumulative=int(c["cumulative"]), proof=c["proof"],
+        )  # fmt: skip
+        console.print(f"task {c['task_id']}: claimed {c['claimable']} (epoch {c['epoch']}, tx {tx_hash})")
 
 
 @reports_errors

@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from web3.logs import DISCARD
 
 from datacoop.app import Node
-from datacoop.chain.contracts import DatasetRegistry, TaskEscrow, TestToken
 from datacoop.client import DataCoopClient
-from datacoop.datasets.anchor import chain_record
+from datacoop.datasets.chain_record import record_on_chain
 from datacoop.datasets.export import get_exporter
 from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.verify import directory_blobs, verify_manifest
 from datacoop.errors import Conflict, DataCoopError
+from datacoop.settlement import wallet
 
 UNIT = 10**18
 REWARD = UNIT  # one token per accepted item
@@ -32,24 +31,17 @@ REWARD = UNIT  # one token per accepted item
 def _open_escrow(node: Node, requester: LocalAccount, budget: int, deadline: datetime) -> int:
     """The requester approves and opens an escrow task holding the budget; its id on chain."""
     assert node.chain is not None
-    chain, deployment = node.chain.client, node.chain.deployment
-    token, escrow = TestToken(chain, deployment.token), TaskEscrow(chain, deployment.escrow)
-    chain.send(requester, token.approve(escrow.address, budget).as_tx())
-    receipt = chain.send(
-        requester,
-        escrow.open_task(token.address, budget, int(deadline.timestamp()), 30 * 86_400).as_tx(),
-    )
-    full = chain.w3.eth.get_transaction_receipt(receipt.tx_hash)  # type: ignore[arg-type]
-    opened = (
-        chain.contract("TaskEscrow", escrow.address).events.TaskOpened().process_receipt(full, errors=DISCARD)
-    )
-    return int(opened[0]["args"]["taskId"])
+    deployment = node.chain.deployment
+    funded = wallet.fund_task(
+        node.chain.client.rpc_url, requester, token=deployment.token, escrow=deployment.escrow,
+        amount=budget, deadline=int(deadline.timestamp()), claim_window_s=30 * 86_400,
+    )  # fmt: skip
+    return funded.escrow_task_id
 
 
 def _settle(node: Node, task_id: int, contributors: list[DataCoopClient]) -> dict[str, Any]:
     assert node.chain is not None
-    chain, deployment = node.chain.client, node.chain.deployment
-    token, escrow = TestToken(chain, deployment.token), TaskEscrow(chain, deployment.escrow)
+    rpc_url, deployment = node.chain.client.rpc_url, node.chain.deployment
     epoch = node.settlement.settle(task_id)
     if epoch is None:
         raise Conflict("no item was accepted: there is nothing to settle (try another --seed)", field="seed")
@@ -63,15 +55,15 @@ def _settle(node: Node, task_id: int, contributors: list[DataCoopClient]) -> dic
     for c in contributors:
         acct = c.account
         assert acct is not None
-        before = token.balance_of(acct.address)
+        before = wallet.token_balance(rpc_url, deployment.token, acct.address)
         for claim in c.claims(acct.address):
             if int(claim["claimable"]) > 0:
-                req = escrow.claim(
-                    claim["escrow_task_id"], acct.address, int(claim["cumulative"]), claim["proof"]
-                )
-                chain.send(acct, req.as_tx())
+                wallet.claim(
+                    rpc_url, acct, escrow=deployment.escrow, escrow_task_id=claim["escrow_task_id"],
+                    cumulative=int(claim["cumulative"]), proof=claim["proof"],
+                )  # fmt: skip
                 claims += 1
-        after = token.balance_of(acct.address)
+        after = wallet.token_balance(rpc_url, deployment.token, acct.address)
         paid += after - before
         payouts.append(
             {
@@ -110,13 +102,15 @@ def _dataset(
     anchored = node.datasets.anchor(version.id)
     data = requester.dataset_manifest(version.id)
     manifest = Manifest.from_bytes(data)
-    registry = DatasetRegistry(node.chain.client, node.chain.deployment.registry)
     token_id = int(anchored.anchor.token_id) if anchored.anchor.token_id is not None else None
     record = (
         None
         if token_id is None
-        else chain_record(registry, token_id, anchored.manifest_cid, manifest.version)
-    )
+        else record_on_chain(
+            node.chain.client.rpc_url, node.chain.deployment.registry, token_id, anchored.manifest_cid,
+            manifest.version,
+        )
+    )  # fmt: skip
     report = verify_manifest(data, blobs=directory_blobs(data_dir), chain=record)
     say(
         f"6. dataset version {manifest.version}: {manifest.item_count} items, anchor {pending} → "

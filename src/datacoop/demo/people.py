@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import select
 
 from datacoop.app import Node
-from datacoop.chain.contracts import TestToken, ValidatorStaking
 from datacoop.client import DataCoopClient
-from datacoop.db.models import Prescreen
 from datacoop.demo.images import Kind, Sample, generate
 from datacoop.demo.money import UNIT
+from datacoop.review import wallet
 from datacoop.review.schemas import ReviewItem
 
 STAKE = 100 * UNIT
@@ -67,13 +65,11 @@ def _stake_validators(
     node: Node, keys: list[LocalAccount], client: Callable[[LocalAccount], DataCoopClient]
 ) -> list[_Validator]:
     assert node.chain is not None
-    chain, deployment = node.chain.client, node.chain.deployment
-    token, staking = TestToken(chain, deployment.token), ValidatorStaking(chain, deployment.staking)
+    rpc_url, deployment = node.chain.client.rpc_url, node.chain.deployment
     accuracies = [a for a, n in VALIDATORS for _ in range(n)]
     validators = []
     for acct, accuracy in zip(keys, accuracies, strict=True):
-        chain.send(acct, token.approve(staking.address, STAKE).as_tx())
-        chain.send(acct, staking.stake(STAKE).as_tx())
+        wallet.stake(rpc_url, acct, token=deployment.token, staking=deployment.staking, amount=STAKE)
         validators.append(_Validator(client(acct), accuracy))
     return validators
 
@@ -93,9 +89,8 @@ def _review(
     kind_of: dict[int, Kind],
     rng: random.Random,
 ) -> dict[str, Any]:
-    with node.db.transaction() as s:
-        scrubbed = {row.scrubbed_cid or "": row.submission_id for row in s.scalars(select(Prescreen))}
-    truth_of = {cid: kind_of[sid].truth for cid, sid in scrubbed.items() if sid in kind_of}
+    scrubbed = node.screening.scrubbed_copies(kind_of)
+    truth_of = {cid: kind_of[sid].truth for cid, sid in scrubbed.items()}
     active = list(validators)
     while active:
         for v in list(active):
