@@ -1,7 +1,8 @@
 """Anchoring versions in DatasetRegistry: the chain half of the datasets capability.
 
 A dataset's token is minted once (``createDataset``), then each version is published under it
-(``publishVersion``); both go through the chain outbox, in the caller's transaction. A version's
+(``publishVersion``); both go through the chain outbox, in the caller's transaction. The receipts
+of confirmed transactions are read before that transaction opens, never inside it. A version's
 status moves ``pending → confirmed`` (or ``failed``) as its outbox transaction does.
 :class:`DatasetAnchoring` is a part of :class:`~datacoop.datasets.service.DatasetService`, which
 keeps ``sync`` and ``anchor``; the receipts are read by :mod:`datacoop.datasets.anchor`.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +30,38 @@ from datacoop.errors import Unavailable
 __all__ = ["DatasetAnchoring"]
 
 _ANCHOR_OF_TX = {"confirmed": "confirmed", "reverted": "failed", "failed": "failed"}
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What the receipts of confirmed transactions say, read from the chain before the transaction."""
+
+    tokens: dict[str, int | None]  # createDataset tx hash -> the token id it minted
+    versions: dict[str, int | None]  # publishVersion tx hash -> the version number it got
+
+
+def _pending(s: Session) -> list[DatasetVersion]:
+    return list(
+        s.scalars(
+            select(DatasetVersion)
+            .where(DatasetVersion.anchor_status == "pending")
+            .order_by(DatasetVersion.dataset_id, DatasetVersion.number)
+        ).all()
+    )
+
+
+def _confirmed_hashes(s: Session) -> tuple[list[str], list[str]]:
+    """The hashes of the confirmed createDataset and publishVersion transactions pending versions wait on."""
+    creates: list[str] = []
+    publishes: list[str] = []
+    for version in _pending(s):
+        dataset = s.get(Dataset, version.dataset_id)
+        assert dataset is not None
+        for key, into in ((dataset.create_tx_key, creates), (version.anchor_tx_key, publishes)):
+            tx = s.scalar(select(ChainTx).where(ChainTx.key == key)) if key is not None else None
+            if tx is not None and tx.status == "confirmed" and tx.tx_hash and tx.tx_hash not in into:
+                into.append(tx.tx_hash)
+    return creates, publishes
 
 
 class DatasetAnchoring:
@@ -61,15 +95,19 @@ class DatasetAnchoring:
         registry = DatasetRegistry(chain.client, chain.deployment.registry)
         prefix = f"dataset:{chain.client.chain_id}:{registry.address}"
         with self._db.transaction() as s:
-            pending = s.scalars(
-                select(DatasetVersion)
-                .where(DatasetVersion.anchor_status == "pending")
-                .order_by(DatasetVersion.dataset_id, DatasetVersion.number)
-            ).all()
-            for version in pending:
+            creates, publishes = _confirmed_hashes(s)
+        # the receipts are read with no database transaction open
+        read = _Read(
+            {h: anchor.created_token_id(chain.client, registry, h) for h in creates},
+            {h: anchor.published_version(chain.client, registry, h) for h in publishes},
+        )
+        with self._db.transaction() as s:
+            for version in _pending(s):
                 dataset = s.get(Dataset, version.dataset_id)
                 assert dataset is not None
-                if dataset.token_id is None and not self._mint(s, chain, registry, dataset, version, prefix):
+                if dataset.token_id is None and not self._mint(
+                    s, chain, registry, read, dataset, version, prefix
+                ):
                     continue
                 if version.anchor_tx_key is None:
                     assert dataset.token_id is not None
@@ -79,7 +117,7 @@ class DatasetAnchoring:
                     version.anchor_tx_key = f"{prefix}:{dataset.id}:v{version.number}"
                     self._enqueue(s, chain, version.anchor_tx_key, request.to, request.data)
                     continue
-                self._follow(s, chain, registry, version)
+                self._follow(s, read, version)
 
     def _enqueue(self, s: Session, chain: ChainHandle, key: str, to: str, data: str) -> None:
         enqueue(
@@ -97,6 +135,7 @@ class DatasetAnchoring:
         s: Session,
         chain: ChainHandle,
         registry: DatasetRegistry,
+        read: _Read,
         dataset: Dataset,
         version: DatasetVersion,
         prefix: str,
@@ -111,14 +150,15 @@ class DatasetAnchoring:
         if tx is None or tx.status not in _ANCHOR_OF_TX:
             return False
         if tx.status == "confirmed" and tx.tx_hash:
-            dataset.token_id = anchor.created_token_id(chain.client, registry, tx.tx_hash)
+            if tx.tx_hash not in read.tokens:  # confirmed since the receipts were read: next sync
+                return False
+            dataset.token_id = read.tokens[tx.tx_hash]
             return dataset.token_id is not None
         version.anchor_status, version.anchor_error = "failed", tx.error or "createDataset reverted"
         return False
 
-    def _follow(
-        self, s: Session, chain: ChainHandle, registry: DatasetRegistry, version: DatasetVersion
-    ) -> None:
+    @staticmethod
+    def _follow(s: Session, read: _Read, version: DatasetVersion) -> None:
         tx = s.scalar(select(ChainTx).where(ChainTx.key == version.anchor_tx_key))
         if tx is None:  # pragma: no cover - enqueued in the same transaction as the key
             return
@@ -126,9 +166,11 @@ class DatasetAnchoring:
         status = _ANCHOR_OF_TX.get(tx.status)
         if status is None:
             return
+        if status == "confirmed" and tx.tx_hash and tx.tx_hash not in read.versions:
+            return  # confirmed since the receipts were read: the next sync takes it
         version.anchor_status = status
         if status == "confirmed" and tx.tx_hash:
-            version.chain_version = anchor.published_version(chain.client, registry, tx.tx_hash)
+            version.chain_version = read.versions[tx.tx_hash]
         else:
             version.anchor_error = tx.error or "publishVersion reverted"
 

@@ -76,9 +76,15 @@ def open_round(
     market: LicenseMarket,
     listing: Listing,
     counts: Mapping[str, int],
+    credited: int,
     now: datetime,
 ) -> RoyaltyRound | None:
-    """Write the listing's next round and enqueue its root; None when nothing new was credited."""
+    """Write the listing's next round and enqueue its root; None when nothing new was credited.
+
+    ``credited`` is the pool's credited total, read from the chain by the caller before its
+    transaction (never while this one is open); it only grows, so an older reading shares less
+    than is there, never more, and the next round shares the rest.
+    """
     assert listing.market_listing_id is not None
     busy = s.scalar(
         select(RoyaltyRound).where(RoyaltyRound.listing_id == listing.id, RoyaltyRound.status.in_(OPEN))
@@ -89,7 +95,6 @@ def open_round(
             "the next one opens after it is confirmed",
             field="listing_id",
         )
-    credited = int(market.royalty_pool(listing.market_listing_id)["credited"])
     last = last_confirmed(s, listing.id)
     if credited == 0 or (last is not None and credited <= last.credited):
         return None

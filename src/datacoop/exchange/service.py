@@ -146,20 +146,33 @@ class ExchangeService(ExchangeOrders):
         """Follow listings and royalty rounds to their outcome from the outbox (the chain follower's work)."""
         market, now = self._market(), self._clock()
         with self._db.transaction() as s:
-            for row in s.scalars(select(Listing).where(Listing.status == "pending")).all():
-                tx = s.scalar(select(ChainTx).where(ChainTx.key == row.tx_key))
-                status = _LISTING_OF_TX.get(tx.status) if tx is not None else None
-                if tx is None or status is None:
-                    continue
+            hashes = [tx.tx_hash for _row, tx, status in self._pending_listings(s) if status == "listed"]
+        # the market listing ids come from the receipts, read with no transaction open
+        listed = {h: self._listed_id(market, h) for h in hashes if h}
+        with self._db.transaction() as s:
+            for row, tx, status in self._pending_listings(s):
+                if status == "listed" and tx.tx_hash and tx.tx_hash not in listed:
+                    continue  # confirmed since the receipts were read: the next sync takes it
                 row.status, row.tx_hash, row.updated_at = status, tx.tx_hash, now
                 if status == "listed" and tx.tx_hash:
-                    row.market_listing_id = self._listed_id(market, tx.tx_hash)
+                    row.market_listing_id = listed[tx.tx_hash]
                 else:
                     row.error = tx.error or "LicenseMarket.list reverted"
             royalties.sync_rounds(s, now)
             due = self._rounds_due(s)
         for listing_id in due:
             self._try_round(listing_id)
+
+    @staticmethod
+    def _pending_listings(s: Session) -> list[tuple[Listing, ChainTx, str]]:
+        """Pending listings whose outbox record has an outcome, with the record and the listing status."""
+        found: list[tuple[Listing, ChainTx, str]] = []
+        for row in s.scalars(select(Listing).where(Listing.status == "pending")).all():
+            tx = s.scalar(select(ChainTx).where(ChainTx.key == row.tx_key))
+            status = _LISTING_OF_TX.get(tx.status) if tx is not None else None
+            if tx is not None and status is not None:
+                found.append((row, tx, status))
+        return found
 
     def _drive(self) -> None:
         """One step of the outbox, then follow (for callers that wait for their own transaction)."""
@@ -248,13 +261,17 @@ class ExchangeService(ExchangeOrders):
             listing = self._listing(s, listing_id)
             if listing.status != "listed":
                 raise Conflict(f"listing {listing_id} is {listing.status}, not listed", field="listing_id")
-            version_id = listing.version_id
+            version_id, market_listing_id = listing.version_id, listing.market_listing_id
+        assert market_listing_id is not None  # set when the listing was confirmed
         counts = royalties.contributor_counts(
             i.contributor for i in self._datasets.manifest(version_id).items
         )
+        credited = int(
+            market.royalty_pool(market_listing_id)["credited"]
+        )  # the chain, before the transaction
         with self._db.transaction() as s:
             listing = self._listing(s, listing_id)
-            row = royalties.open_round(s, chain, market, listing, counts, self._clock())
+            row = royalties.open_round(s, chain, market, listing, counts, credited, self._clock())
             return royalties.round_json(row) if row is not None else None
 
     def _try_round(self, listing_id: int) -> None:
@@ -287,7 +304,7 @@ class ExchangeService(ExchangeOrders):
         """Per listing owing ``address``: its cumulative royalty, proof and what is claimed on chain."""
         account = normalize_address(address)
         market = self._market()
-        out: list[dict[str, Any]] = []
+        owed: list[tuple[int, int, int, int, list[str], str]] = []
         with self._db.transaction() as s:
             listing_ids = s.scalars(
                 select(RoyaltyRound.listing_id)
@@ -307,20 +324,26 @@ class ExchangeService(ExchangeOrders):
                         f"listing {listing_id}: stored royalties do not rebuild the posted root",
                         field="round",
                     )
-                claimed = int(market.contract.functions.claimed(listing.market_listing_id, account).call())
-                cumulative = values[account]
-                out.append(
-                    {
-                        "listing_id": listing_id,
-                        "market_listing_id": str(listing.market_listing_id),
-                        "market": market.address,
-                        "round": last.number,
-                        "account": account,
-                        "cumulative": str(cumulative),
-                        "claimed": str(claimed),
-                        "claimable": str(max(cumulative - claimed, 0)),
-                        "proof": tree.proofs_by_account()[account],
-                        "root": last.root,
-                    }
-                )
+                owed.append(
+                    (listing_id, listing.market_listing_id, last.number, values[account],
+                     tree.proofs_by_account()[account], last.root)
+                )  # fmt: skip
+        out: list[dict[str, Any]] = []
+        # what each account claimed so far is read from the chain after the transaction
+        for listing_id, market_listing_id, number, cumulative, proof, root in owed:
+            claimed = int(market.contract.functions.claimed(market_listing_id, account).call())
+            out.append(
+                {
+                    "listing_id": listing_id,
+                    "market_listing_id": str(market_listing_id),
+                    "market": market.address,
+                    "round": number,
+                    "account": account,
+                    "cumulative": str(cumulative),
+                    "claimed": str(claimed),
+                    "claimable": str(max(cumulative - claimed, 0)),
+                    "proof": proof,
+                    "root": root,
+                }
+            )
         return out

@@ -2,14 +2,16 @@
 
 A claim always uses the task's newest *confirmed* epoch: its Merkle tree is rebuilt from the stored
 entitlements and checked against the stored root before a proof is handed out, and the amount
-already claimed is read from the chain. A statement lists, per task and epoch, the items and votes
-that earned an account what (earnings no epoch has taken yet show as ``waiting``). Spending is the
-requester's view of one task: funded, posted, paid and remaining, and the cost per paid item.
+already claimed is read from the chain once the database transaction is over. A statement lists,
+per task and epoch, the items and votes that earned an account what (earnings no epoch has taken
+yet show as ``waiting``). Spending is the requester's view of one task: funded, posted, paid and
+remaining, and the cost per paid item.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, func, select
@@ -36,7 +38,6 @@ class Claims:
         """Per task owing ``address``: the cumulative amount, its proof and what is claimed on chain."""
         account = normalize_address(address)
         escrow = self._h.escrow()
-        out: list[dict[str, Any]] = []
         with self._h.db.transaction() as s:
             task_ids = s.scalars(
                 select(Epoch.task_id)
@@ -45,11 +46,9 @@ class Claims:
                 .distinct()
                 .order_by(Epoch.task_id)
             ).all()
-            for task_id in task_ids:
-                claim = _claim(s, escrow, task_id, account)
-                if claim is not None:
-                    out.append(claim)
-        return out
+            owed = [o for o in (_owed(s, task_id, account) for task_id in task_ids) if o is not None]
+        # the chain is read after the transaction: each task's vault and what is claimed there so far
+        return [_claim(escrow, o) for o in owed]
 
     def statement(self, address: str) -> dict[str, Any]:
         """Per task and epoch, which items and votes earned ``address`` what (and what still waits)."""
@@ -93,8 +92,22 @@ class Claims:
         }
 
 
-def _claim(s: Session, escrow: TaskEscrow, task_id: int, account: str) -> dict[str, Any] | None:
-    """``account``'s claim on one task from its newest confirmed epoch, with the proof."""
+@dataclass(frozen=True)
+class _Owed:
+    """What the database says ``account`` is owed on one task: the newest confirmed epoch's proof."""
+
+    task_id: int
+    escrow: str
+    escrow_task_id: int
+    epoch: int
+    account: str
+    cumulative: int
+    proof: list[str]
+    root: str
+
+
+def _owed(s: Session, task_id: int, account: str) -> _Owed | None:
+    """``account``'s entitlement on one task from its newest confirmed epoch, with the proof."""
     epoch = last_confirmed(s, task_id)
     funding = s.get(TaskFunding, task_id)
     assert epoch is not None and funding is not None
@@ -107,20 +120,27 @@ def _claim(s: Session, escrow: TaskEscrow, task_id: int, account: str) -> dict[s
             f"task {task_id} epoch {epoch.number}: the stored entitlements do not rebuild the posted root",
             field="epoch",
         )
-    claimed = escrow.claimed(funding.escrow_task_id, account)
-    cumulative = values[account]
+    return _Owed(
+        task_id, funding.escrow, funding.escrow_task_id, epoch.number, account, values[account],
+        tree.proofs_by_account()[account], epoch.root,
+    )  # fmt: skip
+
+
+def _claim(escrow: TaskEscrow, owed: _Owed) -> dict[str, Any]:
+    """The claim of ``owed``, with the vault and the amount already claimed read from the chain."""
+    claimed = escrow.claimed(owed.escrow_task_id, owed.account)
     return {
-        "task_id": task_id,
-        "escrow": funding.escrow,
-        "escrow_task_id": funding.escrow_task_id,
-        "vault": escrow.vault(funding.escrow_task_id).address,  # where claims go
-        "epoch": epoch.number,
-        "account": account,
-        "cumulative": str(cumulative),
+        "task_id": owed.task_id,
+        "escrow": owed.escrow,
+        "escrow_task_id": owed.escrow_task_id,
+        "vault": escrow.vault(owed.escrow_task_id).address,  # where claims go
+        "epoch": owed.epoch,
+        "account": owed.account,
+        "cumulative": str(owed.cumulative),
         "claimed": str(claimed),
-        "claimable": str(max(cumulative - claimed, 0)),
-        "proof": tree.proofs_by_account()[account],
-        "root": epoch.root,
+        "claimable": str(max(owed.cumulative - claimed, 0)),
+        "proof": owed.proof,
+        "root": owed.root,
     }
 
 

@@ -1,11 +1,12 @@
 """Epochs: closing one, following its posting through the outbox, and reading them back.
 
-Closing an epoch is one database transaction, in named steps: lock the task's funding, refuse
-while its last epoch is still open, record the earnings of newly accepted items and useful votes,
-allocate the waiting earnings oldest first while the escrow covers them, write the epoch with every
-account's cumulative entitlement, and enqueue its ``postRoot`` in the outbox under the epoch's key.
-:meth:`Epochs.sync` then moves each open epoch's status after its outbox record, and a failed epoch
-gives its earnings back to the next one.
+Closing an epoch reads the escrow task's funded amount from the chain first (no RPC is made while a
+database transaction is open), then is one database transaction, in named steps: lock the task's
+funding, refuse while its last epoch is still open, record the earnings of newly accepted items and
+useful votes, allocate the waiting earnings oldest first while the escrow covers them, write the
+epoch with every account's cumulative entitlement, and enqueue its ``postRoot`` in the outbox under
+the epoch's key. :meth:`Epochs.sync` then moves each open epoch's status after its outbox record,
+and a failed epoch gives its earnings back to the next one.
 """
 
 from __future__ import annotations
@@ -119,13 +120,20 @@ class Epochs:
         """Close the task's next epoch and enqueue its posting; None when there is nothing to pay."""
         chain, escrow = self._h.need_chain(), self._h.escrow()
         now = self._h.clock()
+        with self._h.db.transaction() as s:  # a plain read: refuse early, learn which escrow task pays
+            escrow_task_id = _funding(s, task_id).escrow_task_id
+            _refuse_while_open(s, task_id)
+        # The chain is read before the transaction below, never under the funding row's lock. An escrow
+        # task's funded amount only grows (top-ups; claims raise ``paid``, not this), so allocating
+        # against the value read here never pays more than the escrow holds when the root is posted.
+        funded = escrow.task(escrow_task_id).funded
         with self._h.db.transaction() as s:
-            funding = _locked_funding(s, task_id)
+            funding = _funding(s, task_id, lock=True)
             _refuse_while_open(s, task_id)
             record_earnings(s, task_id, now, self._vote_rewards)
             last = last_confirmed(s, task_id)
             waiting = waiting_earnings(s, task_id)
-            plan = _allocate(s, last, waiting, funded=escrow.task(funding.escrow_task_id).funded)
+            plan = _allocate(s, last, waiting, funded=funded)
             if not plan.taken:
                 if plan.waiting:
                     log.warning("task %s: %s owed but the escrow is spent; top up", task_id, plan.shortfall)
@@ -195,9 +203,14 @@ class Epochs:
 # --- the steps of closing an epoch ------------------------------------------------------------
 
 
-def _locked_funding(s: Session, task_id: int) -> TaskFunding:
-    """The task's funding, locked for this transaction; Conflict when the task is not funded."""
-    funding = s.scalar(select(TaskFunding).where(TaskFunding.task_id == task_id).with_for_update())
+def _funding(s: Session, task_id: int, *, lock: bool = False) -> TaskFunding:
+    """The task's funding (locked for this transaction with ``lock``); Conflict when it is not funded.
+
+    A task's link to its escrow task is written once and never changed, so the escrow task read
+    before the locking transaction is the one the locked row names.
+    """
+    query = select(TaskFunding).where(TaskFunding.task_id == task_id)
+    funding = s.scalar(query.with_for_update() if lock else query)
     if funding is None:
         raise Conflict(
             f"task {task_id} is not funded on chain yet (link its escrow task first)", field="task_id"

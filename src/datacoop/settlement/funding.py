@@ -36,7 +36,7 @@ class Funding:
     def link_escrow(self, requester: Participant, task_id: int, escrow_task_id: int) -> dict[str, Any]:
         """Tie a task to the TaskEscrow task its requester opened (and funded) on chain."""
         chain, escrow = self._h.need_chain(), self._h.escrow()
-        on_chain = _escrow_task(escrow, escrow_task_id)
+        on_chain, chain_id = _escrow_task(escrow, escrow_task_id), chain.client.chain_id  # chain first
         with self._h.db.transaction() as s:
             _check_requester(s, requester, task_id, escrow_task_id, on_chain)
             existing = s.get(TaskFunding, task_id)
@@ -47,10 +47,10 @@ class Funding:
                     f"task {task_id} is already funded by escrow task {existing.escrow_task_id}",
                     field="task_id",
                 )
-            _refuse_taken(s, chain.client.chain_id, escrow.address, escrow_task_id)
+            _refuse_taken(s, chain_id, escrow.address, escrow_task_id)
             row = TaskFunding(
                 task_id=task_id,
-                chain_id=chain.client.chain_id,
+                chain_id=chain_id,
                 escrow=escrow.address,
                 escrow_task_id=escrow_task_id,
                 token=normalize_address(on_chain.token),
