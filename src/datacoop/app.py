@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy.orm import Session
 
+from datacoop.app_parts import build_broker, build_compute, build_review, vote_rewards
 from datacoop.audit.log import AuditLog
 from datacoop.chain.setup import ChainHandle, connect_chain
 from datacoop.clock import Clock, utc_now
 from datacoop.compliance import PolicyEngine, load_policy
-from datacoop.compute.service import ComputeConfig, ComputeService
+from datacoop.compute.service import ComputeService
 from datacoop.datasets.service import DatasetService
 from datacoop.db import Database
 from datacoop.errors import Conflict, InvalidInput
@@ -32,10 +30,7 @@ from datacoop.identity.eip712 import Eip712Domain
 from datacoop.identity.keys import write_dev_accounts
 from datacoop.identity.sessions import AuthService
 from datacoop.models.factory import build_embedders
-from datacoop.review.rules import Qualification
 from datacoop.review.service import ReviewService
-from datacoop.review.slashing import SlashingDesk
-from datacoop.review.stakes import CachedStakes, ChainStakes, InMemoryStakes, StakeReader
 from datacoop.screening.activity import DatabaseActivity
 from datacoop.screening.base import StageDeps
 from datacoop.screening.registry import stages_for
@@ -44,8 +39,9 @@ from datacoop.screening.service import ScreeningService, enqueue
 from datacoop.screening.stages.fraud import ActivityScorer
 from datacoop.screening.workers import WorkerPool
 from datacoop.settings import Settings
-from datacoop.settlement.service import SettlementService, VoteReward
+from datacoop.settlement.service import SettlementService
 from datacoop.storage import BlobStore, open_store
+from datacoop.storage.keyfile import node_secret
 from datacoop.tasks.blobs import BlobService
 from datacoop.tasks.dashboard import TaskDashboardService
 from datacoop.tasks.rules import Modality
@@ -55,7 +51,31 @@ from datacoop.tasks.submissions import SubmissionService
 if TYPE_CHECKING:
     from datacoop.screening.broker import BrokerWorkers, PrescreenBroker
 
-__all__ = ["Node", "build_node"]
+__all__ = ["Node", "Wakeup", "build_node"]
+
+
+class Wakeup:
+    """Called with a submission's id once it is committed: the broker (if any) is offered its job, and
+    the in-process workers look now rather than at their next tick.
+
+    Built before the services, so ``SubmissionService`` receives it when it is constructed; the worker
+    pool that ``Node.start_workers`` starts later registers itself with :meth:`notifies`.
+    """
+
+    def __init__(self, broker: PrescreenBroker | None) -> None:
+        self._broker = broker
+        self._pools: list[WorkerPool] = []
+
+    def notifies(self, pool: WorkerPool) -> WorkerPool:
+        """Wake ``pool`` on every commit from now on; returns it."""
+        self._pools.append(pool)
+        return pool
+
+    def __call__(self, submission_id: int) -> None:
+        for pool in self._pools:
+            pool.notify()
+        if self._broker is not None:
+            self._broker.offer(submission_id)
 
 
 @dataclass
@@ -77,9 +97,10 @@ class Node:
     settlement: SettlementService
     compliance: PolicyEngine
     audit: AuditLog
-    exchange: ExchangeService = field(init=False)  # built from datasets, compliance and audit
-    compute: ComputeService = field(init=False)  # compute-to-data jobs (compute/service.py)
-    dashboard: TaskDashboardService = field(init=False)  # a requester's view of a task
+    exchange: ExchangeService  # built from datasets, compliance and audit
+    compute: ComputeService  # compute-to-data jobs (compute/service.py)
+    dashboard: TaskDashboardService  # a requester's view of a task
+    wakeup: Wakeup  # what SubmissionService calls once a submission is committed
     compute_workers: WorkerPool | None = None
     chain: ChainHandle | None = None
     dev_accounts: tuple[LocalAccount, ...] = ()
@@ -119,7 +140,7 @@ class Node:
     def start_workers(self, threads: int = 1) -> WorkerPool:
         """Run pre-screening in this process (the embedded default); stopped by close()."""
         if self.workers is None:
-            self.workers = WorkerPool(self.screening.work_once, threads=threads).start()
+            self.workers = self.wakeup.notifies(WorkerPool(self.screening.work_once, threads=threads).start())
         return self.workers
 
     def start_broker_workers(self, threads: int = 1) -> BrokerWorkers:
@@ -146,12 +167,6 @@ class Node:
         if self.compute_workers is not None:
             self.compute_workers.stop()
             self.compute_workers = None
-
-    def wake_workers(self, submission_id: int) -> None:
-        if self.workers is not None:
-            self.workers.notify()
-        if self.broker is not None:
-            self.broker.offer(submission_id)
 
     def close(self) -> None:
         if self.chain_follower is not None:
@@ -212,6 +227,7 @@ def _assemble(
     dev: list[LocalAccount],
     clock: Clock,
 ) -> Node:
+    """Every part in dependency order, each given what it uses when it is built; then the one Node."""
     contract = chain.deployment.escrow if chain else settings.verifying_contract
     chain_id = chain.client.chain_id if chain else settings.chain_id
     domain = Eip712Domain(chain_id=chain_id, verifying_contract=contract)
@@ -240,7 +256,28 @@ def _assemble(
         clock=clock,
     )
     blobs = BlobService(db, store, max_bytes=settings.max_blob_bytes, clock=clock)
-    node = Node(
+    compliance = PolicyEngine(load_policy(settings.compliance_policy))
+    audit = AuditLog(db, clock=clock, chain=chain)
+    datasets = DatasetService(
+        db, store, blobs, domain, chain=chain, anchoring=settings.chain != "off", clock=clock
+    )
+    settlement = SettlementService(
+        db,
+        chain,
+        clock=clock,
+        epoch_interval=timedelta(seconds=settings.epoch_interval_seconds) or None,
+        vote_rewards=vote_rewards,
+    )
+    exchange = ExchangeService(
+        db, store, datasets, compliance, audit, chain,
+        secret=settings.download_secret or node_secret(settings.data_dir / "download_secret"),
+        url_ttl=timedelta(seconds=settings.download_url_ttl_seconds), clock=clock,
+    )  # fmt: skip
+    compute = build_compute(settings, db, store, audit, datasets, chain, clock)
+    review = build_review(settings, db, domain, chain, screening, clock)
+    broker = build_broker(settings, screening)  # last: it holds a connection pool, closed by Node.close()
+    wakeup = Wakeup(broker)
+    return Node(
         settings=settings,
         db=db,
         store=store,
@@ -249,147 +286,20 @@ def _assemble(
         tasks=TaskService(db, clock=clock),
         blobs=blobs,
         submissions=SubmissionService(
-            db, domain, enqueue=enqueue, clock=clock, screening_report=screening.report
+            db, domain, enqueue=enqueue, clock=clock, on_committed=wakeup, screening_report=screening.report
         ),
         health=health,
         screening=screening,
-        compliance=PolicyEngine(load_policy(settings.compliance_policy)),
-        audit=AuditLog(db, clock=clock, chain=chain),
-        datasets=DatasetService(
-            db, store, blobs, domain, chain=chain, anchoring=settings.chain != "off", clock=clock
-        ),
-        review=_review(settings, db, domain, chain, screening, clock),
-        settlement=SettlementService(
-            db,
-            chain,
-            clock=clock,
-            epoch_interval=timedelta(seconds=settings.epoch_interval_seconds) or None,
-            vote_rewards=_vote_rewards,
-        ),
+        datasets=datasets,
+        review=review,
+        settlement=settlement,
+        compliance=compliance,
+        audit=audit,
+        exchange=exchange,
+        compute=compute,
+        dashboard=TaskDashboardService(db, is_operator=settlement.is_operator),
+        wakeup=wakeup,
         chain=chain,
         dev_accounts=tuple(dev),
-        broker=_broker(settings, screening),
-    )
-    node.submissions.on_committed = node.wake_workers
-    node.exchange = ExchangeService(
-        db, store, node.datasets, node.compliance, node.audit, chain,
-        secret=_download_secret(settings), url_ttl=timedelta(seconds=settings.download_url_ttl_seconds),
-        clock=clock,
-    )  # fmt: skip
-    node.compute = _compute(settings, node, clock)
-    node.dashboard = TaskDashboardService(db, is_operator=node.settlement.is_operator)
-    return node
-
-
-def _compute(settings: Settings, node: Node, clock: Clock) -> ComputeService:
-    from datacoop.chain.contracts import LicenseMarket
-    from datacoop.compute.licences import ChainLicences
-    from datacoop.compute.outputs import OutputLimits
-    from datacoop.compute.sandbox import Limits
-    from datacoop.compute.signing import OutputSigner
-
-    limits = Limits(
-        cpu_seconds=settings.compute_cpu_seconds,
-        wall_seconds=settings.compute_wall_seconds,
-        memory_bytes=settings.compute_memory_bytes,
-        output_bytes=settings.compute_output_bytes,
-        tmp_bytes=settings.compute_tmp_bytes,
-        host_uid=settings.compute_host_uid,
-    )
-    config = ComputeConfig(
-        allowed_requirements=list(settings.compute_allowed_requirements),
-        limits=limits,
-        outputs=OutputLimits(
-            max_bytes=settings.compute_output_bytes, max_files=settings.compute_output_files
-        ),
-        work_dir=settings.compute_work_dir,
-    )
-    key = settings.data_dir / "compute_url_secret"
-    if not key.exists():
-        key.touch(mode=0o600)
-        key.write_text(secrets.token_hex(32))
-    signer = OutputSigner(bytes.fromhex(key.read_text().strip()))
-
-    def market() -> LicenseMarket | None:  # a compute licence from an order holds while its token does
-        chain = node.chain
-        return None if chain is None else LicenseMarket(chain.client, chain.deployment.market)
-
-    return ComputeService(
-        node.db, node.store, node.audit, signer, manifest=node.datasets.manifest, config=config, clock=clock,
-        licences=ChainLicences(market),
-    )  # fmt: skip
-
-
-def _download_secret(settings: Settings) -> str:
-    """The signing key of download URLs: the configured one, else one generated into the data directory."""
-    if settings.download_secret:
-        return settings.download_secret
-    path = settings.data_dir / "download_secret"
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
-
-
-def _broker(settings: Settings, screening: ScreeningService) -> PrescreenBroker | None:
-    if settings.broker_url is None:
-        return None  # the embedded default: workers poll the database
-    try:
-        from datacoop.screening.broker import BrokerConfig, PrescreenBroker
-    except ImportError as exc:
-        raise InvalidInput(
-            f"broker_url needs the broker extra: pip install 'datacoop[broker]' ({exc})", field="broker_url"
-        ) from exc
-    config = BrokerConfig(
-        url=settings.broker_url,
-        queue=settings.broker_queue,
-        lease=timedelta(seconds=settings.screening_lease_seconds),
-        heartbeat=timedelta(seconds=settings.broker_heartbeat_seconds),
-        maintenance=settings.broker_maintenance,
-    )
-    return PrescreenBroker(config, screening.work_on)
-
-
-def _vote_rewards(s: Session, task_id: int) -> list[VoteReward]:
-    """Review's useful-vote ledger in the shape settlement pays from."""
-    return [
-        VoteReward(r.vote_id, r.task_id, r.validator, r.amount)
-        for r in ReviewService.vote_rewards(s, task_id)
-    ]
-
-
-def _review(
-    settings: Settings,
-    db: Database,
-    domain: Eip712Domain,
-    chain: ChainHandle | None,
-    screening: ScreeningService,
-    clock: Clock,
-) -> ReviewService:
-    # without a chain nobody has a stake: only review_min_stake = 0 opens review
-    stakes: StakeReader = InMemoryStakes()
-    forget: Callable[[str], None] | None = None
-    if chain is not None:
-        cached = CachedStakes(
-            ChainStakes(chain.client, chain.deployment.staking),
-            ttl=settings.review_stake_cache_seconds,
-            cache_from=settings.review_min_stake,
-        )
-        stakes, forget = cached, cached.invalidate
-    qualification = Qualification(
-        gold_needed=settings.review_qualify_gold,
-        min_accuracy=settings.review_qualify_accuracy,
-        exclude_after=settings.review_exclude_after_gold,
-        exclude_below=settings.review_exclude_accuracy,
-    )
-    return ReviewService(
-        db,
-        domain,
-        stakes,
-        min_stake=settings.review_min_stake,
-        ttl=timedelta(seconds=settings.review_assignment_ttl_seconds),
-        qualification=qualification,
-        report=screening.report,
-        clock=clock,
-        slashing=SlashingDesk(db, chain, amount=settings.review_slash_amount, clock=clock, on_slashed=forget),
+        broker=broker,
     )
