@@ -17,10 +17,10 @@ from datacoop.chain.deploy import Deployment, ensure_deployed
 from datacoop.chain.outbox import Relay
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
-from datacoop.errors import InvalidInput
+from datacoop.errors import InvalidInput, Unavailable
 from datacoop.settings import Settings
 
-__all__ = ["ChainHandle", "connect_chain"]
+__all__ = ["ChainHandle", "connect_chain", "require_chain"]
 
 DEV_FAUCET = 1_000_000 * 10**18  # test tokens minted to each dev account on a fresh embedded chain
 
@@ -54,6 +54,17 @@ class ChainHandle:
         self.relay.close()
         if self.anvil is not None:
             self.anvil.stop()
+
+
+def require_chain(chain: ChainHandle | None, what: str) -> ChainHandle:
+    """The node's chain, or Unavailable (field ``chain``) saying ``what`` cannot happen without one.
+
+    The one answer every capability gives when the node runs with ``chain = 'off'``, e.g.
+    ``require_chain(chain, "nothing can settle")``.
+    """
+    if chain is None:
+        raise Unavailable(f"this node runs without a chain (chain = 'off'): {what}", field="chain")
+    return chain
 
 
 def _operator(settings: Settings, dev_keys: list[LocalAccount]) -> LocalAccount:

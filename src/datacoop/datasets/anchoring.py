@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import DatasetRegistry
 from datacoop.chain.outbox import enqueue
-from datacoop.chain.setup import ChainHandle
+from datacoop.chain.setup import ChainHandle, require_chain
 from datacoop.clock import Clock
 from datacoop.datasets import anchor
 from datacoop.datasets.schemas import VersionPublic
@@ -83,11 +83,7 @@ class DatasetAnchoring:
         self._db, self._chain, self._clock, self._version = db, chain, clock, version
 
     def _need_chain(self) -> ChainHandle:
-        if self._chain is None:
-            raise Unavailable(
-                "this node runs without a chain (chain = 'off'): nothing is anchored", field="chain"
-            )
-        return self._chain
+        return require_chain(self._chain, "nothing is anchored")
 
     def sync(self) -> None:
         """Move every pending version one step towards DatasetRegistry (the chain follower's work)."""

@@ -20,7 +20,7 @@ from web3.logs import DISCARD
 from datacoop.audit.log import AuditLog
 from datacoop.chain.contracts import LicenseMarket, TestToken
 from datacoop.chain.outbox import enqueue
-from datacoop.chain.setup import ChainHandle
+from datacoop.chain.setup import ChainHandle, require_chain
 from datacoop.clock import Clock, utc_now
 from datacoop.compliance import (
     Buyer,
@@ -38,7 +38,7 @@ from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.service import DatasetService
 from datacoop.db import Database
 from datacoop.db.models import Listing, Order, Participant
-from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datacoop.exchange.access import Delivery, OrderAccess
 from datacoop.exchange.order_rows import listing_row, order_json, own_order
 from datacoop.identity.addresses import normalize_address
@@ -70,11 +70,7 @@ class ExchangeOrders:
         )
 
     def _need_chain(self) -> ChainHandle:
-        if self._chain is None:
-            raise Unavailable(
-                "this node runs without a chain (chain = 'off'): nothing is sold", field="chain"
-            )
-        return self._chain
+        return require_chain(self._chain, "nothing is sold")
 
     def _market(self) -> LicenseMarket:
         chain = self._need_chain()

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import ValidatorStaking
 from datacoop.chain.outbox import enqueue
-from datacoop.chain.setup import ChainHandle
+from datacoop.chain.setup import ChainHandle, require_chain
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
 from datacoop.db.models import ChainTx, SlashingProposal, Validator
-from datacoop.errors import Conflict, NotFound, Unavailable
+from datacoop.errors import Conflict, NotFound
 from datacoop.identity.addresses import normalize_address
 
 __all__ = ["SlashingDesk", "SlashingPublic"]
@@ -115,11 +115,7 @@ class SlashingDesk:
             self._on_slashed(address)
 
     def _need_chain(self) -> ChainHandle:
-        if self._chain is None:
-            raise Unavailable(
-                "this node has no chain configured (chain = off): slashing needs one", field="chain"
-            )
-        return self._chain
+        return require_chain(self._chain, "slashing needs one")
 
     def _public(self, s: Session, p: SlashingProposal) -> SlashingPublic:
         validator = s.get(Validator, p.validator_id)

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from datacoop.chain.contracts import TaskEscrow
-from datacoop.chain.setup import ChainHandle
+from datacoop.chain.setup import ChainHandle, require_chain
 from datacoop.clock import Clock
 from datacoop.db import Database
-from datacoop.errors import Unavailable
 from datacoop.identity.addresses import normalize_address
 
 __all__ = ["Handles"]
@@ -29,11 +28,7 @@ class Handles:
 
     def need_chain(self) -> ChainHandle:
         """The chain, or Unavailable when this node runs without one."""
-        if self.chain is None:
-            raise Unavailable(
-                "this node runs without a chain (chain = 'off'): nothing can settle", field="chain"
-            )
-        return self.chain
+        return require_chain(self.chain, "nothing can settle")
 
     def escrow(self) -> TaskEscrow:
         """The node's TaskEscrow factory (Unavailable without a chain)."""

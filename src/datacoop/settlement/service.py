@@ -84,9 +84,6 @@ class SettlementService:
                     continue
         return bool(self.sync()) or closed
 
-    def _need_chain(self) -> ChainHandle:
-        return self._h.need_chain()
-
     def _escrow(self) -> TaskEscrow:
         return self._h.escrow()
 
