@@ -1,33 +1,31 @@
 """`datacoop dataset export VERSION_ID --format F --out DIR`: a frozen version in the formats ML teams load.
 
-The manifest comes from the node at ``--url`` or, with ``--data-dir``, from the
-data directory itself. Blob bytes are read from the node's store: the data
-directory's, or ``--blobs DIR`` (a blob store folder) beside ``--url``, since a
-node serves blob bytes only through the exchange. Formats that carry no bytes
-(``datasheet``; ``parquet`` and ``croissant`` without ``--with-bytes``) need
-the manifest alone.
+With ``--data-dir`` the node built on that data directory exports the version
+(``DatasetService.export``); with ``--url`` the manifest comes from that node and the
+blob bytes from ``--blobs DIR`` (its blob store folder), since a node serves blob bytes
+only through the exchange (``datasets.exporting.export_offline``). Formats that carry
+no bytes (``datasheet``; ``parquet`` and ``croissant`` without ``--with-bytes``) need
+the manifest alone. Both run the one export path of :mod:`datacoop.datasets.exporting`.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from datacoop.cli._common import DEFAULT_URL, UrlOpt, console, err_console, reports_errors
 from datacoop.cli.dataset import LocalDataDirOpt, open_backend
-from datacoop.datasets.export import EXPORTERS, Exporter, ExportResult, get_exporter
-from datacoop.datasets.manifest import Manifest
+from datacoop.datasets.export import EXPORTERS, ExportResult
+from datacoop.datasets.exporting import ExportOptions, check_options, export_offline
 from datacoop.errors import InvalidInput
-from datacoop.storage import BlobStore, LocalBlobStore
 
 __all__ = ["export", "parse_size", "register"]
 
@@ -80,59 +78,29 @@ def export(
     blobs: BlobsOpt = None,
 ) -> None:
     """Export a dataset version: webdataset, parquet, hf, croissant, car or datasheet."""
-    exporter = get_exporter(format_name)
-    given = {"shard_bytes": parse_size(shard_size) if shard_size else None, "shard_items": shard_items}
-    options = _options(exporter, format_name, given | {"with_bytes": with_bytes or None})
+    size = parse_size(shard_size) if shard_size else None
+    options = ExportOptions(shard_bytes=size, shard_items=shard_items, with_bytes=with_bytes)
+    check_options(format_name, options)  # before a node is built or asked
     start = time.perf_counter()
     with open_backend(url, data_dir) as backend:
-        manifest = Manifest.from_bytes(backend.manifest(version_id))
-        manifest_cid = backend.version(version_id).manifest_cid
-        store = backend.node.store if backend.node is not None else _blob_folder(blobs)
-        options |= _node_options(exporter, store, manifest_cid)
-        with _progress_bar(f"{format_name} v{manifest.version}", manifest.item_count) as progress:
-            result = exporter(manifest, _opener(store), out, progress=progress, **options)
+        version = backend.version(version_id)
+        title = f"{format_name} v{version.number}"
+        with _progress_bar(title, version.item_count) as progress:
+            if backend.node is not None:
+                result: ExportResult = backend.node.datasets.export(
+                    version_id, format_name, out, options=options, progress=progress
+                )
+            else:
+                result = export_offline(
+                    backend.manifest(version_id),
+                    version.manifest_cid,
+                    format_name,
+                    out,
+                    blobs=blobs,
+                    options=options,
+                    progress=progress,
+                )
     _report(result, time.perf_counter() - start, as_json)
-
-
-def _options(exporter: Exporter, name: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The options the user set, refused by name where this format takes none of that kind."""
-    accepted = inspect.signature(exporter).parameters
-    chosen = {key: value for key, value in given.items() if value is not None}
-    for key in chosen:
-        if key not in accepted:
-            flag = "--shard-size" if key == "shard_bytes" else "--" + key.replace("_", "-")
-            raise InvalidInput(f"{flag} does not apply to --format {name}", field=flag)
-    return chosen
-
-
-def _node_options(exporter: Exporter, store: BlobStore | None, manifest_cid: str) -> dict[str, Any]:
-    """What the node knows that an exporter may use: each blob's CID profile, the manifest's CID."""
-    accepted = inspect.signature(exporter).parameters
-    options: dict[str, Any] = {}
-    if "blob_profile" in accepted and store is not None:
-        options["blob_profile"] = lambda cid: store.stat(cid).profile
-    if "manifest_cid" in accepted:
-        options["manifest_cid"] = manifest_cid
-    return options
-
-
-def _blob_folder(blobs: Path | None) -> BlobStore | None:
-    if blobs is None:
-        return None
-    if not blobs.is_dir():
-        raise InvalidInput(f"--blobs {blobs} is not a folder", field="--blobs")
-    return LocalBlobStore(blobs)
-
-
-def _opener(store: BlobStore | None) -> Callable[[str], BinaryIO]:
-    def no_store(cid: str) -> BinaryIO:
-        raise InvalidInput(
-            "this export needs the blobs' bytes, which a node serves only through the exchange: "
-            "give --data-dir (a stopped node's folder) or --blobs (its blob store folder)",
-            field="--blobs",
-        )
-
-    return store.open if store is not None else no_store
 
 
 @contextmanager

@@ -19,7 +19,8 @@ from datacoop.chain.setup import ChainHandle
 from datacoop.clock import Clock, utc_now
 from datacoop.datasets._public import dataset_public, version_public, withdrawal_public
 from datacoop.datasets.anchoring import DatasetAnchoring
-from datacoop.datasets.export import get_exporter
+from datacoop.datasets.export import ExportResult, Progress
+from datacoop.datasets.exporting import DOWNLOADS, ExportOptions, TarArchive, export, order_archive
 from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.query import DatasetQuery, parse_query
 from datacoop.datasets.schemas import DatasetPublic, VersionPublic, WithdrawalPublic
@@ -47,14 +48,6 @@ from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datacoop.identity.eip712 import Eip712Domain
 from datacoop.storage import BlobStore
 from datacoop.tasks.blobs import BlobService
-
-# Formats a browser downloads as one file describing a version (no item bytes: those go through the
-# exchange): the suffix of the file each writes, and its media type.
-DOWNLOADS: dict[str, tuple[str, str]] = {
-    "datasheet": ("datasheet.md", "text/markdown; charset=utf-8"),
-    "croissant": ("croissant.json", "application/ld+json"),
-    "parquet": (".parquet", "application/vnd.apache.parquet"),
-}
 
 __all__ = ["DatasetService"]
 
@@ -291,6 +284,33 @@ class DatasetService:
             raise NotFound(f"there is no dataset version {version_id}", field="version_id")
         return row
 
+    def export(
+        self,
+        version_id: int,
+        format_name: str,
+        out_dir: Path,
+        *,
+        options: ExportOptions | None = None,
+        progress: Progress | None = None,
+    ) -> ExportResult:
+        """Write the version as ``format_name`` into ``out_dir`` (see :mod:`datacoop.datasets.exporting`).
+
+        Raises:
+            NotFound: (``version_id``) no such version.
+            InvalidInput: an unknown format, or an option the format does not take (named).
+        """
+        manifest_cid = self.version_by_id(version_id).manifest_cid
+        manifest = Manifest.from_bytes(b"".join(self._store.iter_bytes(manifest_cid)))
+        return export(
+            manifest,
+            manifest_cid,
+            format_name,
+            out_dir,
+            store=self._store,
+            options=options,
+            progress=progress,
+        )
+
     def export_file(self, version_id: int, format_name: str, folder: Path) -> tuple[Path, str, str]:
         """Write one file describing the version into ``folder`` (``datasheet``, ``croissant`` or
         metadata-only ``parquet``); returns its path, its media type and the name to download it as.
@@ -305,7 +325,7 @@ class DatasetService:
                 field="format",
             )
         version = self.version_by_id(version_id)
-        result = get_exporter(format_name)(self.manifest(version_id), self._store.open, folder)
+        result = self.export(version_id, format_name, folder)
         suffix, media = DOWNLOADS[format_name]
         path = next(f for f in result.files if f.name.endswith(suffix))
         return (
@@ -313,6 +333,12 @@ class DatasetService:
             media,
             f"dataset-{version.dataset_id}-v{version.number}-{path.name.removeprefix('dataset-')}",
         )
+
+    def export_archive(
+        self, version_id: int, granted: list[int], head: list[tuple[str, bytes]]
+    ) -> TarArchive:
+        """The tar of an order of the version, readable from any byte (see ``exporting.order_archive``)."""
+        return order_archive(self.manifest(version_id), granted, head, self._store)
 
     def manifest_bytes(self, version_id: int) -> bytes:
         """The manifest exactly as stored (its CID is the version's ``manifest_cid``)."""

@@ -16,24 +16,15 @@ from typing import Any
 from datacoop.audit.log import AuditLog
 from datacoop.chain.contracts import LicenseMarket
 from datacoop.clock import Clock
+from datacoop.datasets.exporting import TarArchive
 from datacoop.datasets.manifest import canonical_json
 from datacoop.datasets.service import DatasetService
 from datacoop.db import Database
 from datacoop.db.models import Dataset, DatasetVersion, Order, Participant
 from datacoop.errors import Forbidden, Gone
-from datacoop.exchange.delivery import (
-    DeliveryClaim,
-    Member,
-    TarExport,
-    check_caller,
-    extension,
-    parse_range,
-    read_token,
-    sign_token,
-)
+from datacoop.exchange.delivery import DeliveryClaim, check_caller, parse_range, read_token, sign_token
 from datacoop.exchange.order_rows import listing_row, order_json, own_order
 from datacoop.identity.addresses import normalize_address
-from datacoop.storage import BlobStore
 
 __all__ = ["Delivery", "OrderAccess"]
 
@@ -55,7 +46,6 @@ class OrderAccess:
     def __init__(
         self,
         db: Database,
-        store: BlobStore,
         datasets: DatasetService,
         audit: AuditLog,
         market: Callable[[], LicenseMarket],
@@ -64,7 +54,7 @@ class OrderAccess:
         url_ttl: timedelta,
         clock: Clock,
     ) -> None:
-        self._db, self._store, self._datasets, self._audit, self._market = db, store, datasets, audit, market
+        self._db, self._datasets, self._audit, self._market = db, datasets, audit, market
         self._secret, self._ttl, self._clock = secret, url_ttl, clock
 
     def download_url(self, who: Participant, order_id: int) -> dict[str, Any]:
@@ -137,17 +127,11 @@ class OrderAccess:
                 f"licence {order.licence_id} expired at {expires} (unix time)", field="licence", limit=expires
             )
 
-    def _export(self, order_id: int) -> TarExport:
+    def _export(self, order_id: int) -> TarArchive:
         with self._db.transaction() as s:
             order = s.get(Order, order_id)
             assert order is not None
             listing = listing_row(s, order.listing_id)
             summary = canonical_json(order_json(order) | {"licence": listing.licence})
             granted, version_id = [int(i) for i in order.granted], listing.version_id
-        manifest = self._datasets.manifest(version_id)
-        members = [Member.inline("order.json", summary)]
-        for index in granted:
-            item = manifest.items[index]
-            members.append(Member.blob(f"{index:06d}.{extension(item.media_type)}", item.cid, item.size))
-            members.append(Member.inline(f"{index:06d}.json", canonical_json(item.to_json())))
-        return TarExport(members, self._store.open)
+        return self._datasets.export_archive(version_id, granted, [("order.json", summary)])

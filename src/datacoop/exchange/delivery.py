@@ -7,9 +7,11 @@ ask*: the request must come from that buyer's signed-in session (a leaked link a
 nothing), and every request is checked again against the chain before a byte is sent.
 
 The export is an uncompressed tar in WebDataset layout (``000003.jpg`` beside ``000003.json``),
-preceded by ``order.json`` (what was granted and what was withheld, with the rule). Its headers
-are fixed (mtime 0, mode 0644, owner 0), so the same order always gives the same bytes and
-a download can resume at any offset with an HTTP Range request.
+preceded by ``order.json`` (what was granted and what was withheld, with the rule), laid out by
+the datasets' one export path (:meth:`DatasetService.export_archive
+<datacoop.datasets.service.DatasetService.export_archive>`, in the tar format of WebDataset
+shards). Its headers are fixed (mtime 0, mode 0644, owner 0), so the same order always gives
+the same bytes and a download can resume at any offset with an HTTP Range request.
 """
 
 from __future__ import annotations
@@ -17,28 +19,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import json
-import mimetypes
 import re
-import tarfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from datacoop.errors import Forbidden, Gone, InvalidInput
 
-__all__ = [
-    "DeliveryClaim",
-    "Member",
-    "TarExport",
-    "check_caller",
-    "parse_range",
-    "read_token",
-    "sign_token",
-]
+__all__ = ["DeliveryClaim", "check_caller", "parse_range", "read_token", "sign_token"]
 
-_BLOCK = 512
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -98,100 +86,6 @@ def check_caller(claim: DeliveryClaim, caller: str) -> None:
         raise Forbidden(
             "this download link was issued to another account: sign in as the order's buyer", field="token"
         )
-
-
-@dataclass(frozen=True)
-class Member:
-    """One file of the export: inline bytes, or a blob of the store by CID."""
-
-    name: str
-    size: int
-    data: bytes | None = None
-    cid: str | None = None
-
-    @classmethod
-    def inline(cls, name: str, data: bytes) -> Member:
-        return cls(name, len(data), data=data)
-
-    @classmethod
-    def blob(cls, name: str, cid: str, size: int) -> Member:
-        return cls(name, size, cid=cid)
-
-
-def extension(media_type: str) -> str:
-    """A file extension for ``media_type`` (``bin`` when unknown), without the dot."""
-    guessed = {"image/jpeg": ".jpg", "text/plain": ".txt"}.get(media_type) or mimetypes.guess_extension(
-        media_type
-    )
-    return (guessed or ".bin").lstrip(".")
-
-
-def _header(member: Member) -> bytes:
-    info = tarfile.TarInfo(member.name)
-    info.size, info.mtime, info.mode, info.uid, info.gid = member.size, 0, 0o644, 0, 0
-    info.uname = info.gname = ""
-    return info.tobuf(format=tarfile.USTAR_FORMAT, encoding="utf-8", errors="strict")
-
-
-def _padding(size: int) -> int:
-    return -size % _BLOCK
-
-
-class TarExport:
-    """A tar of ``members`` whose bytes can be produced from any offset without building it."""
-
-    def __init__(self, members: list[Member], open_blob: Callable[[str], BinaryIO]) -> None:
-        self._open = open_blob
-        # (start offset, kind, payload): a header, a member's bytes, or zero padding
-        self._parts: list[tuple[int, bytes | Member]] = []
-        offset = 0
-        for member in members:
-            for part in (_header(member), member, b"\0" * _padding(member.size)):
-                length = len(part) if isinstance(part, bytes) else part.size
-                if length:
-                    self._parts.append((offset, part))
-                    offset += length
-        self._parts.append((offset, b"\0" * (2 * _BLOCK)))  # the end-of-archive marker
-        self.size = offset + 2 * _BLOCK
-
-    def iter_range(self, start: int, end: int, chunk: int = 1 << 16) -> Iterator[bytes]:
-        """The bytes ``start`` to ``end`` inclusive."""
-        for offset, part in self._parts:
-            length = len(part) if isinstance(part, bytes) else part.size
-            if offset + length <= start or offset > end:
-                continue
-            lo, hi = max(start - offset, 0), min(end - offset, length - 1)
-            if isinstance(part, bytes):
-                yield part[lo : hi + 1]
-            elif part.data is not None:
-                yield part.data[lo : hi + 1]
-            else:
-                yield from self._blob(part, lo, hi, chunk)
-
-    def _blob(self, member: Member, lo: int, hi: int, chunk: int) -> Iterator[bytes]:
-        assert member.cid is not None
-        with self._open(member.cid) as f:
-            _skip(f, lo)
-            left = hi - lo + 1
-            while left > 0:
-                data = f.read(min(chunk, left))
-                if not data:
-                    raise OSError(f"blob {member.cid} is shorter than its manifest size {member.size}")
-                left -= len(data)
-                yield data
-
-
-def _skip(f: BinaryIO, count: int) -> None:
-    if count == 0:
-        return
-    if f.seekable():
-        f.seek(count, io.SEEK_SET)
-        return
-    while count > 0:  # a stream that cannot seek (an object store's body): read and drop
-        data = f.read(min(count, 1 << 20))
-        if not data:
-            return
-        count -= len(data)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

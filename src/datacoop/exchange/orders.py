@@ -66,7 +66,7 @@ class ExchangeOrders:
         self._db, self._store, self._datasets, self._engine = db, store, datasets, compliance
         self._audit, self._chain, self._secret, self._ttl, self._clock = audit, chain, secret, url_ttl, clock
         self._access = OrderAccess(
-            db, store, datasets, audit, self._market, secret=secret, url_ttl=url_ttl, clock=clock
+            db, datasets, audit, self._market, secret=secret, url_ttl=url_ttl, clock=clock
         )
 
     def _need_chain(self) -> ChainHandle:

@@ -16,6 +16,7 @@ from datacoop.api.deps import CurrentParticipant, NodeDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Index
 from datacoop.api.streaming import download_headers
+from datacoop.datasets.exporting import DOWNLOADS
 from datacoop.datasets.schemas import (
     DatasetCreate,
     DatasetPublic,
@@ -24,7 +25,6 @@ from datacoop.datasets.schemas import (
     WithdrawalCreate,
     WithdrawalPublic,
 )
-from datacoop.datasets.service import DOWNLOADS
 
 router = APIRouter(tags=["datasets"])
 

@@ -6,8 +6,14 @@ An exporter is a function::
 
 ``open_blob(cid)`` opens a blob's bytes (a node's ``BlobStore.open``), so an
 exporter needs no database; ``progress(done, total)`` is called as items are
-written. Exporters stream: they hold one blob's read buffer, one bounded batch
-of rows or one shard's header at a time, never the dataset.
+written. The exporter's module declares which of the options the export path
+(:mod:`datacoop.datasets.exporting`) may pass it in ``OPTIONS``, a frozenset of
+:data:`OptionName`: a user's option that a format does not declare is refused by
+name, and the node's facts (``manifest_cid``, ``blob_profile``) go only to the
+formats that declare them. A module without ``OPTIONS`` takes none.
+
+Exporters stream: they hold one blob's read buffer, one bounded batch of rows or
+one shard's header at a time, never the dataset.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
 from datacoop.datasets.export._samples import manifest_bytes
 from datacoop.datasets.manifest import Manifest
@@ -28,6 +34,7 @@ __all__ = [
     "ExportResult",
     "Exporter",
     "OpenBlob",
+    "OptionName",
     "Progress",
     "atomic_file",
     "check_positive",
@@ -37,6 +44,10 @@ __all__ = [
 
 OpenBlob = Callable[[str], BinaryIO]
 Progress = Callable[[int, int], None]
+OptionName = Literal["shard_bytes", "shard_items", "with_bytes", "manifest_cid", "blob_profile"]
+"""An option the export path passes to the exporters that declare it (their module's ``OPTIONS``):
+the user's ``shard_bytes``, ``shard_items``, ``with_bytes``; the node's ``manifest_cid`` (the
+version's manifest CID as stored) and ``blob_profile`` (``cid -> profile`` each blob was stored with)."""
 COPY_BUFFER = 1 << 20  # 1 MiB per read: large enough that per-call costs vanish, small enough to stay cached
 MANIFEST_FILE = "manifest.json"
 

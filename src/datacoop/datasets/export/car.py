@@ -38,6 +38,7 @@ from datacoop.datasets.export._base import (
     COPY_BUFFER,
     ExportResult,
     OpenBlob,
+    OptionName,
     Progress,
     atomic_file,
     prepare_out_dir,
@@ -48,7 +49,10 @@ from datacoop.datasets.export._writer import Buffer, Parts, read_into, write_par
 from datacoop.datasets.manifest import Manifest, ManifestItem
 from datacoop.errors import IntegrityError
 
-__all__ = ["car_header", "car_name", "export", "write_blocks"]
+__all__ = ["OPTIONS", "car_header", "car_name", "export", "write_blocks"]
+
+OPTIONS: frozenset[OptionName] = frozenset({"blob_profile", "manifest_cid"})
+"""The options :mod:`datacoop.datasets.exporting` passes this exporter (see :data:`._base.OptionName`)."""
 
 _CBOR_TAG_CID = b"\xd8\x2a"  # CBOR tag 42: a CID, as DAG-CBOR writes links
 _ARENAS = 4  # one being filled, the others being hashed or waiting to be written

@@ -22,6 +22,7 @@ from datacoop.datasets.export._base import (
     COPY_BUFFER,
     ExportResult,
     OpenBlob,
+    OptionName,
     Progress,
     atomic_file,
     prepare_out_dir,
@@ -31,7 +32,10 @@ from datacoop.datasets.export._samples import manifest_bytes
 from datacoop.datasets.export.parquet import BlobColumn, metadata_schema, parquet_name, write_parquet
 from datacoop.datasets.manifest import Manifest
 
-__all__ = ["CONFORMS_TO", "FILE_NAME", "describe", "export"]
+__all__ = ["CONFORMS_TO", "FILE_NAME", "OPTIONS", "describe", "export"]
+
+OPTIONS: frozenset[OptionName] = frozenset({"with_bytes", "manifest_cid"})
+"""The options :mod:`datacoop.datasets.exporting` passes this exporter (see :data:`._base.OptionName`)."""
 
 FILE_NAME = "croissant.json"
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"

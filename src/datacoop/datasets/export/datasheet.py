@@ -16,10 +16,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datacoop.datasets.export._base import ExportResult, OpenBlob, Progress, atomic_file, prepare_out_dir
+from datacoop.datasets.export._base import (
+    ExportResult,
+    OpenBlob,
+    OptionName,
+    Progress,
+    atomic_file,
+    prepare_out_dir,
+)
 from datacoop.datasets.manifest import Manifest, ManifestItem
 
-__all__ = ["FILE_NAME", "export", "render"]
+__all__ = ["FILE_NAME", "OPTIONS", "export", "render"]
+
+OPTIONS: frozenset[OptionName] = frozenset()
+"""The options :mod:`datacoop.datasets.exporting` passes this exporter (see :data:`._base.OptionName`)."""
 
 FILE_NAME = "datasheet.md"
 _TODO = "_TODO (publisher)_"

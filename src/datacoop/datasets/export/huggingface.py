@@ -23,6 +23,7 @@ from datacoop.datasets.export import datasheet
 from datacoop.datasets.export._base import (
     ExportResult,
     OpenBlob,
+    OptionName,
     Progress,
     atomic_file,
     prepare_out_dir,
@@ -36,7 +37,10 @@ from datacoop.datasets.export.parquet import (
 )
 from datacoop.datasets.manifest import Manifest
 
-__all__ = ["DATA_FILE", "blob_column", "export"]
+__all__ = ["DATA_FILE", "OPTIONS", "blob_column", "export"]
+
+OPTIONS: frozenset[OptionName] = frozenset()
+"""The options :mod:`datacoop.datasets.exporting` passes this exporter (see :data:`._base.OptionName`)."""
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
 _SPDX_LIKE = re.compile(r"[a-z0-9][a-z0-9.+-]*")

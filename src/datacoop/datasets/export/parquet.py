@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from datacoop.datasets.export._base import (
     ExportResult,
     OpenBlob,
+    OptionName,
     Progress,
     atomic_file,
     check_positive,
@@ -33,7 +34,10 @@ from datacoop.datasets.export._samples import METADATA_COLUMNS, item_record
 from datacoop.datasets.manifest import Manifest, ManifestItem
 from datacoop.errors import IntegrityError, InvalidInput
 
-__all__ = ["BlobColumn", "export", "metadata_schema", "parquet_name", "write_parquet"]
+__all__ = ["OPTIONS", "BlobColumn", "export", "metadata_schema", "parquet_name", "write_parquet"]
+
+OPTIONS: frozenset[OptionName] = frozenset({"with_bytes"})
+"""The options :mod:`datacoop.datasets.exporting` passes this exporter (see :data:`._base.OptionName`)."""
 
 DEFAULT_ROW_GROUP_ITEMS = 1024
 DEFAULT_ROW_GROUP_BYTES = 64 * 1024 * 1024

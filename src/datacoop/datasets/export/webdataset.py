@@ -8,16 +8,15 @@ same manifest always gives the same bytes. Tars are GNU format (blobs of any siz
 A sample's ``.json`` is the item's canonical JSON, the very bytes of its entry in
 ``manifest.json``, which is written beside the shards as the samples go.
 
-The tar is written here, not through :mod:`tarfile`: a member is a 512-byte
+The tar is written here, not through :mod:`tarfile`, in the one tar format of
+:mod:`._tar` (the exchange's order archives use it too): a member is a 512-byte
 header, the bytes and zero padding to a whole block, and the archive ends with
-two zero blocks padded to a whole record. ``tarfile.addfile`` copies its TarInfo
-and rebuilds every header field per member, which cost more than copying a
-100 KB blob; the bytes written are tarfile's own (a test compares them).
+two zero blocks padded to a whole record; the bytes written are tarfile's own
+(a test compares them).
 """
 
 from __future__ import annotations
 
-import tarfile
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +26,7 @@ from datacoop.datasets.export._base import (
     MANIFEST_FILE,
     ExportResult,
     OpenBlob,
+    OptionName,
     Progress,
     atomic_file,
     check_positive,
@@ -39,18 +39,18 @@ from datacoop.datasets.export._samples import (
     manifest_frame,
     sample_key,
 )
+from datacoop.datasets.export._tar import HeaderWriter, end_of_archive, member_bytes, padding
 from datacoop.datasets.export._writer import read_into, write_parts
 from datacoop.datasets.manifest import Manifest, ManifestItem
 from datacoop.errors import IntegrityError
 
-__all__ = ["DEFAULT_SHARD_BYTES", "DEFAULT_SHARD_ITEMS", "export", "shard_name"]
+__all__ = ["DEFAULT_SHARD_BYTES", "DEFAULT_SHARD_ITEMS", "OPTIONS", "export", "shard_name"]
+
+OPTIONS: frozenset[OptionName] = frozenset({"shard_bytes", "shard_items"})
+"""The options :mod:`datacoop.datasets.exporting` passes this exporter (see :data:`._base.OptionName`)."""
 
 DEFAULT_SHARD_BYTES = 1_000_000_000  # 1 GB: the size WebDataset's authors suggest for streaming
 DEFAULT_SHARD_ITEMS = 10_000
-_BLOCK = tarfile.BLOCKSIZE
-_RECORD = tarfile.RECORDSIZE
-_ZEROS = bytes(2 * _BLOCK + _RECORD)  # the longest run of zeros a tar needs: its end
-_MODE = 0o444
 
 
 def shard_name(version: int, shard: int) -> str:
@@ -189,7 +189,7 @@ class _Queue:
         while self.head is not None and count < max_items:
             item = self.head
             metadata = sample_json(item)
-            size = _member_bytes(item.size) + _member_bytes(len(metadata))
+            size = member_bytes(item.size) + member_bytes(len(metadata))
             if count and used + size > max_bytes:
                 break
             key = sample_key(item)
@@ -199,10 +199,10 @@ class _Queue:
             out.write(
                 b"".join(
                     (
-                        _padding(item.size),
+                        padding(item.size),
                         header(f"{key}.json", len(metadata)),
                         metadata,
-                        _padding(len(metadata)),
+                        padding(len(metadata)),
                     )
                 )
             )
@@ -221,76 +221,12 @@ def sample_json(item: ManifestItem) -> bytes:
     return item_bytes(item)
 
 
-class HeaderWriter:
-    """GNU tar headers of read-only regular files (mode 0444, uid/gid 0, no owner names) with one mtime.
-
-    The plain case (a short ASCII name, a size below 8 GiB) is assembled from fixed parts,
-    its checksum summed from their precomputed sums; anything else takes tarfile's own path.
-    """
-
-    def __init__(self, mtime: int) -> None:
-        self._mtime = mtime
-        self._plain_mtime = 0 <= mtime < 8**11
-        self._ids = b"%07o\0%07o\0%07o\0" % (_MODE, 0, 0)
-        self._rest = b"".join(
-            (
-                b"%011o\0" % (mtime if self._plain_mtime else 0),
-                b" " * 8,  # the checksum field counts as spaces while the checksum is summed
-                tarfile.REGTYPE,
-                bytes(100),  # linkname
-                tarfile.GNU_MAGIC,
-                bytes(32 + 32 + 16),  # uname, gname, devmajor and devminor: empty, as tarfile leaves them
-            )
-        )
-        self._tail = bytes(_BLOCK - 100 - len(self._ids) - 12 - len(self._rest))
-        self._fixed_sum = sum(self._ids) + sum(self._rest)
-
-    def __call__(self, name: str, size: int) -> bytes:
-        """The header block(s) for a member called ``name`` holding ``size`` bytes."""
-        encoded = name.encode("utf-8", "surrogateescape")
-        if not (self._plain_mtime and len(encoded) < 100 and encoded.isascii() and 0 <= size < 8**11):
-            return self._by_tarfile(name, size)
-        size_field = b"%011o\0" % size
-        checksum = self._fixed_sum + sum(encoded) + sum(size_field)
-        return b"".join(
-            (
-                encoded,
-                bytes(100 - len(encoded)),
-                self._ids,
-                size_field,
-                self._rest[:12],
-                b"%06o\0 " % checksum,
-                self._rest[20:],
-                self._tail,
-            )
-        )
-
-    def _by_tarfile(self, name: str, size: int) -> bytes:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = size, self._mtime, _MODE
-        return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
-
-
-def end_of_archive(written: int) -> bytes:
-    """What closes a tar of ``written`` bytes: two zero blocks, then zeros up to a whole record."""
-    return _ZEROS[: 2 * _BLOCK + -(written + 2 * _BLOCK) % _RECORD]
-
-
-def _padding(size: int) -> bytes:
-    return _ZEROS[: -size % _BLOCK]
-
-
 def _wrong_size(item: ManifestItem) -> IntegrityError:
     return IntegrityError(
         f"blob {item.cid} does not have the {item.size:,} bytes the manifest records",
         field="cid",
         limit=item.size,
     )
-
-
-def _member_bytes(size: int) -> int:
-    """A member's share of the tar: its header block and its data padded to whole blocks."""
-    return _BLOCK + -(-size // _BLOCK) * _BLOCK
 
 
 def _mtime(created_at: str) -> int:
