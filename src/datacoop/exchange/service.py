@@ -30,7 +30,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3.logs import DISCARD
 
-from datacoop import merkle
 from datacoop.chain.contracts import LicenseMarket
 from datacoop.db.models import (
     ChainTx,
@@ -56,6 +55,7 @@ from datacoop.exchange.listings import (
 )
 from datacoop.exchange.orders import Delivery, ExchangeOrders
 from datacoop.identity.addresses import normalize_address
+from datacoop.settlement.cumulative import Entitlement, entitlement
 
 __all__ = ["Delivery", "ExchangeService"]
 
@@ -304,7 +304,7 @@ class ExchangeService(ExchangeOrders):
         """Per listing owing ``address``: its cumulative royalty, proof and what is claimed on chain."""
         account = normalize_address(address)
         market = self._market()
-        owed: list[tuple[int, int, int, int, list[str], str]] = []
+        owed: list[tuple[int, int, int, Entitlement]] = []
         with self._db.transaction() as s:
             listing_ids = s.scalars(
                 select(RoyaltyRound.listing_id)
@@ -317,33 +317,21 @@ class ExchangeService(ExchangeOrders):
                 last = royalties.last_confirmed(s, listing_id)
                 listing = s.get(Listing, listing_id)
                 assert last is not None and listing is not None and listing.market_listing_id is not None
-                values = royalties.entitlements(s, last.id)
-                tree = merkle.build(sorted(values.items()))
-                if tree.root != last.root:
-                    raise Conflict(
-                        f"listing {listing_id}: stored royalties do not rebuild the posted root",
-                        field="round",
-                    )
-                owed.append(
-                    (listing_id, listing.market_listing_id, last.number, values[account],
-                     tree.proofs_by_account()[account], last.root)
+                found = entitlement(
+                    royalties.entitlements(s, last.id), last.root, account,
+                    mismatch=f"listing {listing_id}: stored royalties do not rebuild the posted root",
+                    field="round",
                 )  # fmt: skip
-        out: list[dict[str, Any]] = []
+                if found is not None:  # always: a contributor's share only grows
+                    owed.append((listing_id, listing.market_listing_id, last.number, found))
         # what each account claimed so far is read from the chain after the transaction
-        for listing_id, market_listing_id, number, cumulative, proof, root in owed:
-            claimed = int(market.contract.functions.claimed(market_listing_id, account).call())
-            out.append(
-                {
-                    "listing_id": listing_id,
-                    "market_listing_id": str(market_listing_id),
-                    "market": market.address,
-                    "round": number,
-                    "account": account,
-                    "cumulative": str(cumulative),
-                    "claimed": str(claimed),
-                    "claimable": str(max(cumulative - claimed, 0)),
-                    "proof": proof,
-                    "root": root,
-                }
-            )
-        return out
+        return [
+            {
+                "listing_id": listing_id,
+                "market_listing_id": str(market_listing_id),
+                "market": market.address,
+                "round": number,
+                **found.claim_json(int(market.contract.functions.claimed(market_listing_id, account).call())),
+            }
+            for listing_id, market_listing_id, number, found in owed
+        ]

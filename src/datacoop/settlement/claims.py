@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from datacoop import merkle
 from datacoop.chain.contracts import TaskEscrow
 from datacoop.db.models import Earning, Epoch, EpochEntitlement, Participant, Task, TaskFunding
 from datacoop.errors import Conflict, Forbidden, NotFound
 from datacoop.identity.addresses import normalize_address
+from datacoop.settlement.cumulative import Entitlement, entitlement
 from datacoop.settlement.epochs import entitlements, last_confirmed
 from datacoop.settlement.handles import Handles
 
@@ -100,10 +100,7 @@ class _Owed:
     escrow: str
     escrow_task_id: int
     epoch: int
-    account: str
-    cumulative: int
-    proof: list[str]
-    root: str
+    entitlement: Entitlement
 
 
 def _owed(s: Session, task_id: int, account: str) -> _Owed | None:
@@ -111,36 +108,23 @@ def _owed(s: Session, task_id: int, account: str) -> _Owed | None:
     epoch = last_confirmed(s, task_id)
     funding = s.get(TaskFunding, task_id)
     assert epoch is not None and funding is not None
-    values = entitlements(s, epoch.id)
-    if account not in values:  # pragma: no cover - entitlements only grow
+    mismatch = f"task {task_id} epoch {epoch.number}: the stored entitlements do not rebuild the posted root"
+    found = entitlement(entitlements(s, epoch.id), epoch.root, account, mismatch=mismatch, field="epoch")
+    if found is None:  # pragma: no cover - entitlements only grow
         return None
-    tree = merkle.build(sorted(values.items()))
-    if tree.root != epoch.root:
-        raise Conflict(
-            f"task {task_id} epoch {epoch.number}: the stored entitlements do not rebuild the posted root",
-            field="epoch",
-        )
-    return _Owed(
-        task_id, funding.escrow, funding.escrow_task_id, epoch.number, account, values[account],
-        tree.proofs_by_account()[account], epoch.root,
-    )  # fmt: skip
+    return _Owed(task_id, funding.escrow, funding.escrow_task_id, epoch.number, found)
 
 
 def _claim(escrow: TaskEscrow, owed: _Owed) -> dict[str, Any]:
     """The claim of ``owed``, with the vault and the amount already claimed read from the chain."""
-    claimed = escrow.claimed(owed.escrow_task_id, owed.account)
+    claimed = escrow.claimed(owed.escrow_task_id, owed.entitlement.account)
     return {
         "task_id": owed.task_id,
         "escrow": owed.escrow,
         "escrow_task_id": owed.escrow_task_id,
         "vault": escrow.vault(owed.escrow_task_id).address,  # where claims go
         "epoch": owed.epoch,
-        "account": owed.account,
-        "cumulative": str(owed.cumulative),
-        "claimed": str(claimed),
-        "claimable": str(max(owed.cumulative - claimed, 0)),
-        "proof": owed.proof,
-        "root": owed.root,
+        **owed.entitlement.claim_json(claimed),
     }
 
 
