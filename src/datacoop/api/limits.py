@@ -15,7 +15,7 @@ from eth_account.messages import encode_defunct
 from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
 
-from datacoop.api.deps import CurrentParticipant
+from datacoop.api.deps import CurrentCaller
 from datacoop.identity.ratelimits import RateLimits
 
 __all__ = ["SIGN_IN", "SIGN_IN_NONCE", "SUBMISSIONS", "UPLOADS"]
@@ -56,11 +56,11 @@ async def _sign_in(request: Request) -> None:
     _limits(request).hit("sign_in", client=_client(request), address=_signer(body))
 
 
-def _uploads(request: Request, who: CurrentParticipant) -> None:
+def _uploads(request: Request, who: CurrentCaller) -> None:
     _limits(request).hit("uploads", client=_client(request), address=who.address)
 
 
-def _submissions(request: Request, who: CurrentParticipant) -> None:
+def _submissions(request: Request, who: CurrentCaller) -> None:
     _limits(request).hit("submissions", client=_client(request), address=who.address)
 
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import BinaryIO, Protocol
 
 from fastapi.responses import StreamingResponse
 
-from datacoop.storage import BlobStore
-
-__all__ = ["CHUNK", "download_headers", "stream_blob"]
+__all__ = ["CHUNK", "BlobReader", "download_headers", "stream_blob"]
 
 CHUNK = 1 << 20
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class BlobReader(Protocol):
+    """What streaming needs of a blob store: open a blob by CID (the node's ``BlobStore`` is one)."""
+
+    def open(self, cid: str) -> BinaryIO: ...
 
 
 def download_headers(filename: str) -> dict[str, str]:
@@ -27,7 +32,7 @@ def download_headers(filename: str) -> dict[str, str]:
 
 
 def stream_blob(
-    store: BlobStore, cid: str, media_type: str = "application/octet-stream"
+    store: BlobReader, cid: str, media_type: str = "application/octet-stream"
 ) -> StreamingResponse:
     """A response that reads blob ``cid`` only as the client takes it (constant memory)."""
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import Field
 
 from datacoop.schemas import _Model
 
-__all__ = ["NoncePublic", "SessionPublic", "SignIn"]
+__all__ = ["Caller", "NoncePublic", "SessionPublic", "SignIn"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling, as a route sees them: a value, not the database row (nothing to lazy-load)."""
+
+    id: int
+    address: str  # EIP-55 checksummed
+    did: str  # did:pkh:eip155:<chain id>:<address>
 
 
 class NoncePublic(_Model):

@@ -20,7 +20,7 @@ from datacoop.db.models import AuthNonce, AuthSession, Participant
 from datacoop.errors import Gone, NotAuthenticated, ReplayedNonce
 from datacoop.identity import participants
 from datacoop.identity.addresses import did_pkh
-from datacoop.identity.schemas import NoncePublic, SessionPublic, SignIn
+from datacoop.identity.schemas import Caller, NoncePublic, SessionPublic, SignIn
 from datacoop.identity.siwe import verify_siwe
 
 __all__ = ["AuthService"]
@@ -120,6 +120,10 @@ class AuthService:
             if row.expires_at <= now:
                 raise NotAuthenticated("the session has expired; sign in again", field="authorization")
             return row.participant
+
+    def caller(self, who: Participant) -> Caller:
+        """``who`` as a :class:`Caller`."""
+        return Caller(id=who.id, address=who.address, did=did_pkh(self.chain_id, who.address))
 
     def sign_out(self, token: str) -> None:
         with self._db.transaction() as s:

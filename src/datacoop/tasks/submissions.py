@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from datacoop.cid import parse_cid
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
-from datacoop.db.models import Blob, Participant, Submission, SubmissionEvent, Task
+from datacoop.db.models import Blob, Submission, SubmissionEvent, Task
 from datacoop.errors import Forbidden, Gone, InvalidInput, NotFound, ReplayedNonce
 from datacoop.identity.addresses import did_pkh, normalize_jurisdiction
 from datacoop.identity.eip712 import (
@@ -30,6 +30,7 @@ from datacoop.identity.eip712 import (
     require_canonical,
     verify_submission,
 )
+from datacoop.identity.schemas import Caller
 from datacoop.tasks.disclosure import shared_cid, shared_report
 from datacoop.tasks.rules import TaskStatus
 from datacoop.tasks.schemas import StateChange, SubmissionCreate, SubmissionPublic
@@ -86,7 +87,7 @@ class SubmissionService:
         self.on_committed = on_committed  # e.g. wake the in-process workers
         self._screening_report = screening_report
 
-    def commit(self, contributor: Participant, task_id: int, body: SubmissionCreate) -> SubmissionPublic:
+    def commit(self, contributor: Caller, task_id: int, body: SubmissionCreate) -> SubmissionPublic:
         """Record a signed submission in state ``received``."""
         now = self._clock()
         with self._db.transaction() as s:
@@ -125,7 +126,7 @@ class SubmissionService:
         return public
 
     def _verified(
-        self, contributor: Participant, task_id: int, body: SubmissionCreate, now: datetime
+        self, contributor: Caller, task_id: int, body: SubmissionCreate, now: datetime
     ) -> SubmissionMessage:
         """The message exactly as sent and signed, its signature checked, then held to canonical forms.
 
@@ -179,7 +180,7 @@ class SubmissionService:
                 field="nonce",
             ) from exc
 
-    def get(self, submission_id: int, viewer: Participant, *, operator: bool = False) -> SubmissionPublic:
+    def get(self, submission_id: int, viewer: Caller, *, operator: bool = False) -> SubmissionPublic:
         """A submission as ``viewer`` may see it (see :mod:`datacoop.tasks.disclosure`).
 
         Its contributor (and the operator) see everything; the task's requester sees the shared
@@ -200,7 +201,7 @@ class SubmissionService:
         prescreen = report if full else shared_report(report)
         return public.model_copy(update={"details": {"prescreen": prescreen}})
 
-    def list_mine(self, contributor: Participant, *, task_id: int | None = None) -> list[SubmissionPublic]:
+    def list_mine(self, contributor: Caller, *, task_id: int | None = None) -> list[SubmissionPublic]:
         with self._db.transaction() as s:
             query = (
                 select(Submission).where(Submission.contributor_id == contributor.id).order_by(Submission.id)

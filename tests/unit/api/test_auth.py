@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
+import pytest
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from tests.conftest import ManualClock
 
+from datacoop.identity.schemas import Caller
 from datacoop.identity.siwe import build_message
 
 
@@ -40,7 +43,21 @@ def test_sign_in_returns_a_session_for_the_signer(
     assert session["address"] == alice.address
     assert session["did"] == f"did:pkh:eip155:31337:{alice.address}"
     me = api.get("/v1/auth/me", headers={"Authorization": f"Bearer {session['token']}"})
-    assert me.json()["address"] == alice.address
+    assert me.json() == {"address": alice.address, "did": session["did"]}
+
+
+def test_a_route_sees_the_caller_as_a_frozen_value(
+    api: TestClient, alice: LocalAccount, clock: ManualClock
+) -> None:
+    # Prepare
+    token = api.post("/v1/auth/siwe", json=_signed(api, alice, clock)).json()["token"]
+    auth = api.app.state.node.auth  # type: ignore[attr-defined]
+    # Execute
+    caller = auth.caller(auth.authenticate(token))
+    # Assert: the values a route reads, and no row to change or lazy-load from
+    assert caller == Caller(id=caller.id, address=alice.address, did=f"did:pkh:eip155:31337:{alice.address}")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        caller.address = "0x0"  # type: ignore[misc]
 
 
 def test_a_nonce_signs_in_once(api: TestClient, alice: LocalAccount, clock: ManualClock) -> None:

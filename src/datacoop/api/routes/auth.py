@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from datacoop.api.deps import BearerToken, CurrentParticipant, NodeDep
+from datacoop.api.deps import BearerToken, CurrentCaller, NodeDep
 from datacoop.api.limits import SIGN_IN, SIGN_IN_NONCE
-from datacoop.identity.addresses import did_pkh
 from datacoop.identity.schemas import NoncePublic, SessionPublic, SignIn
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -25,11 +24,11 @@ def sign_in(node: NodeDep, body: SignIn) -> SessionPublic:
 
 
 @router.get("/me")
-def me(node: NodeDep, who: CurrentParticipant) -> dict[str, str]:
-    return {"address": who.address, "did": did_pkh(node.settings.chain_id, who.address)}
+def me(who: CurrentCaller) -> dict[str, str]:
+    return {"address": who.address, "did": who.did}
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(node: NodeDep, token: BearerToken, _: CurrentParticipant) -> None:
+def logout(node: NodeDep, token: BearerToken, _: CurrentCaller) -> None:
     """End this session; 401 when the token is not a live session (a bad or ended one)."""
     node.auth.sign_out(token)

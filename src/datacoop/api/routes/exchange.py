@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentParticipant, NodeDep, own_account
+from datacoop.api.deps import CurrentCaller, CurrentParticipant, NodeDep, own_account
 from datacoop.api.openapi import NOTHING_NEW, binary
 from datacoop.api.params import MAX_ID, Count, Id, Wei
 from datacoop.api.streaming import download_headers
@@ -84,7 +84,7 @@ def get_listing(node: NodeDep, listing_id: Id) -> dict[str, Any]:
     response_model=None,
     responses={204: NOTHING_NEW},
 )
-def close_royalty_round(node: NodeDep, who: CurrentParticipant, listing_id: Id) -> dict[str, Any] | Response:
+def close_royalty_round(node: NodeDep, who: CurrentCaller, listing_id: Id) -> dict[str, Any] | Response:
     """Share what the pool was credited and post the root (operator only); 204 when nothing is new."""
     if not node.exchange.is_operator(who.address):
         raise Forbidden("only the node's operator posts royalty roots", field="authorization")
@@ -160,7 +160,7 @@ def deliver(
 
 
 @router.get("/royalties/{address}")
-def royalties(node: NodeDep, who: CurrentParticipant, address: str) -> list[dict[str, Any]]:
+def royalties(node: NodeDep, who: CurrentCaller, address: str) -> list[dict[str, Any]]:
     """What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain
     (its owner or the operator only)."""
     return node.exchange.royalties(own_account(node, who, address, "royalties are"))

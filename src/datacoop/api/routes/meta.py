@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from datacoop.api.deps import OPTIONAL_AUTH, NodeDep, OptionalParticipant, is_operator
+from datacoop.api.deps import OPTIONAL_AUTH, NodeDep, OptionalCaller, is_operator
 from datacoop.health import public_report
 from datacoop.identity.eip712 import typed_data_json
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["meta"])
 
 
 @router.get("/health", openapi_extra=OPTIONAL_AUTH)
-def health(node: NodeDep, who: OptionalParticipant) -> JSONResponse:
+def health(node: NodeDep, who: OptionalCaller) -> JSONResponse:
     """Database, store and chain status; 503 when a configured part is down.
 
     Anyone sees each part's status and the chain's public facts; the operator also sees the details

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentParticipant, NodeDep, Operator, own_account
+from datacoop.api.deps import CurrentCaller, CurrentParticipant, NodeDep, Operator, own_account
 from datacoop.api.openapi import NOTHING_NEW
 from datacoop.api.params import Id
 from datacoop.settlement.schemas import ClaimPublic
@@ -52,12 +52,12 @@ def spend(node: NodeDep, who: CurrentParticipant, task_id: Id) -> dict[str, Any]
 
 
 @router.get("/claims/{address}", response_model=list[ClaimPublic])
-def claims(node: NodeDep, who: CurrentParticipant, address: str) -> list[dict[str, Any]]:
+def claims(node: NodeDep, who: CurrentCaller, address: str) -> list[dict[str, Any]]:
     """What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator)."""
     return node.settlement.claims(own_account(node, who, address, "claims are"))
 
 
 @router.get("/statements/{address}")
-def statement(node: NodeDep, who: CurrentParticipant, address: str) -> dict[str, Any]:
+def statement(node: NodeDep, who: CurrentCaller, address: str) -> dict[str, Any]:
     """Which items and votes earned ``address`` what, per epoch (its owner or the operator only)."""
     return node.settlement.statement(own_account(node, who, address, "statements are"))
