@@ -149,9 +149,10 @@ def _arrays(content: RecordDict) -> list[F64]:
 def _charge(
     node: Node, coordinator: str, version_id: int, run: str, server_round: int, now: datetime
 ) -> None:
-    """The licence check, usage row and audit entry of one round on one node, in one transaction."""
+    """The licence check (the chain asked first), then in one transaction the round's usage and audit rows."""
+    check = node.compute.licences.check(node.db, coordinator, version_id, ("round",), now)
     with node.db.transaction() as s:
-        grant = node.compute.licences.licence_for(s, coordinator, version_id, "round", now)
+        grant = node.compute.licences.licence_for(s, check)
         if grant is None:
             raise Forbidden(
                 f"{coordinator} holds no federated (per-round) licence for version {version_id}",

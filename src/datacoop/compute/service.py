@@ -97,9 +97,9 @@ class ComputeService(ComputeRuns):
             allowed=self.config.allowed_requirements,
         )  # fmt: skip
         now = self._clock()
+        check = self.licences.check(self._db, who.address, version_id, ("job", "cpu_second"), now)
         with self._db.transaction() as s:
-            grant = self.licences.licence_for(s, who.address, version_id, "job", now)
-            grant = grant or self.licences.licence_for(s, who.address, version_id, "cpu_second", now)
+            grant = self.licences.licence_for(s, check)
             if grant is None:
                 raise Forbidden(
                     f"you hold no compute licence for dataset version {version_id}", field="version_id"

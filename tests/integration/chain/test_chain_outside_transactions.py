@@ -23,6 +23,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session
 from tests.integration.chain.test_exchange import open_market
 from tests.integration.chain.test_settlement import UNIT, _accept, _fund, _participant, _task
+from tests.unit.compute.world import approve
 
 from datacoop.app import Node, build_node
 from datacoop.chain.anvil import AnvilNode
@@ -154,3 +155,21 @@ def test_the_exchange_and_anchoring_read_the_chain_outside_their_transactions(
     # Assert
     assert m.listing["status"] == "listed" and round_ is not None and round_["status"] == "confirmed"
     assert [int(o["claimed"]) for o in owed] == [0] and int(owed[0]["claimable"]) > 0
+
+
+def test_compute_reads_the_licence_token_outside_its_transaction(
+    node: Node, sdk: Any, accounts: list[LocalAccount], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: a compute-to-data licence bought on chain; the publisher approves the algorithm
+    assert node.chain is not None
+    m = open_market(node, sdk, accounts)
+    buyer = sdk(accounts[4])
+    buyer.place_order(m.listing["id"], m.buy(accounts[4]), "US")
+    path = tmp_path / "algorithm.py"
+    path.write_text("def run(data_dir, out_dir):\n    pass\n")
+    approve(node, m.version_id, path)
+    watch = RpcWatch(node.db, node.chain.client, node.chain.relay, monkeypatch)
+    # Execute: submit a job (the check asks the chain whether the licence token is still the buyer's)
+    job = _guarded(watch, lambda: buyer.compute_submit(m.version_id, path))
+    # Assert
+    assert job.status == "queued"

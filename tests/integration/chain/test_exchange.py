@@ -137,8 +137,9 @@ def test_a_sale_pays_the_split_exactly_and_contributors_claim_their_royalties(
     assert order["withheld"]["2"]["rule"] == "cn.no_impact_assessment"
     assert order["withheld"]["2"]["access"] == "compute_to_data"
     assert order["withheld"]["2"]["legal_basis"]
+    check = node.compute.licences.check(node.db, buyer.address, m.version_id, ("job",), datetime.now(UTC))
     with node.db.transaction() as s:  # the compute-to-data offer came with the licence: jobs may run
-        licence = node.compute.licences.licence_for(s, buyer.address, m.version_id, "job", datetime.now(UTC))
+        licence = node.compute.licences.licence_for(s, check)
     assert licence is not None
     # royalties: 2:1 by items, floors; 1 base unit of dust stays in the pool
     assert round_ is not None and round_["status"] == "confirmed"
