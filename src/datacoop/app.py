@@ -269,7 +269,7 @@ def _assemble(
         vote_rewards=vote_rewards,
     )
     exchange = ExchangeService(
-        db, store, datasets, compliance, audit, chain,
+        db, datasets, compliance, audit, chain,
         secret=settings.download_secret or node_secret(settings.data_dir / "download_secret"),
         url_ttl=timedelta(seconds=settings.download_url_ttl_seconds), clock=clock,
     )  # fmt: skip

@@ -42,7 +42,6 @@ from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datacoop.exchange.access import Delivery, OrderAccess
 from datacoop.exchange.order_rows import listing_row, order_json, own_order
 from datacoop.identity.addresses import normalize_address
-from datacoop.storage import BlobStore
 
 __all__ = ["Delivery", "ExchangeOrders"]
 
@@ -53,7 +52,6 @@ class ExchangeOrders:
     def __init__(
         self,
         db: Database,
-        store: BlobStore,
         datasets: DatasetService,
         compliance: PolicyEngine,
         audit: AuditLog,
@@ -63,7 +61,7 @@ class ExchangeOrders:
         url_ttl: timedelta = timedelta(minutes=10),
         clock: Clock = utc_now,
     ) -> None:
-        self._db, self._store, self._datasets, self._engine = db, store, datasets, compliance
+        self._db, self._datasets, self._engine = db, datasets, compliance
         self._audit, self._chain, self._secret, self._ttl, self._clock = audit, chain, secret, url_ttl, clock
         self._access = OrderAccess(
             db, datasets, audit, self._market, secret=secret, url_ttl=url_ttl, clock=clock
