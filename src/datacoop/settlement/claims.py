@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
@@ -24,6 +23,13 @@ from datacoop.identity.addresses import normalize_address
 from datacoop.settlement.cumulative import Entitlement, entitlement
 from datacoop.settlement.epochs import entitlements, last_confirmed
 from datacoop.settlement.handles import Handles
+from datacoop.settlement.schemas import (
+    ClaimPublic,
+    SpendPublic,
+    StatementEpoch,
+    StatementItem,
+    StatementPublic,
+)
 
 __all__ = ["Claims"]
 
@@ -34,7 +40,7 @@ class Claims:
     def __init__(self, handles: Handles) -> None:
         self._h = handles
 
-    def claims(self, address: str) -> list[dict[str, Any]]:
+    def claims(self, address: str) -> list[ClaimPublic]:
         """Per task owing ``address``: the cumulative amount, its proof and what is claimed on chain."""
         account = normalize_address(address)
         escrow = self._h.escrow()
@@ -50,7 +56,7 @@ class Claims:
         # the chain is read after the transaction: each task's vault and what is claimed there so far
         return [_claim(escrow, o) for o in owed]
 
-    def statement(self, address: str) -> dict[str, Any]:
+    def statement(self, address: str) -> StatementPublic:
         """Per task and epoch, which items and votes earned ``address`` what (and what still waits)."""
         account = normalize_address(address)
         with self._h.db.transaction() as s:
@@ -60,9 +66,9 @@ class Claims:
                 .where(Earning.account == account)
                 .order_by(Earning.task_id, Earning.id)
             ).all()
-        return {"account": account, "epochs": _statement_groups(rows)}
+        return StatementPublic(account=account, epochs=_statement_groups(rows))
 
-    def spend(self, requester: Participant, task_id: int) -> dict[str, Any]:
+    def spend(self, requester: Participant, task_id: int) -> SpendPublic:
         """The requester's view: funded, posted, paid, remaining and cost per accepted item."""
         escrow = self._h.escrow()
         with self._h.db.transaction() as s:
@@ -78,18 +84,18 @@ class Claims:
             items, waiting = _items_paid(s, task_id), _earnings_waiting(s, task_id)
         on_chain = escrow.task(funding.escrow_task_id)
         posted = last.total if last else 0
-        return {
-            "task_id": task_id,
-            "escrow_task_id": funding.escrow_task_id,
-            "funded": str(on_chain.funded),
-            "posted": str(posted),
-            "paid": str(on_chain.paid),
-            "remaining": str(on_chain.funded - posted),
-            "accepted_items_paid": items,
-            "cost_per_item": str(posted // items) if items else None,
-            "earnings_waiting": waiting,
-            "top_up_needed": str(last.shortfall) if last and last.shortfall else "0",
-        }
+        return SpendPublic(
+            task_id=task_id,
+            escrow_task_id=funding.escrow_task_id,
+            funded=str(on_chain.funded),
+            posted=str(posted),
+            paid=str(on_chain.paid),
+            remaining=str(on_chain.funded - posted),
+            accepted_items_paid=items,
+            cost_per_item=str(posted // items) if items else None,
+            earnings_waiting=waiting,
+            top_up_needed=str(last.shortfall) if last and last.shortfall else "0",
+        )
 
 
 @dataclass(frozen=True)
@@ -115,41 +121,37 @@ def _owed(s: Session, task_id: int, account: str) -> _Owed | None:
     return _Owed(task_id, funding.escrow, funding.escrow_task_id, epoch.number, found)
 
 
-def _claim(escrow: TaskEscrow, owed: _Owed) -> dict[str, Any]:
+def _claim(escrow: TaskEscrow, owed: _Owed) -> ClaimPublic:
     """The claim of ``owed``, with the vault and the amount already claimed read from the chain."""
     claimed = escrow.claimed(owed.escrow_task_id, owed.entitlement.account)
-    return {
-        "task_id": owed.task_id,
-        "escrow": owed.escrow,
-        "escrow_task_id": owed.escrow_task_id,
-        "vault": escrow.vault(owed.escrow_task_id).address,  # where claims go
-        "epoch": owed.epoch,
+    return ClaimPublic(
+        task_id=owed.task_id,
+        escrow=owed.escrow,
+        escrow_task_id=owed.escrow_task_id,
+        vault=escrow.vault(owed.escrow_task_id).address,  # where claims go
+        epoch=owed.epoch,
         **owed.entitlement.claim_json(claimed),
-    }
+    )
 
 
-def _statement_groups(rows: Sequence[Row[Earning, int, str]]) -> list[dict[str, Any]]:
+def _statement_groups(rows: Sequence[Row[Earning, int, str]]) -> list[StatementEpoch]:
     """The earnings grouped by task and epoch, in order, each group with its total.
 
     A row is (earning, epoch number, epoch status); both are None while the earning waits (outer join).
     """
-    groups: dict[tuple[int, int | None], dict[str, Any]] = {}
+    groups: dict[tuple[int, int | None], tuple[str, list[Earning]]] = {}
     for earning, number, status in rows:
-        group = groups.setdefault(
-            (earning.task_id, number),
-            {
-                "task_id": earning.task_id,
-                "epoch": number,
-                "status": status or "waiting",
-                "total": 0,
-                "items": [],
-            },
+        groups.setdefault((earning.task_id, number), (status or "waiting", []))[1].append(earning)
+    return [
+        StatementEpoch(
+            task_id=task_id,
+            epoch=number,
+            status=status,
+            total=str(sum(e.amount for e in earnings)),
+            items=[StatementItem(kind=e.kind, id=e.source_id, amount=str(e.amount)) for e in earnings],
         )
-        group["total"] += earning.amount
-        group["items"].append({"kind": earning.kind, "id": earning.source_id, "amount": str(earning.amount)})
-    for group in groups.values():
-        group["total"] = str(group["total"])
-    return list(groups.values())
+        for (task_id, number), (status, earnings) in groups.items()
+    ]
 
 
 def _items_paid(s: Session, task_id: int) -> int:

@@ -16,7 +16,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +29,7 @@ from datacoop.errors import Conflict, NotFound, Unavailable
 from datacoop.settlement import rules as settlement
 from datacoop.settlement.earnings import VoteRewards, no_votes, record_earnings, waiting_earnings
 from datacoop.settlement.handles import Handles
+from datacoop.settlement.schemas import EpochPublic
 
 __all__ = ["OPEN", "EpochView", "Epochs", "entitlements", "last_confirmed"]
 
@@ -69,19 +69,20 @@ class EpochView:
             e.error,
         )
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "task_id": self.task_id,
-            "epoch": self.number,
-            "status": self.status,
-            "root": self.root,
-            "total": str(self.total),
-            "added": str(self.added),
-            "earnings": self.earnings,
-            "shortfall": str(self.shortfall),
-            "tx_hash": self.tx_hash,
-            "error": self.error,
-        }
+    def public(self) -> EpochPublic:
+        """The epoch as the API answers it (amounts as decimal text)."""
+        return EpochPublic(
+            task_id=self.task_id,
+            epoch=self.number,
+            status=self.status,
+            root=self.root,
+            total=str(self.total),
+            added=str(self.added),
+            earnings=self.earnings,
+            shortfall=str(self.shortfall),
+            tx_hash=self.tx_hash,
+            error=self.error,
+        )
 
 
 def last_confirmed(s: Session, task_id: int) -> Epoch | None:

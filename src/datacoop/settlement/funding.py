@@ -8,8 +8,6 @@ the same pair again answers as the first time did. Settlement only closes epochs
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,6 +16,7 @@ from datacoop.db.models import Participant, Task, TaskFunding
 from datacoop.errors import Conflict, Forbidden, NotFound, Unprocessable
 from datacoop.identity.addresses import normalize_address
 from datacoop.settlement.handles import Handles
+from datacoop.settlement.schemas import FundingPublic
 
 __all__ = ["Funding"]
 
@@ -33,7 +32,7 @@ class Funding:
         with self._h.db.transaction() as s:
             return list(s.scalars(select(TaskFunding.task_id).order_by(TaskFunding.task_id)).all())
 
-    def link_escrow(self, requester: Participant, task_id: int, escrow_task_id: int) -> dict[str, Any]:
+    def link_escrow(self, requester: Participant, task_id: int, escrow_task_id: int) -> FundingPublic:
         """Tie a task to the TaskEscrow task its requester opened (and funded) on chain."""
         chain, escrow = self._h.need_chain(), self._h.escrow()
         on_chain, chain_id = _escrow_task(escrow, escrow_task_id), chain.client.chain_id  # chain first
@@ -42,7 +41,7 @@ class Funding:
             existing = s.get(TaskFunding, task_id)
             if existing is not None:
                 if existing.escrow_task_id == escrow_task_id and existing.escrow == escrow.address:
-                    return _funding_json(existing, on_chain.funded)
+                    return _funding_public(existing, on_chain.funded)
                 raise Conflict(
                     f"task {task_id} is already funded by escrow task {existing.escrow_task_id}",
                     field="task_id",
@@ -58,7 +57,7 @@ class Funding:
             )
             s.add(row)
             s.flush()
-            return _funding_json(row, on_chain.funded)
+            return _funding_public(row, on_chain.funded)
 
 
 def _escrow_task(escrow: TaskEscrow, escrow_task_id: int) -> EscrowTask:
@@ -99,11 +98,11 @@ def _refuse_taken(s: Session, chain_id: int, escrow: str, escrow_task_id: int) -
         raise Conflict(f"escrow task {escrow_task_id} already funds task {taken}", field="escrow_task_id")
 
 
-def _funding_json(row: TaskFunding, funded: int) -> dict[str, Any]:
-    return {
-        "task_id": row.task_id,
-        "escrow": row.escrow,
-        "escrow_task_id": row.escrow_task_id,
-        "token": row.token,
-        "funded": str(funded),
-    }
+def _funding_public(row: TaskFunding, funded: int) -> FundingPublic:
+    return FundingPublic(
+        task_id=row.task_id,
+        escrow=row.escrow,
+        escrow_task_id=row.escrow_task_id,
+        token=row.token,
+        funded=str(funded),
+    )

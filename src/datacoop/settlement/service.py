@@ -25,7 +25,6 @@ one set of :class:`~datacoop.settlement.handles.Handles`: :mod:`~datacoop.settle
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from datacoop.chain.contracts import TaskEscrow
 from datacoop.chain.setup import ChainHandle
@@ -38,6 +37,7 @@ from datacoop.settlement.earnings import VoteReward, VoteRewards, no_votes
 from datacoop.settlement.epochs import Epochs, EpochView
 from datacoop.settlement.funding import Funding
 from datacoop.settlement.handles import Handles
+from datacoop.settlement.schemas import ClaimPublic, FundingPublic, SpendPublic, StatementPublic
 
 __all__ = ["EpochView", "SettlementService", "VoteReward"]
 
@@ -95,7 +95,7 @@ class SettlementService:
     def funded_tasks(self) -> list[int]:
         return self._funding.funded_tasks()
 
-    def link_escrow(self, requester: Participant, task_id: int, escrow_task_id: int) -> dict[str, Any]:
+    def link_escrow(self, requester: Participant, task_id: int, escrow_task_id: int) -> FundingPublic:
         """Tie a task to the TaskEscrow task its requester opened (and funded) on chain."""
         return self._funding.link_escrow(requester, task_id, escrow_task_id)
 
@@ -126,14 +126,14 @@ class SettlementService:
 
     # --- claims and statements: settlement/claims.py --------------------------------------------
 
-    def claims(self, address: str) -> list[dict[str, Any]]:
+    def claims(self, address: str) -> list[ClaimPublic]:
         """Per task owing ``address``: the cumulative amount, its proof and what is claimed on chain."""
         return self._claims.claims(address)
 
-    def statement(self, address: str) -> dict[str, Any]:
+    def statement(self, address: str) -> StatementPublic:
         """Per task and epoch, which items and votes earned ``address`` what (and what still waits)."""
         return self._claims.statement(address)
 
-    def spend(self, requester: Participant, task_id: int) -> dict[str, Any]:
+    def spend(self, requester: Participant, task_id: int) -> SpendPublic:
         """The requester's view: funded, posted, paid, remaining and cost per accepted item."""
         return self._claims.spend(requester, task_id)

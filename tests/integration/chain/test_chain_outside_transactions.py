@@ -116,14 +116,14 @@ def test_settlement_reads_the_chain_outside_its_transactions(
     spend = _guarded(watch, lambda: service.spend(_participant(db, requester.address), task_id))
     # Assert: what a user sees is what it was
     [claim] = claims
-    assert (claim["escrow_task_id"], claim["cumulative"], claim["claimed"]) == (
+    assert (claim.escrow_task_id, claim.cumulative, claim.claimed) == (
         escrow_task_id,
         str(6 * UNIT),
         "0",
     )
-    assert claim["claimable"] == str(6 * UNIT)
-    assert claim["vault"] == escrow.vault(escrow_task_id).address
-    assert (spend["funded"], spend["posted"]) == (str(100 * UNIT), str(6 * UNIT))
+    assert claim.claimable == str(6 * UNIT)
+    assert claim.vault == escrow.vault(escrow_task_id).address
+    assert (spend.funded, spend.posted) == (str(100 * UNIT), str(6 * UNIT))
 
 
 @pytest.fixture

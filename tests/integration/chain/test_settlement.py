@@ -139,8 +139,8 @@ def _funded_task(
 
 def _claim(chain: ChainClient, escrow: TaskEscrow, service: SettlementService, who: LocalAccount) -> None:
     for claim in service.claims(who.address):
-        if int(claim["claimable"]):
-            req = escrow.claim(claim["escrow_task_id"], who.address, int(claim["cumulative"]), claim["proof"])
+        if int(claim.claimable):
+            req = escrow.claim(claim.escrow_task_id, who.address, int(claim.cumulative), claim.proof)
             chain.send(who, req.as_tx())
 
 
@@ -173,14 +173,14 @@ def test_epochs_pay_contributors_once_each(
     assert _roots_posted(chain, escrow, escrow_task_id) == [1, 2]
     assert service.settle(task_id) is None  # nothing new: no epoch, no transaction
     statement = service.statement(alice.address)
-    assert [(e["epoch"], int(e["total"])) for e in statement["epochs"]] == [(1, 3 * REWARD), (2, 2 * REWARD)]
+    assert [(e.epoch, int(e.total)) for e in statement.epochs] == [(1, 3 * REWARD), (2, 2 * REWARD)]
     spend = service.spend(_participant(db, requester.address), task_id)
-    assert (int(spend["posted"]), int(spend["paid"]), spend["accepted_items_paid"]) == (
+    assert (int(spend.posted), int(spend.paid), spend.accepted_items_paid) == (
         16 * UNIT,
         16 * UNIT,
         8,
     )
-    assert int(spend["cost_per_item"]) == REWARD
+    assert int(spend.cost_per_item) == REWARD
 
 
 def test_overflow_waits_for_a_top_up(
@@ -197,7 +197,7 @@ def test_overflow_waits_for_a_top_up(
     first = service.settle(task_id)
     assert first is not None and (first.total, first.earnings, first.shortfall) == (5 * REWARD, 5, 3 * REWARD)
     assert service.settle(task_id) is None  # the escrow is spent: the rest waits
-    assert service.spend(_participant(db, requester.address), task_id)["top_up_needed"] == str(3 * REWARD)
+    assert service.spend(_participant(db, requester.address), task_id).top_up_needed == str(3 * REWARD)
     chain.send(requester, token.mint(requester.address, 3 * REWARD).as_tx())
     chain.send(requester, token.approve(escrow.address, 3 * REWARD).as_tx())
     chain.send(requester, escrow.top_up(escrow_task_id, 3 * REWARD).as_tx())
@@ -441,7 +441,7 @@ def test_sigkill_at_random_points_never_posts_an_epoch_twice(
     confirmed = [e.number for e in service.epochs(task_id) if e.status == "confirmed"]
     assert kills == 8 and open_at_kill >= 2  # several kills caught an epoch in flight
     assert posted == sorted(set(posted)) == confirmed  # each epoch on chain exactly once, and recorded
-    total = sum(int(c["cumulative"]) for a in accounts[2:5] for c in service.claims(a.address))
+    total = sum(int(c.cumulative) for a in accounts[2:5] for c in service.claims(a.address))
     assert total == 16 * REWARD == escrow.task(escrow_task_id).total
 
 
