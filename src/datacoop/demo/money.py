@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.datasets.chain_record import record_on_chain
-from datacoop.datasets.export import get_exporter
+from datacoop.datasets.exporting import ExportOptions, check_options
 from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.verify import directory_blobs, verify_manifest
 from datacoop.errors import Conflict, DataCoopError
@@ -116,7 +116,7 @@ def _dataset(
         f"6. dataset version {manifest.version}: {manifest.item_count} items, anchor {pending} → "
         f"{anchored.anchor.status}, verify {'ok' if report.ok else 'FAILED'}"
     )
-    exports, skipped = _export(node, manifest, anchored.manifest_cid, data_dir / "exports", formats, say)
+    exports, skipped = _export(node, version.id, data_dir / "exports", formats, say)
     return {
         "id": dataset.id,
         "version_id": version.id,
@@ -138,30 +138,18 @@ def _dataset(
 
 
 def _export(
-    node: Node,
-    manifest: Manifest,
-    manifest_cid: str,
-    root: Path,
-    formats: tuple[str, ...],
-    say: Callable[[str], None],
+    node: Node, version_id: int, root: Path, formats: tuple[str, ...], say: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    import inspect
-
+    """Each format through the one export path (``node.datasets.export``) into ``root/<format>``."""
     done: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     for name in formats:
         try:
-            exporter = get_exporter(name)
+            check_options(name, ExportOptions())  # the format is known and its libraries are installed
         except DataCoopError as exc:
             skipped[name] = exc.message
             say(f"   export {name}: skipped ({exc.message})")
             continue
-        accepted = inspect.signature(exporter).parameters
-        extra: dict[str, Any] = {}
-        if "manifest_cid" in accepted:
-            extra["manifest_cid"] = manifest_cid
-        if "blob_profile" in accepted:
-            extra["blob_profile"] = lambda cid: node.store.stat(cid).profile
-        result = exporter(manifest, node.store.open, root / name, **extra)
+        result = node.datasets.export(version_id, name, root / name)
         done[name] = {"items": result.items, "files": [str(p) for p in result.files]}
     return done, skipped
