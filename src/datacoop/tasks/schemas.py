@@ -14,11 +14,13 @@ from datacoop.tasks.states import SubmissionState
 __all__ = [
     "AcceptanceRules",
     "BlobPublic",
+    "DashboardSample",
     "ReviewRules",
     "StateChange",
     "SubmissionCreate",
     "SubmissionPublic",
     "TaskCreate",
+    "TaskDashboard",
     "TaskPublic",
 ]
 
@@ -143,3 +145,32 @@ class SubmissionPublic(_Model):
     updated_at: datetime
     history: list[StateChange] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class DashboardSample(_Model):
+    """One of a task's latest accepted items, as its requester previews it."""
+
+    submission_id: int
+    cid: str = Field(description="the scrubbed blob's CID (the upload's where nothing was scrubbed)")
+    content: str = Field(description="the path that serves the item's bytes to the requester")
+
+
+class TaskDashboard(_Model):
+    """A requester's view of one task: progress, outcomes, why items were rejected, latest samples."""
+
+    task_id: int
+    target: int = Field(description="how many accepted items the task asks for")
+    funded: bool = Field(description="whether the task is linked to a TaskEscrow task on chain")
+    submissions: int = Field(description="submissions in any state")
+    by_state: dict[str, int] = Field(description="submissions per state, every state named")
+    accepted: int
+    rejected: int
+    progress: float = Field(description="accepted / target, rounded to 4 places (can exceed 1)")
+    acceptance_rate: float | None = Field(
+        description="accepted / (accepted + rejected), 4 places; null before any decision"
+    )
+    rejections_by_cause: dict[str, int] = Field(
+        description="rejections per failed pre-screen stage (decode, quality, duplicates…) and 'review', "
+        "most frequent first"
+    )
+    samples: list[DashboardSample] = Field(description="the latest accepted items, newest first")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
@@ -12,7 +10,7 @@ from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Offset, Page
 from datacoop.api.streaming import stream_blob
 from datacoop.tasks.rules import TaskStatus
-from datacoop.tasks.schemas import TaskCreate, TaskPublic
+from datacoop.tasks.schemas import TaskCreate, TaskDashboard, TaskPublic
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -42,8 +40,8 @@ def close_task(node: NodeDep, who: CurrentParticipant, task_id: Id) -> TaskPubli
     return node.tasks.close(who, task_id)
 
 
-@router.get("/{task_id}/dashboard")
-def dashboard(node: NodeDep, who: CurrentParticipant, task_id: Id) -> dict[str, Any]:
+@router.get("/{task_id}/dashboard", response_model=TaskDashboard)
+def dashboard(node: NodeDep, who: CurrentParticipant, task_id: Id) -> TaskDashboard:
     """The requester's view: progress, acceptance rate, rejections by cause, latest accepted samples."""
     return node.dashboard.dashboard(who, task_id)
 
