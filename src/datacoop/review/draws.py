@@ -10,10 +10,11 @@ the item.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.orm import Session
 
 from datacoop.db.models import (
@@ -121,7 +122,36 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
     pool, addresses = _pool(s)
     if not pool:
         return 0
-    items = s.execute(
+    batch = _batch(s)
+    short = _short_items(s, batch) if batch else []
+    if not short:
+        return 0
+    seen = _seen_validators(s, [item.submission_id for item in short])
+    links: dict[int, set[int]] = {}  # contributor -> linked accounts, looked up once per contributor
+    made = 0
+    for item in short:
+        candidates = _candidates(s, pool, item, seen[item.submission_id], links)
+        chosen = weighted_draw(candidates, item.need, rng)
+        _assign(s, item, chosen, addresses, now, ttl)
+        made += len(chosen)
+    return made
+
+
+@dataclass(frozen=True)
+class _Short:
+    """An item short of validators: its parties, the kind of slot it wants, how many, and its open appeal."""
+
+    submission_id: int
+    contributor_id: int
+    requester_id: int
+    kind: AssignmentKind
+    need: int
+    appeal: Appeal | None
+
+
+def _batch(s: Session) -> Sequence[Row[int, int, int, int]]:
+    """The oldest items in review: (item, task, contributor, requester), locked for this fill."""
+    return s.execute(
         select(Submission.id, Submission.task_id, Submission.contributor_id, Task.requester_id)
         .join(Task, Task.id == Submission.task_id)
         .where(Submission.state == SubmissionState.IN_REVIEW.value)
@@ -129,9 +159,11 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
         .limit(FILL_BATCH)
         .with_for_update(of=Submission, skip_locked=True)  # PostgreSQL: two fills never share an item
     ).all()
-    if not items:
-        return 0
-    ids = [sid for sid, _, _, _ in items]
+
+
+def _short_items(s: Session, batch: Sequence[Row[int, int, int, int]]) -> list[_Short]:
+    """The items of the batch that want more validators than they have live, in batch order."""
+    ids = [sid for sid, _, _, _ in batch]
     closed = set(
         s.scalars(
             select(ReviewOutcome.submission_id).where(
@@ -144,9 +176,9 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
         for a in s.scalars(select(Appeal).where(Appeal.submission_id.in_(ids), Appeal.status == "open"))
     }
     counts = _slot_counts(s, ids)
-    rules = _rules_of_tasks(s, {task_id for _, task_id, _, _ in items})
-    short: list[tuple[int, tuple[int, int], AssignmentKind, int]] = []  # (item, parties, kind, wanted)
-    for sid, task_id, contributor_id, requester_id in items:
+    rules = _rules_of_tasks(s, {task_id for _, task_id, _, _ in batch})
+    short: list[_Short] = []
+    for sid, task_id, contributor_id, requester_id in batch:
         appeal = appeals.get(sid)
         if sid in closed and appeal is None:
             continue
@@ -154,36 +186,50 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
         live, voted = counts.get((sid, kind.value), (0, 0))
         need = _wanted(rules[task_id], kind, voted) - live
         if need > 0:
-            short.append((sid, (contributor_id, requester_id), kind, need))
-    if not short:
-        return 0
-    seen: dict[int, set[int]] = {sid: set() for sid, _, _, _ in short}
+            short.append(_Short(sid, contributor_id, requester_id, kind, need, appeal))
+    return short
+
+
+def _seen_validators(s: Session, ids: list[int]) -> dict[int, set[int]]:
+    """item -> every validator ever assigned it (in any status or kind)."""
+    seen: dict[int, set[int]] = {sid: set() for sid in ids}
     for item, validator_id in s.execute(
         select(ReviewAssignment.submission_id, ReviewAssignment.validator_id).where(
-            ReviewAssignment.submission_id.in_(list(seen))
+            ReviewAssignment.submission_id.in_(ids)
         )
     ):
         if item is not None:  # always: the query picks these items
             seen[item].add(validator_id)
-    links: dict[int, set[int]] = {}
-    made = 0
-    for sid, (contributor_id, requester_id), kind, need in short:
-        if contributor_id not in links:
-            links[contributor_id] = linked_accounts(s, contributor_id)
-        candidates = eligible(
-            pool,
-            contributor=contributor_id,
-            requester=requester_id,
-            linked=links[contributor_id],
-            seen=seen[sid],
-        )
-        chosen = weighted_draw(candidates, need, rng)
-        s.add_all(_open(sid, c.validator_id, kind, now, ttl) for c in chosen)
-        appeal = appeals.get(sid)
-        if appeal is not None and chosen:
-            appeal.jury = [*appeal.jury, *(addresses[c.validator_id] for c in chosen)]
-        made += len(chosen)
-    return made
+    return seen
+
+
+def _candidates(
+    s: Session, pool: list[Candidate], item: _Short, seen: set[int], links: dict[int, set[int]]
+) -> list[Candidate]:
+    """The pool less the item's parties, the contributor's linked accounts and its past validators."""
+    if item.contributor_id not in links:
+        links[item.contributor_id] = linked_accounts(s, item.contributor_id)
+    return eligible(
+        pool,
+        contributor=item.contributor_id,
+        requester=item.requester_id,
+        linked=links[item.contributor_id],
+        seen=seen,
+    )
+
+
+def _assign(
+    s: Session,
+    item: _Short,
+    chosen: list[Candidate],
+    addresses: dict[int, str],
+    now: datetime,
+    ttl: timedelta,
+) -> None:
+    """Open a slot for each chosen validator; an appeal's jury names them."""
+    s.add_all(_open(item.submission_id, c.validator_id, item.kind, now, ttl) for c in chosen)
+    if item.appeal is not None and chosen:
+        item.appeal.jury = [*item.appeal.jury, *(addresses[c.validator_id] for c in chosen)]
 
 
 def _slot_counts(s: Session, ids: list[int]) -> dict[tuple[int, str], tuple[int, int]]:
