@@ -14,6 +14,14 @@ from datacoop.api.params import MAX_ID, Count, Id, Wei
 from datacoop.api.streaming import download_headers
 from datacoop.errors import Forbidden, InvalidInput
 from datacoop.exchange.listings import SearchFilters
+from datacoop.exchange.schemas import (
+    DownloadLink,
+    ListingPage,
+    ListingPublic,
+    OrderPublic,
+    RoyaltyPublic,
+    RoyaltyRoundPublic,
+)
 
 router = APIRouter(tags=["exchange"])
 
@@ -46,7 +54,7 @@ class OrderCreate(BaseModel):
     safeguards: list[str] = Field(default_factory=list, description="transfer safeguards in place")
 
 
-@router.post("/listings", status_code=status.HTTP_201_CREATED)
+@router.post("/listings", response_model=ListingPublic, status_code=status.HTTP_201_CREATED)
 def create_listing(node: NodeDep, who: CurrentParticipant, body: ListingCreate) -> dict[str, Any]:
     """List an anchored version on LicenseMarket (its publisher); the node sends the transaction."""
     view = node.exchange.create_listing(who, body.model_dump())
@@ -54,7 +62,7 @@ def create_listing(node: NodeDep, who: CurrentParticipant, body: ListingCreate) 
     return view
 
 
-@router.get("/listings")
+@router.get("/listings", response_model=list[ListingPublic])
 def search_listings(
     node: NodeDep,
     q: str | None = None,
@@ -72,7 +80,7 @@ def search_listings(
     return node.exchange.search(filters, include_pending=include_pending)
 
 
-@router.get("/listings/{listing_id}")
+@router.get("/listings/{listing_id}", response_model=ListingPage)
 def get_listing(node: NodeDep, listing_id: Id) -> dict[str, Any]:
     """The listing page: terms, datasheet, samples, metadata links and provenance summary."""
     return node.exchange.listing_page(listing_id)
@@ -81,7 +89,7 @@ def get_listing(node: NodeDep, listing_id: Id) -> dict[str, Any]:
 @router.post(
     "/listings/{listing_id}/royalty-rounds",
     status_code=status.HTTP_201_CREATED,
-    response_model=None,
+    response_model=RoyaltyRoundPublic,
     responses={204: NOTHING_NEW},
 )
 def close_royalty_round(node: NodeDep, who: CurrentCaller, listing_id: Id) -> dict[str, Any] | Response:
@@ -93,7 +101,7 @@ def close_royalty_round(node: NodeDep, who: CurrentCaller, listing_id: Id) -> di
     return Response(status_code=status.HTTP_204_NO_CONTENT) if view is None else view
 
 
-@router.post("/orders", status_code=status.HTTP_201_CREATED)
+@router.post("/orders", response_model=OrderPublic, status_code=status.HTTP_201_CREATED)
 def create_order(node: NodeDep, who: CurrentParticipant, body: OrderCreate) -> dict[str, Any]:
     """Record a purchase made on chain; the answer lists the granted items and the withheld ones."""
     order = node.exchange.record_order(
@@ -103,17 +111,19 @@ def create_order(node: NodeDep, who: CurrentParticipant, body: OrderCreate) -> d
     return order
 
 
-@router.get("/orders")
+@router.get("/orders", response_model=list[OrderPublic])
 def list_orders(node: NodeDep, who: CurrentParticipant) -> list[dict[str, Any]]:
+    """The caller's orders, oldest first."""
     return node.exchange.orders(who)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", response_model=OrderPublic)
 def get_order(node: NodeDep, who: CurrentParticipant, order_id: Id) -> dict[str, Any]:
+    """One of the caller's orders."""
     return node.exchange.order(who, order_id)
 
 
-@router.get("/orders/{order_id}/download-url")
+@router.get("/orders/{order_id}/download-url", response_model=DownloadLink)
 def download_url(node: NodeDep, who: CurrentParticipant, order_id: Id) -> dict[str, Any]:
     """A short-lived signed URL of the order's export (a tar in WebDataset layout)."""
     return node.exchange.download_url(who, order_id)
@@ -159,7 +169,7 @@ def deliver(
     )
 
 
-@router.get("/royalties/{address}")
+@router.get("/royalties/{address}", response_model=list[RoyaltyPublic])
 def royalties(node: NodeDep, who: CurrentCaller, address: str) -> list[dict[str, Any]]:
     """What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain
     (its owner or the operator only)."""
