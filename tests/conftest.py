@@ -104,6 +104,20 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "node", chain="off")
 
 
+FAST_STAGES = ("size", "duplicates")  # the cheap stages, for tests of a service rather than of its stages
+
+
+def fast_settings() -> Any:
+    """A ``settings`` fixture whose node runs only :data:`FAST_STAGES`, for a folder of service tests
+    (the service is under test there, not the stages): its conftest says ``settings = fast_settings()``."""
+
+    @pytest.fixture(name="settings")
+    def narrowed(tmp_path: Path) -> Settings:
+        return Settings(data_dir=tmp_path / "node", chain="off", stages=list(FAST_STAGES))
+
+    return narrowed
+
+
 @pytest.fixture
 def node(settings: Settings, db: Database, clock: ManualClock) -> Iterator[Node]:
     built = build_node(settings, db=db, clock=clock, migrate=False, with_chain=False)
