@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from datacoop.api.deps import BearerToken, CurrentCaller, NodeDep
 from datacoop.api.limits import SIGN_IN, SIGN_IN_NONCE
-from datacoop.identity.schemas import NoncePublic, SessionPublic, SignIn
+from datacoop.identity.schemas import MePublic, NoncePublic, SessionPublic, SignIn
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -23,9 +23,10 @@ def sign_in(node: NodeDep, body: SignIn) -> SessionPublic:
     return node.auth.sign_in(body)
 
 
-@router.get("/me")
-def me(who: CurrentCaller) -> dict[str, str]:
-    return {"address": who.address, "did": who.did}
+@router.get("/me", response_model=MePublic)
+def me(who: CurrentCaller) -> MePublic:
+    """Who the session's token signs in."""
+    return MePublic(address=who.address, did=who.did)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from datacoop.api.deps import OPTIONAL_AUTH, NodeDep, OptionalCaller, is_operator
 from datacoop.health import public_report
 from datacoop.identity.eip712 import typed_data_json
+from datacoop.identity.schemas import Eip712Public
 
 router = APIRouter(tags=["meta"])
 
@@ -26,7 +27,7 @@ def health(node: NodeDep, who: OptionalCaller) -> JSONResponse:
     return JSONResponse(shown, status_code=200 if report["status"] == "ok" else 503)
 
 
-@router.get("/eip712")
+@router.get("/eip712", response_model=Eip712Public)
 def eip712(node: NodeDep) -> dict[str, Any]:
     """The EIP-712 domain and types of every message DataCoop asks a wallet to sign."""
     return typed_data_json(node.eip712)
