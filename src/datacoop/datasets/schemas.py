@@ -17,6 +17,7 @@ __all__ = [
     "AnchorPublic",
     "DatasetCreate",
     "DatasetPublic",
+    "ProofPublic",
     "VersionCreate",
     "VersionPublic",
     "WithdrawalCreate",
@@ -79,3 +80,16 @@ class WithdrawalPublic(BaseModel):
     submission_id: int
     at: datetime
     effect: str = "the item leaves every dataset version created from now on; earlier versions are immutable"
+
+
+class ProofPublic(BaseModel):
+    """An inclusion proof of one item of a version, checkable on its own (``datacoop dataset verify``)."""
+
+    schema_: str = Field(alias="schema", description="the proof format, datacoop.proof/1")
+    manifest_cid: str
+    items_root: str = Field(description="the Merkle root over the version's items")
+    leaf_encoding: list[str] = Field(description="the ABI types of a leaf: (index, item hash)")
+    index: int = Field(description="the item's index in the manifest")
+    item_hash: str = Field(description="0x-hex keccak256 of the item's canonical JSON")
+    item: dict[str, Any] = Field(description="the item as the manifest has it")
+    proof: list[str] = Field(description="sibling hashes from the leaf up, 0x-hex")

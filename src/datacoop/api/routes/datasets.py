@@ -20,6 +20,7 @@ from datacoop.datasets.exporting import DOWNLOADS
 from datacoop.datasets.schemas import (
     DatasetCreate,
     DatasetPublic,
+    ProofPublic,
     VersionCreate,
     VersionPublic,
     WithdrawalCreate,
@@ -103,8 +104,9 @@ def export_version(node: NodeDep, version_id: Id, format_name: FormatName) -> Fi
     )
 
 
-@router.get("/dataset-versions/{version_id}/proof/{index}")
+@router.get("/dataset-versions/{version_id}/proof/{index}", response_model=ProofPublic)
 def get_proof(node: NodeDep, version_id: Id, index: Index) -> dict[str, object]:
+    """An inclusion proof of the version's item ``index``, checkable on its own."""
     return node.datasets.proof(version_id, index)
 
 
