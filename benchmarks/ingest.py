@@ -133,7 +133,7 @@ def prescreen_rate(node: Node, images: list[bytes], timed: Timed, first_nonce: i
     now = datetime.now(UTC)
     who = Account.from_key((4242).to_bytes(32, "big"))
     with node.db.transaction() as s:
-        row = participants.get_or_create(s, who.address, now)
+        row = participants.as_caller(participants.get_or_create(s, who.address, now), node.auth.chain_id)
     task = node.tasks.create(row, TaskCreate(
         title="Industrial protective masks", description="photos of N95 masks", modality="image",
         reward_per_item=1, target_count=1000, deadline=now + timedelta(days=1), consent_text="ok",

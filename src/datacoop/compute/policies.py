@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from datacoop.audit.log import AuditLog
 from datacoop.compute.release import ReleasePolicy
 from datacoop.compute.schemas import PolicyBody, PolicyPublic
-from datacoop.db.models import ComputePolicy, Dataset, DatasetVersion, Listing, Participant, PrivacySpend
+from datacoop.db.models import ComputePolicy, Dataset, DatasetVersion, Listing, PrivacySpend
 from datacoop.errors import Forbidden, NotFound
+from datacoop.identity.schemas import Caller
 
 __all__ = ["ReleasePolicies"]
 
@@ -49,7 +50,7 @@ class ReleasePolicies:
             raise NotFound(f"there is no dataset version {version_id}", field="version_id")
         return version.dataset_id
 
-    def _check_publisher(self, s: Session, who: Participant | None, version_id: int) -> None:
+    def _check_publisher(self, s: Session, who: Caller | None, version_id: int) -> None:
         dataset = s.get(Dataset, self.dataset_of(s, version_id))
         assert dataset is not None
         if who is None:  # the operator, from the node's own CLI
@@ -66,7 +67,7 @@ class ReleasePolicies:
             )
 
     def set(
-        self, s: Session, who: Participant | None, version_id: int, body: PolicyBody, now: datetime
+        self, s: Session, who: Caller | None, version_id: int, body: PolicyBody, now: datetime
     ) -> PolicyPublic:
         """Replace the version's policy (the publisher's or the operator's call)."""
         self._check_publisher(s, who, version_id)

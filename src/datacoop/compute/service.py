@@ -26,6 +26,7 @@ from datacoop.datasets.manifest import Manifest
 from datacoop.db import Database
 from datacoop.db.models import ComputeJob, Participant
 from datacoop.errors import Forbidden, NotFound
+from datacoop.identity.schemas import Caller
 from datacoop.storage import BlobStore
 
 __all__ = ["ComputeConfig", "ComputeService", "job_public"]
@@ -46,7 +47,7 @@ class ComputeService(ComputeRuns):
 
     # --- the publisher's side -----------------------------------------------------------
 
-    def set_policy(self, who: Participant | None, version_id: int, body: PolicyBody) -> PolicyPublic:
+    def set_policy(self, who: Caller | None, version_id: int, body: PolicyBody) -> PolicyPublic:
         """Set how outputs of jobs on ``version_id`` may leave (its publisher; the operator: ``who=None``)."""
         with self._db.transaction() as s:
             return self.policies.set(s, who, version_id, body, self._clock())
@@ -59,7 +60,7 @@ class ComputeService(ComputeRuns):
         body["parameters"] = {k: list(v) for k, v in rules.parameters.items()}
         return PolicyPublic(version_id=version_id, **body)
 
-    def _admit(self, s: Session, who: Participant, version_id: int, source: bytes) -> None:
+    def _admit(self, s: Session, who: Caller, version_id: int, source: bytes) -> None:
         """The release policy at submission: an unapproved hash, or a spent privacy budget, is refused."""
         policy = self.policies.get(s, version_id)
         digest = hashlib.sha256(source).hexdigest()
@@ -81,7 +82,7 @@ class ComputeService(ComputeRuns):
     # --- the buyer's side ---------------------------------------------------------------
 
     def submit(
-        self, who: Participant, version_id: int, source: bytes, filename: str, *, entry: str | None = None,
+        self, who: Caller, version_id: int, source: bytes, filename: str, *, entry: str | None = None,
         requirements: list[str] | None = None,
     ) -> JobPublic:  # fmt: skip
         """Queue an algorithm against a version the buyer holds a compute licence for.
@@ -130,7 +131,7 @@ class ComputeService(ComputeRuns):
             )
             return job_public(job)
 
-    def _own(self, job_id: int, who: Participant) -> ComputeJob:
+    def _own(self, job_id: int, who: Caller) -> ComputeJob:
         with self._db.transaction() as s:
             job = s.get(ComputeJob, job_id)
             if job is None or job.buyer_id != who.id:  # another buyer's job is not even said to exist
@@ -138,10 +139,10 @@ class ComputeService(ComputeRuns):
             s.expunge(job)
             return job
 
-    def get(self, job_id: int, who: Participant) -> JobPublic:
+    def get(self, job_id: int, who: Caller) -> JobPublic:
         return job_public(self._own(job_id, who))
 
-    def output_link(self, job_id: int, who: Participant, name: str) -> OutputLink:
+    def output_link(self, job_id: int, who: Caller, name: str) -> OutputLink:
         """A signed download URL (path and query) for one released output, bound to the buyer."""
         job = self._own(job_id, who)
         if name not in {o["name"] for o in job.outputs}:
@@ -151,7 +152,7 @@ class ComputeService(ComputeRuns):
         return OutputLink(url=url, ttl_seconds=int(self._signer.ttl.total_seconds()))
 
     def open_output(
-        self, caller: Participant, job_id: int, name: str, buyer: str, expires: int, sig: str
+        self, caller: Caller, job_id: int, name: str, buyer: str, expires: int, sig: str
     ) -> tuple[BinaryIO, int]:
         """The bytes behind a signed URL, for its buyer's own session (signature, expiry, caller, release)."""
         self._signer.verify(job_id, name, buyer, expires, sig, self._clock())

@@ -46,6 +46,7 @@ from datacoop.db.models import (
 )
 from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datacoop.identity.eip712 import Eip712Domain
+from datacoop.identity.schemas import Caller
 from datacoop.storage import BlobStore
 from datacoop.tasks.blobs import BlobService
 
@@ -81,7 +82,7 @@ class DatasetService:
 
     # --- datasets -----------------------------------------------------------------------------
 
-    def create(self, who: Participant | None, name: str, query: dict[str, Any]) -> DatasetPublic:
+    def create(self, who: Caller | None, name: str, query: dict[str, Any]) -> DatasetPublic:
         """A dataset over ``query``; ``who`` must be the requester of every task it names (None: operator)."""
         parsed = parse_query(query)
         if not name or len(name) > 200:
@@ -96,7 +97,7 @@ class DatasetService:
             return self._public(s, row)
 
     @staticmethod
-    def _check_tasks(s: Session, who: Participant | None, query: DatasetQuery) -> None:
+    def _check_tasks(s: Session, who: Caller | None, query: DatasetQuery) -> None:
         tasks = {t.id: t for t in s.scalars(select(Task).where(Task.id.in_(query.task_ids)))}
         missing = [i for i in query.task_ids if i not in tasks]
         if missing:
@@ -134,7 +135,7 @@ class DatasetService:
     # --- versions -----------------------------------------------------------------------------
 
     def create_version(
-        self, dataset_id: int, who: Participant | None = None, query: dict[str, Any] | None = None
+        self, dataset_id: int, who: Caller | None = None, query: dict[str, Any] | None = None
     ) -> VersionPublic:
         """Freeze the dataset's (or the given) query into a new immutable version.
 
@@ -155,7 +156,7 @@ class DatasetService:
             return version_public(row, dataset.token_id)
 
     @staticmethod
-    def _own_dataset_locked(s: Session, dataset_id: int, who: Participant | None) -> Dataset:
+    def _own_dataset_locked(s: Session, dataset_id: int, who: Caller | None) -> Dataset:
         """The dataset, locked until the version is written; ``who`` (None: operator) must own it."""
         dataset = s.get(Dataset, dataset_id, with_for_update=True)
         if dataset is None:
@@ -165,7 +166,7 @@ class DatasetService:
         return dataset
 
     def _version_query(
-        self, s: Session, dataset: Dataset, who: Participant | None, query: dict[str, Any] | None
+        self, s: Session, dataset: Dataset, who: Caller | None, query: dict[str, Any] | None
     ) -> DatasetQuery:
         """The dataset's query, or ``query``, which then replaces it from now on."""
         parsed = parse_query(query if query is not None else dataset.query)
@@ -355,7 +356,7 @@ class DatasetService:
 
     # --- withdrawals --------------------------------------------------------------------------
 
-    def withdraw(self, who: Participant, submission_id: int, reason: str = "") -> WithdrawalPublic:
+    def withdraw(self, who: Caller, submission_id: int, reason: str = "") -> WithdrawalPublic:
         """A contributor withdraws consent: the item leaves every later version (earlier ones stay)."""
         if len(reason) > 2000:
             raise InvalidInput("reason is longer than 2,000 characters", field="reason", limit=2000)

@@ -20,11 +20,12 @@ from datacoop.datasets.exporting import TarArchive
 from datacoop.datasets.manifest import canonical_json
 from datacoop.datasets.service import DatasetService
 from datacoop.db import Database
-from datacoop.db.models import Dataset, DatasetVersion, Order, Participant
+from datacoop.db.models import Dataset, DatasetVersion, Order
 from datacoop.errors import Forbidden, Gone
 from datacoop.exchange.delivery import DeliveryClaim, check_caller, parse_range, read_token, sign_token
 from datacoop.exchange.order_rows import listing_row, order_json, own_order
 from datacoop.identity.addresses import normalize_address
+from datacoop.identity.schemas import Caller
 
 __all__ = ["Delivery", "OrderAccess"]
 
@@ -57,7 +58,7 @@ class OrderAccess:
         self._db, self._datasets, self._audit, self._market = db, datasets, audit, market
         self._secret, self._ttl, self._clock = secret, url_ttl, clock
 
-    def download_url(self, who: Participant, order_id: int) -> dict[str, Any]:
+    def download_url(self, who: Caller, order_id: int) -> dict[str, Any]:
         """A short-lived signed URL of the order's export (the buyer only)."""
         now = self._clock()
         with self._db.transaction() as s:
@@ -70,7 +71,7 @@ class OrderAccess:
             "size": self._export(order_id).size,
         }
 
-    def open_delivery(self, token: str, caller: Participant, range_header: str | None = None) -> Delivery:
+    def open_delivery(self, token: str, caller: Caller, range_header: str | None = None) -> Delivery:
         """Check the URL and the licence on chain, log the download, and return the asked bytes.
 
         Raises:

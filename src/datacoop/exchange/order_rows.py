@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from datacoop.db.models import Listing, Order, Participant
+from datacoop.db.models import Listing, Order
 from datacoop.errors import Forbidden, NotFound
+from datacoop.identity.schemas import Caller
 
 __all__ = ["listing_row", "order_json", "own_order"]
 
@@ -23,7 +24,7 @@ def listing_row(s: Session, listing_id: int) -> Listing:
     return row
 
 
-def own_order(s: Session, who: Participant, order_id: int) -> Order:
+def own_order(s: Session, who: Caller, order_id: int) -> Order:
     row = s.get(Order, order_id)
     if row is None:
         raise NotFound(f"there is no order {order_id}", field="order_id")

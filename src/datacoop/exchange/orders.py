@@ -42,6 +42,7 @@ from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datacoop.exchange.access import Delivery, OrderAccess
 from datacoop.exchange.order_rows import listing_row, order_json, own_order
 from datacoop.identity.addresses import normalize_address
+from datacoop.identity.schemas import Caller
 
 __all__ = ["Delivery", "ExchangeOrders"]
 
@@ -100,7 +101,7 @@ class ExchangeOrders:
 
     def record_order(
         self,
-        who: Participant,
+        who: Caller,
         listing_id: int,
         tx_hash: str,
         jurisdiction: str,
@@ -135,7 +136,7 @@ class ExchangeOrders:
             return self._order_json(row)  # the chain follower opens the royalty round the sale made due
 
     @staticmethod
-    def _recorded(s: Session, who: Participant, listing_id: int, tx_hash: str) -> Order | None:
+    def _recorded(s: Session, who: Caller, listing_id: int, tx_hash: str) -> Order | None:
         """The order already recorded for ``tx_hash`` (asking again is harmless), if it is ``who``'s."""
         known = s.scalar(select(Order).where(Order.tx_hash == tx_hash.lower()))
         if known is not None and (known.buyer_id != who.id or known.listing_id != listing_id):
@@ -154,7 +155,7 @@ class ExchangeOrders:
     def _insert_order(
         self,
         s: Session,
-        who: Participant,
+        who: Caller,
         listing: Listing,
         tx_hash: str,
         sale: dict[str, Any],
@@ -275,22 +276,22 @@ class ExchangeOrders:
         req = TestToken(chain.client, listing.token).transfer(publisher.address, order.publisher_share)
         self._enqueue(s, order.forward_tx_key, req.to, req.data)
 
-    def order(self, who: Participant, order_id: int) -> dict[str, Any]:
+    def order(self, who: Caller, order_id: int) -> dict[str, Any]:
         with self._db.transaction() as s:
             return self._order_json(self._own_order(s, who, order_id))
 
-    def orders(self, who: Participant) -> list[dict[str, Any]]:
+    def orders(self, who: Caller) -> list[dict[str, Any]]:
         with self._db.transaction() as s:
             rows = s.scalars(select(Order).where(Order.buyer_id == who.id).order_by(Order.id))
             return [self._order_json(r) for r in rows]
 
     # --- delivery (exchange/access.py) --------------------------------------------------------
 
-    def download_url(self, who: Participant, order_id: int) -> dict[str, Any]:
+    def download_url(self, who: Caller, order_id: int) -> dict[str, Any]:
         """A short-lived signed URL of the order's export (the buyer only)."""
         return self._access.download_url(who, order_id)
 
-    def open_delivery(self, token: str, caller: Participant, range_header: str | None = None) -> Delivery:
+    def open_delivery(self, token: str, caller: Caller, range_header: str | None = None) -> Delivery:
         """Check the URL and the licence on chain, log the download, and return the asked bytes.
 
         Raises:

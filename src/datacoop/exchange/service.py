@@ -37,7 +37,6 @@ from datacoop.db.models import (
     DatasetVersion,
     Listing,
     Order,
-    Participant,
     RoyaltyEntitlement,
     RoyaltyRound,
     Task,
@@ -55,6 +54,7 @@ from datacoop.exchange.listings import (
 )
 from datacoop.exchange.orders import Delivery, ExchangeOrders
 from datacoop.identity.addresses import normalize_address
+from datacoop.identity.schemas import Caller
 from datacoop.settlement.cumulative import Entitlement, entitlement
 
 __all__ = ["Delivery", "ExchangeService"]
@@ -68,7 +68,7 @@ class ExchangeService(ExchangeOrders):
 
     # --- listings -----------------------------------------------------------------------------
 
-    def create_listing(self, who: Participant, body: dict[str, Any]) -> dict[str, Any]:
+    def create_listing(self, who: Caller, body: dict[str, Any]) -> dict[str, Any]:
         """List an anchored version on LicenseMarket through the operator's outbox (the publisher's offer)."""
         chain, market = self._need_chain(), self._market()
         terms = ListingTerms.parse(body, int(market.contract.functions.operatorFeeBps().call()))

@@ -9,8 +9,10 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from datacoop.db.models import Participant
+from datacoop.identity.addresses import did_pkh
+from datacoop.identity.schemas import Caller
 
-__all__ = ["get_or_create"]
+__all__ = ["as_caller", "get_or_create"]
 
 
 def get_or_create(session: Session, address: str, now: datetime) -> Participant:
@@ -26,3 +28,8 @@ def get_or_create(session: Session, address: str, now: datetime) -> Participant:
     except SAIntegrityError:
         return session.scalars(select(Participant).where(Participant.address == address)).one()
     return row
+
+
+def as_caller(row: Participant, chain_id: int) -> Caller:
+    """``row`` as the frozen :class:`Caller` the services take (its did on chain ``chain_id``)."""
+    return Caller(id=row.id, address=row.address, did=did_pkh(chain_id, row.address))

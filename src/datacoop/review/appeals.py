@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
-from datacoop.db.models import Appeal, Participant, ReviewOutcome, Submission
+from datacoop.db.models import Appeal, ReviewOutcome, Submission
 from datacoop.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from datacoop.identity.schemas import Caller
 from datacoop.review.outcomes import finalize, outcome_of
 from datacoop.review.rules import ReviewAnswer
 from datacoop.review.schemas import AppealCreate, AppealPublic, RequesterDecision, ReviewStatus
@@ -22,7 +23,7 @@ from datacoop.tasks.transitions import move
 __all__ = ["appeal_public", "get_appeal", "open_appeal", "requester_decides", "status", "visible"]
 
 
-def status(s: Session, submission_id: int, viewer: Participant, *, operator: bool) -> ReviewStatus:
+def status(s: Session, submission_id: int, viewer: Caller, *, operator: bool) -> ReviewStatus:
     visible(s, submission_id, viewer, operator=operator)
     row = s.get(ReviewOutcome, submission_id)
     if row is None:
@@ -33,7 +34,7 @@ def status(s: Session, submission_id: int, viewer: Participant, *, operator: boo
 
 
 def requester_decides(
-    s: Session, who: Participant, submission_id: int, body: RequesterDecision, now: datetime
+    s: Session, who: Caller, submission_id: int, body: RequesterDecision, now: datetime
 ) -> ReviewStatus:
     visible(s, submission_id, who, operator=False)
     sub = _submission(s, submission_id, lock=True)
@@ -48,7 +49,7 @@ def requester_decides(
 
 
 def open_appeal(
-    s: Session, who: Participant, submission_id: int, body: AppealCreate, digest: str, now: datetime
+    s: Session, who: Caller, submission_id: int, body: AppealCreate, digest: str, now: datetime
 ) -> Appeal:
     """Record the appeal (the signature already checked) and send the item back to review."""
     visible(s, submission_id, who, operator=False)
@@ -89,7 +90,7 @@ def open_appeal(
     return appeal
 
 
-def get_appeal(s: Session, submission_id: int, viewer: Participant, *, operator: bool) -> AppealPublic:
+def get_appeal(s: Session, submission_id: int, viewer: Caller, *, operator: bool) -> AppealPublic:
     visible(s, submission_id, viewer, operator=operator)
     appeal = s.scalar(select(Appeal).where(Appeal.submission_id == submission_id))
     if appeal is None:
@@ -97,7 +98,7 @@ def get_appeal(s: Session, submission_id: int, viewer: Participant, *, operator:
     return appeal_public(appeal, jurors=operator)
 
 
-def visible(s: Session, submission_id: int, viewer: Participant, *, operator: bool) -> Submission:
+def visible(s: Session, submission_id: int, viewer: Caller, *, operator: bool) -> Submission:
     """The submission, if ``viewer`` is its contributor, its task's requester or the operator.
 
     Anyone else gets the same 404 as for an id that does not exist: ids do not reveal what exists.

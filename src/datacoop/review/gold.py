@@ -17,17 +17,16 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from datacoop.cid import parse_cid
-from datacoop.db.models import Blob, GoldItem, Participant
+from datacoop.db.models import Blob, GoldItem
 from datacoop.errors import Conflict, Forbidden, NotFound
+from datacoop.identity.schemas import Caller
 from datacoop.review.schemas import GoldItemCreate, GoldItemPublic
 from datacoop.tasks.service import load_task
 
 __all__ = ["add_gold", "list_gold"]
 
 
-def add_gold(
-    s: Session, who: Participant, task_id: int, body: GoldItemCreate, now: datetime
-) -> GoldItemPublic:
+def add_gold(s: Session, who: Caller, task_id: int, body: GoldItemCreate, now: datetime) -> GoldItemPublic:
     """Add an item with a known answer to the caller's task (never screened, paid or exported)."""
     cid = parse_cid(body.cid, field="cid")
     _own_task(s, who, task_id, "add gold items")
@@ -49,13 +48,13 @@ def add_gold(
     return _public(row)
 
 
-def list_gold(s: Session, who: Participant, task_id: int) -> list[GoldItemPublic]:
+def list_gold(s: Session, who: Caller, task_id: int) -> list[GoldItemPublic]:
     _own_task(s, who, task_id, "see its gold items")
     rows = s.scalars(select(GoldItem).where(GoldItem.task_id == task_id).order_by(GoldItem.id))
     return [_public(g) for g in rows]
 
 
-def _own_task(s: Session, who: Participant, task_id: int, action: str) -> None:
+def _own_task(s: Session, who: Caller, task_id: int, action: str) -> None:
     if load_task(s, task_id).requester_id != who.id:
         raise Forbidden(f"only the task's requester can {action}", field="task_id")
 

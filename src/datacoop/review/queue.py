@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from datacoop.clock import Clock
 from datacoop.db import Database
-from datacoop.db.models import GoldItem, Participant, ReviewAssignment, Submission, Task, Validator
+from datacoop.db.models import GoldItem, ReviewAssignment, Submission, Task, Validator
 from datacoop.errors import Forbidden, NotFound
+from datacoop.identity.schemas import Caller
 from datacoop.review.draws import fill_slots
 from datacoop.review.rules import AssignmentKind, AssignmentStatus, Qualification
 from datacoop.review.schemas import ReviewItem, ValidatorPublic
@@ -51,7 +52,7 @@ class ReviewQueue:
     ) -> None:
         self._db, self._tunables, self._report, self._clock = db, tunables, report, clock
 
-    def enrol(self, who: Participant) -> ValidatorPublic:
+    def enrol(self, who: Caller) -> ValidatorPublic:
         """Check the caller's stake and make or refresh their validator record."""
         min_stake = self._tunables.min_stake
         stake = self._tunables.stakes.stake_of(who.address)
@@ -93,7 +94,7 @@ class ReviewQueue:
             raise Forbidden("excluded from review: gold accuracy stayed below the floor", field="validator")
         return public
 
-    def next_for(self, who: Participant) -> ReviewItem | None:
+    def next_for(self, who: Caller) -> ReviewItem | None:
         """The caller's next item (real or gold, alike), or None when nothing is waiting for them."""
         self.enrol(who)
         now = self._clock()
@@ -172,7 +173,7 @@ class ReviewQueue:
         s.add(row)
         return row
 
-    def content(self, who: Participant, assignment_id: int) -> str:
+    def content(self, who: Caller, assignment_id: int) -> str:
         """The CID of an item assigned to the caller (the route streams its bytes).
 
         The stake is read again now: an assignment outlives neither an unbonding nor an exclusion.
@@ -183,7 +184,7 @@ class ReviewQueue:
             return _item_of(s, a)[1]
 
 
-def assignment_of(s: Session, who: Participant, assignment_id: int) -> ReviewAssignment:
+def assignment_of(s: Session, who: Caller, assignment_id: int) -> ReviewAssignment:
     """The caller's assignment ``assignment_id``; anyone else's is a 404, like one that does not exist."""
     a = s.get(ReviewAssignment, assignment_id)
     v = s.scalar(select(Validator).where(Validator.participant_id == who.id))
@@ -203,7 +204,7 @@ def _item_of(s: Session, a: ReviewAssignment) -> tuple[Task, str, dict[str, Any]
     return sub.task, shared_cid(s, sub.id), {}, sub.id
 
 
-def _validator_of(s: Session, who: Participant) -> Validator:
+def _validator_of(s: Session, who: Caller) -> Validator:
     v = s.scalar(select(Validator).where(Validator.participant_id == who.id))
     if v is None:
         raise NotFound("you are not a validator yet: GET /v1/reviews/me enrols you", field="validator")

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
-from datacoop.db.models import Participant, ValidatorReward
+from datacoop.db.models import ValidatorReward
 from datacoop.identity.eip712 import AppealMessage, Eip712Domain, verify_signer
+from datacoop.identity.schemas import Caller
 from datacoop.review import appeals as review_appeals
 from datacoop.review import gold as review_gold
 from datacoop.review.draws import fill_slots
@@ -94,15 +95,15 @@ class ReviewService:
 
     # --- validators and the queue (review.queue) ----------------------------------------------
 
-    def enrol(self, who: Participant) -> ValidatorPublic:
+    def enrol(self, who: Caller) -> ValidatorPublic:
         """Check the caller's stake and make or refresh their validator record."""
         return self._queue.enrol(who)
 
-    def next_for(self, who: Participant) -> ReviewItem | None:
+    def next_for(self, who: Caller) -> ReviewItem | None:
         """The caller's next item (real or gold, alike), or None when nothing is waiting for them."""
         return self._queue.next_for(who)
 
-    def content(self, who: Participant, assignment_id: int) -> str:
+    def content(self, who: Caller, assignment_id: int) -> str:
         """The CID of an item assigned to the caller (the route streams its bytes).
 
         The stake is read again now: an assignment outlives neither an unbonding nor an exclusion.
@@ -111,34 +112,34 @@ class ReviewService:
 
     # --- votes (review.votes) -----------------------------------------------------------------
 
-    def vote(self, who: Participant, assignment_id: int, body: VoteCreate) -> VotePublic:
+    def vote(self, who: Caller, assignment_id: int, body: VoteCreate) -> VotePublic:
         """Record a signed vote on one of the caller's open assignments, then act on the consensus."""
         return self._votes.vote(who, assignment_id, body)
 
     # --- gold items -------------------------------------------------------------------------
 
-    def add_gold(self, who: Participant, task_id: int, body: GoldItemCreate) -> GoldItemPublic:
+    def add_gold(self, who: Caller, task_id: int, body: GoldItemCreate) -> GoldItemPublic:
         """A requester adds a blob they uploaded to their task, with a known answer (see review_gold)."""
         with self._db.transaction() as s:
             return review_gold.add_gold(s, who, task_id, body, self._clock())
 
-    def list_gold(self, who: Participant, task_id: int) -> list[GoldItemPublic]:
+    def list_gold(self, who: Caller, task_id: int) -> list[GoldItemPublic]:
         with self._db.transaction() as s:
             return review_gold.list_gold(s, who, task_id)
 
     # --- escalation and appeals (rules in review_appeals) ----------------------------------
 
-    def status(self, submission_id: int, viewer: Participant, *, operator: bool = False) -> ReviewStatus:
+    def status(self, submission_id: int, viewer: Caller, *, operator: bool = False) -> ReviewStatus:
         """Where review stands (its contributor, its task's requester and the operator; others 404)."""
         with self._db.transaction() as s:
             return review_appeals.status(s, submission_id, viewer, operator=operator)
 
-    def decide(self, who: Participant, submission_id: int, body: RequesterDecision) -> ReviewStatus:
+    def decide(self, who: Caller, submission_id: int, body: RequesterDecision) -> ReviewStatus:
         """The requester settles an item the validators could not (escalated)."""
         with self._db.transaction() as s:
             return review_appeals.requester_decides(s, who, submission_id, body, self._clock())
 
-    def appeal(self, who: Participant, submission_id: int, body: AppealCreate) -> AppealPublic:
+    def appeal(self, who: Caller, submission_id: int, body: AppealCreate) -> AppealPublic:
         """The contributor appeals a rejection, once: the item goes back to review before a fresh jury."""
         now = self._clock()
         with self._db.transaction() as s:
@@ -154,7 +155,7 @@ class ReviewService:
             fill_slots(s, now, ttl=self.ttl, rng=self.rng)
             return review_appeals.appeal_public(appeal)
 
-    def get_appeal(self, submission_id: int, viewer: Participant, *, operator: bool = False) -> AppealPublic:
+    def get_appeal(self, submission_id: int, viewer: Caller, *, operator: bool = False) -> AppealPublic:
         """The appeal, to the same parties as the submission; jurors are named once it is final."""
         with self._db.transaction() as s:
             return review_appeals.get_appeal(s, submission_id, viewer, operator=operator)

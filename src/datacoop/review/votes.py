@@ -18,7 +18,6 @@ from datacoop.db import Database
 from datacoop.db.models import (
     Appeal,
     GoldItem,
-    Participant,
     ReviewAssignment,
     ReviewVote,
     Submission,
@@ -27,6 +26,7 @@ from datacoop.db.models import (
 )
 from datacoop.errors import Conflict, Forbidden, Gone
 from datacoop.identity.eip712 import Eip712Domain, VoteMessage, verify_signer
+from datacoop.identity.schemas import Caller
 from datacoop.review.outcomes import judge, record_gold, settle_appeal
 from datacoop.review.queue import ReviewQueue, Tunables, assignment_of
 from datacoop.review.rules import AssignmentKind, AssignmentStatus, ReviewAnswer, check_labels
@@ -46,7 +46,7 @@ class ReviewVotes:
     ) -> None:
         self._db, self._domain, self._tunables, self._queue, self._clock = db, domain, tunables, queue, clock
 
-    def vote(self, who: Participant, assignment_id: int, body: VoteCreate) -> VotePublic:
+    def vote(self, who: Caller, assignment_id: int, body: VoteCreate) -> VotePublic:
         """Record a signed vote on one of the caller's open assignments, then act on the consensus."""
         self._queue.enrol(who)
         now = self._clock()
@@ -89,7 +89,7 @@ class ReviewVotes:
                 created_at=now,
             )
 
-    def _votable(self, s: Session, who: Participant, a: ReviewAssignment) -> tuple[Task, Submission | None]:
+    def _votable(self, s: Session, who: Caller, a: ReviewAssignment) -> tuple[Task, Submission | None]:
         now = self._clock()
         if a.status == AssignmentStatus.VOTED.value:
             raise Conflict(f"you already voted on assignment {a.id}", field="assignment_id")

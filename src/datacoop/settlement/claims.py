@@ -17,9 +17,10 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import TaskEscrow
-from datacoop.db.models import Earning, Epoch, EpochEntitlement, Participant, Task, TaskFunding
+from datacoop.db.models import Earning, Epoch, EpochEntitlement, Task, TaskFunding
 from datacoop.errors import Conflict, Forbidden, NotFound
 from datacoop.identity.addresses import normalize_address
+from datacoop.identity.schemas import Caller
 from datacoop.settlement.cumulative import Entitlement, entitlement
 from datacoop.settlement.epochs import entitlements, last_confirmed
 from datacoop.settlement.handles import Handles
@@ -68,7 +69,7 @@ class Claims:
             ).all()
         return StatementPublic(account=account, epochs=_statement_groups(rows))
 
-    def spend(self, requester: Participant, task_id: int) -> SpendPublic:
+    def spend(self, requester: Caller, task_id: int) -> SpendPublic:
         """The requester's view: funded, posted, paid, remaining and cost per accepted item."""
         escrow = self._h.escrow()
         with self._h.db.transaction() as s:

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import EscrowTask, TaskEscrow
-from datacoop.db.models import Participant, Task, TaskFunding
+from datacoop.db.models import Task, TaskFunding
 from datacoop.errors import Conflict, Forbidden, NotFound, Unprocessable
 from datacoop.identity.addresses import normalize_address
+from datacoop.identity.schemas import Caller
 from datacoop.settlement.handles import Handles
 from datacoop.settlement.schemas import FundingPublic
 
@@ -32,7 +33,7 @@ class Funding:
         with self._h.db.transaction() as s:
             return list(s.scalars(select(TaskFunding.task_id).order_by(TaskFunding.task_id)).all())
 
-    def link_escrow(self, requester: Participant, task_id: int, escrow_task_id: int) -> FundingPublic:
+    def link_escrow(self, requester: Caller, task_id: int, escrow_task_id: int) -> FundingPublic:
         """Tie a task to the TaskEscrow task its requester opened (and funded) on chain."""
         chain, escrow = self._h.need_chain(), self._h.escrow()
         on_chain, chain_id = _escrow_task(escrow, escrow_task_id), chain.client.chain_id  # chain first
@@ -69,7 +70,7 @@ def _escrow_task(escrow: TaskEscrow, escrow_task_id: int) -> EscrowTask:
 
 
 def _check_requester(
-    s: Session, requester: Participant, task_id: int, escrow_task_id: int, on_chain: EscrowTask
+    s: Session, requester: Caller, task_id: int, escrow_task_id: int, on_chain: EscrowTask
 ) -> None:
     """The task exists, ``requester`` is its requester, and they opened the escrow task too."""
     task = s.get(Task, task_id)

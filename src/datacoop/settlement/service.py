@@ -30,8 +30,8 @@ from datacoop.chain.contracts import TaskEscrow
 from datacoop.chain.setup import ChainHandle
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
-from datacoop.db.models import Participant
 from datacoop.errors import Conflict
+from datacoop.identity.schemas import Caller
 from datacoop.settlement.claims import Claims
 from datacoop.settlement.earnings import VoteReward, VoteRewards, no_votes
 from datacoop.settlement.epochs import Epochs, EpochView
@@ -95,7 +95,7 @@ class SettlementService:
     def funded_tasks(self) -> list[int]:
         return self._funding.funded_tasks()
 
-    def link_escrow(self, requester: Participant, task_id: int, escrow_task_id: int) -> FundingPublic:
+    def link_escrow(self, requester: Caller, task_id: int, escrow_task_id: int) -> FundingPublic:
         """Tie a task to the TaskEscrow task its requester opened (and funded) on chain."""
         return self._funding.link_escrow(requester, task_id, escrow_task_id)
 
@@ -134,6 +134,6 @@ class SettlementService:
         """Per task and epoch, which items and votes earned ``address`` what (and what still waits)."""
         return self._claims.statement(address)
 
-    def spend(self, requester: Participant, task_id: int) -> SpendPublic:
+    def spend(self, requester: Caller, task_id: int) -> SpendPublic:
         """The requester's view: funded, posted, paid, remaining and cost per accepted item."""
         return self._claims.spend(requester, task_id)

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
-from datacoop.db.models import Blob, DatasetVersion, Participant, Prescreen, StageResultRow, Submission
+from datacoop.db.models import Blob, DatasetVersion, Prescreen, StageResultRow, Submission
 from datacoop.errors import InvalidInput, NotFound, TooLarge
+from datacoop.identity.schemas import Caller
 from datacoop.storage import BlobInfo, BlobStore, BlobWriter
 from datacoop.tasks.schemas import BlobPublic
 
@@ -41,7 +42,7 @@ class BlobService:
         self._db, self._store, self.max_bytes, self._clock = db, store, max_bytes, clock
 
     async def upload(
-        self, chunks: AsyncIterator[bytes], uploader: Participant, *, declared_length: int | None = None
+        self, chunks: AsyncIterator[bytes], uploader: Caller, *, declared_length: int | None = None
     ) -> BlobPublic:
         """Stream a request body into the store, then record it. Memory stays bounded at any size."""
         if declared_length is not None and declared_length > self.max_bytes:
@@ -70,11 +71,11 @@ class BlobService:
             await anyio.to_thread.run_sync(writer.write, b"".join(pending))
         return await anyio.to_thread.run_sync(writer.commit)
 
-    def put_file_bytes(self, chunks: list[bytes], uploader: Participant | None) -> BlobPublic:
+    def put_file_bytes(self, chunks: list[bytes], uploader: Caller | None) -> BlobPublic:
         """Store and record a blob from memory (CLI, demo and tests)."""
         return self._record(self._store.put(chunks, max_bytes=self.max_bytes), uploader)
 
-    def _record(self, info: BlobInfo, uploader: Participant | None) -> BlobPublic:
+    def _record(self, info: BlobInfo, uploader: Caller | None) -> BlobPublic:
         with self._db.transaction() as s:
             row = s.get(Blob, info.cid)
             if row is None:

@@ -29,7 +29,10 @@ def fill(node: Node, n: int) -> list[int]:
     now = datetime.now(UTC)
     people = [make_account(2000 + i) for i in range(10)]
     with node.db.transaction() as s:
-        rows = [participants.get_or_create(s, p.address, now) for p in people]
+        rows = [
+            participants.as_caller(participants.get_or_create(s, p.address, now), node.auth.chain_id)
+            for p in people
+        ]
     task = node.tasks.create(rows[0], TaskCreate(
         title="Ventilation ducts", description="photos", modality="image", reward_per_item=1, target_count=n,
         deadline=now + timedelta(days=1), consent_text="ok",

@@ -29,9 +29,10 @@ from datacoop.chain.deploy import Deployment
 from datacoop.chain.outbox import Relay
 from datacoop.chain.setup import ChainHandle
 from datacoop.db import Database
-from datacoop.db.models import Blob, ChainTx, Participant, Submission
+from datacoop.db.models import Blob, ChainTx, Submission
 from datacoop.errors import Conflict
 from datacoop.identity import participants
+from datacoop.identity.schemas import Caller
 from datacoop.settlement.service import SettlementService
 from datacoop.tasks.schemas import TaskCreate
 from datacoop.tasks.service import TaskService
@@ -40,9 +41,9 @@ UNIT = 10**18
 REWARD = 2 * UNIT
 
 
-def _participant(db: Database, address: str) -> Participant:
+def _participant(db: Database, address: str) -> Caller:
     with db.transaction() as s:
-        return participants.get_or_create(s, address, datetime.now(UTC))
+        return participants.as_caller(participants.get_or_create(s, address, datetime.now(UTC)), 31337)
 
 
 def _task(db: Database, requester: LocalAccount) -> int:

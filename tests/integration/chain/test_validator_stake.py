@@ -17,7 +17,7 @@ from datacoop.db import Database
 from datacoop.db.models import SlashingProposal, Validator
 from datacoop.errors import Conflict, Forbidden
 from datacoop.identity.eip712 import Eip712Domain
-from datacoop.identity.participants import get_or_create
+from datacoop.identity.participants import as_caller, get_or_create
 from datacoop.review.outcomes import record_gold
 from datacoop.review.rules import Qualification
 from datacoop.review.service import ReviewService
@@ -75,9 +75,9 @@ def test_a_staked_account_is_eligible_until_it_unbonds_below_the_minimum(
         report=lambda _sid: {},
     )
     with db.transaction() as s:
-        who = get_or_create(s, validator.address, datetime.now(UTC))
+        row = get_or_create(s, validator.address, datetime.now(UTC))
         s.flush()
-        s.expunge(who)
+        who = as_caller(row, chain.chain_id)
     with pytest.raises(Forbidden):  # nothing staked yet
         review.enrol(who)
     # Execute: stake 150 through the contract

@@ -50,7 +50,7 @@ def _one_submission(node: Node) -> int:
     now = datetime.now(UTC)
     who = make_account(0x5EED)
     with node.db.transaction() as s:
-        row = participants.get_or_create(s, who.address, now)
+        row = participants.as_caller(participants.get_or_create(s, who.address, now), node.auth.chain_id)
     task = node.tasks.create(row, TaskCreate(
         title="Ventilation ducts", description="photos", modality="image", reward_per_item=1, target_count=1,
         deadline=now + timedelta(days=1), consent_text="ok",

@@ -21,6 +21,7 @@ from datacoop.client import DataCoopClient
 from datacoop.compute.schemas import PolicyBody
 from datacoop.datasets.service import DatasetService
 from datacoop.db.models import Participant, Prescreen, StageResultRow, Submission
+from datacoop.identity import participants
 from datacoop.tasks.states import SubmissionState
 from datacoop.tasks.transitions import move
 
@@ -109,9 +110,7 @@ def make_version(
     owner = None
     if owned:
         with node.db.transaction() as s:
-            owner = s.scalars(
-                select(Participant).where(Participant.address == requester.account.address)
-            ).one()
-            s.expunge(owner)
+            row = s.scalars(select(Participant).where(Participant.address == requester.account.address)).one()
+            owner = participants.as_caller(row, node.auth.chain_id)
     dataset = datasets.create(owner, f"images {jurisdiction}", {"task_ids": [task.id]})
     return datasets.create_version(dataset.id).id

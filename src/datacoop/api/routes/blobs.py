@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.deps import CurrentCaller, NodeDep
 from datacoop.api.limits import UPLOADS
 from datacoop.errors import InvalidInput
 from datacoop.tasks.schemas import BlobPublic
@@ -37,7 +37,7 @@ def _declared_length(request: Request) -> int | None:
         }
     },
 )
-async def upload_blob(request: Request, node: NodeDep, who: CurrentParticipant) -> BlobPublic:
+async def upload_blob(request: Request, node: NodeDep, who: CurrentCaller) -> BlobPublic:
     """Store the raw request body; answers with its CIDv1 (what `ipfs add --cid-version=1` prints)."""
     return await node.blobs.upload(request.stream(), who, declared_length=_declared_length(request))
 

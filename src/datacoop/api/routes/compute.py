@@ -9,7 +9,7 @@ from typing import BinaryIO
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.deps import CurrentCaller, NodeDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, UnixSeconds
 from datacoop.compute.schemas import JobCreate, JobPublic, OutputLink, PolicyBody, PolicyPublic
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/compute", tags=["compute"])
 
 
 @router.post("/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
-def submit_job(node: NodeDep, who: CurrentParticipant, body: JobCreate) -> JobPublic:
+def submit_job(node: NodeDep, who: CurrentCaller, body: JobCreate) -> JobPublic:
     job = node.compute.submit(
         who, body.version_id, body.source, body.filename, entry=body.entry, requirements=body.requirements
     )
@@ -28,25 +28,25 @@ def submit_job(node: NodeDep, who: CurrentParticipant, body: JobCreate) -> JobPu
 
 
 @router.put("/policies/{version_id}", response_model=PolicyPublic)
-def set_policy(node: NodeDep, who: CurrentParticipant, version_id: Id, body: PolicyBody) -> PolicyPublic:
+def set_policy(node: NodeDep, who: CurrentCaller, version_id: Id, body: PolicyBody) -> PolicyPublic:
     """The publisher sets how outputs leave: ``approved`` algorithm hashes only, or ``open`` (aggregates)."""
     return node.compute.set_policy(who, version_id, body)
 
 
 @router.get("/policies/{version_id}", response_model=PolicyPublic)
-def get_policy(node: NodeDep, who: CurrentParticipant, version_id: Id) -> PolicyPublic:
+def get_policy(node: NodeDep, who: CurrentCaller, version_id: Id) -> PolicyPublic:
     """A version's release policy (a version nobody set is open: declared metrics only)."""
     return node.compute.policy(version_id)
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
-def get_job(node: NodeDep, who: CurrentParticipant, job_id: Id) -> JobPublic:
+def get_job(node: NodeDep, who: CurrentCaller, job_id: Id) -> JobPublic:
     """Status; once done: outcome, the reason it was stopped or withheld, the scrubbed log, outputs."""
     return node.compute.get(job_id, who)
 
 
 @router.post("/jobs/{job_id}/outputs/{name:path}/link", response_model=OutputLink)
-def output_link(node: NodeDep, who: CurrentParticipant, job_id: Id, name: str) -> OutputLink:
+def output_link(node: NodeDep, who: CurrentCaller, job_id: Id, name: str) -> OutputLink:
     return node.compute.output_link(job_id, who, name)
 
 
@@ -62,7 +62,7 @@ def _chunks(f: BinaryIO) -> Iterator[bytes]:
     responses={200: binary("application/octet-stream", description="the released output")},
 )
 def download_output(
-    node: NodeDep, who: CurrentParticipant, job_id: Id, name: str, buyer: str, expires: UnixSeconds, sig: str
+    node: NodeDep, who: CurrentCaller, job_id: Id, name: str, buyer: str, expires: UnixSeconds, sig: str
 ) -> StreamingResponse:
     """A link works for a few minutes, and only in the session of the buyer it names."""
     f, size = node.compute.open_output(who, job_id, name, buyer, expires, sig)

@@ -12,7 +12,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.deps import CurrentCaller, NodeDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Index
 from datacoop.api.streaming import download_headers
@@ -39,7 +39,7 @@ def list_datasets(node: NodeDep) -> list[DatasetPublic]:
 
 
 @router.post("/datasets", response_model=DatasetPublic, status_code=status.HTTP_201_CREATED)
-def create_dataset(node: NodeDep, who: CurrentParticipant, body: DatasetCreate) -> DatasetPublic:
+def create_dataset(node: NodeDep, who: CurrentCaller, body: DatasetCreate) -> DatasetPublic:
     return node.datasets.create(who, body.name, body.query.to_json())
 
 
@@ -52,7 +52,7 @@ def get_dataset(node: NodeDep, dataset_id: Id) -> DatasetPublic:
     "/datasets/{dataset_id}/versions", response_model=VersionPublic, status_code=status.HTTP_201_CREATED
 )
 def create_version(
-    node: NodeDep, who: CurrentParticipant, dataset_id: Id, body: VersionCreate | None = None
+    node: NodeDep, who: CurrentCaller, dataset_id: Id, body: VersionCreate | None = None
 ) -> VersionPublic:
     query = body.query.to_json() if body and body.query else None
     version = node.datasets.create_version(dataset_id, who, query)
@@ -112,7 +112,7 @@ def get_proof(node: NodeDep, version_id: Id, index: Index) -> dict[str, object]:
 
 @router.post("/submissions/{submission_id}/withdraw", response_model=WithdrawalPublic)
 def withdraw(
-    node: NodeDep, who: CurrentParticipant, submission_id: Id, body: WithdrawalCreate | None = None
+    node: NodeDep, who: CurrentCaller, submission_id: Id, body: WithdrawalCreate | None = None
 ) -> WithdrawalPublic:
     return node.datasets.withdraw(who, submission_id, body.reason if body else "")
 

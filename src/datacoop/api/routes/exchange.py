@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentCaller, CurrentParticipant, NodeDep, own_account
+from datacoop.api.deps import CurrentCaller, NodeDep, own_account
 from datacoop.api.openapi import NOTHING_NEW, binary
 from datacoop.api.params import MAX_ID, Count, Id, Wei
 from datacoop.api.streaming import download_headers
@@ -55,7 +55,7 @@ class OrderCreate(BaseModel):
 
 
 @router.post("/listings", response_model=ListingPublic, status_code=status.HTTP_201_CREATED)
-def create_listing(node: NodeDep, who: CurrentParticipant, body: ListingCreate) -> dict[str, Any]:
+def create_listing(node: NodeDep, who: CurrentCaller, body: ListingCreate) -> dict[str, Any]:
     """List an anchored version on LicenseMarket (its publisher); the node sends the transaction."""
     view = node.exchange.create_listing(who, body.model_dump())
     node.wake_chain()  # the chain follower sends it; this request only enqueues
@@ -102,7 +102,7 @@ def close_royalty_round(node: NodeDep, who: CurrentCaller, listing_id: Id) -> di
 
 
 @router.post("/orders", response_model=OrderPublic, status_code=status.HTTP_201_CREATED)
-def create_order(node: NodeDep, who: CurrentParticipant, body: OrderCreate) -> dict[str, Any]:
+def create_order(node: NodeDep, who: CurrentCaller, body: OrderCreate) -> dict[str, Any]:
     """Record a purchase made on chain; the answer lists the granted items and the withheld ones."""
     order = node.exchange.record_order(
         who, body.listing_id, body.tx_hash, body.jurisdiction, body.purpose, body.safeguards
@@ -112,19 +112,19 @@ def create_order(node: NodeDep, who: CurrentParticipant, body: OrderCreate) -> d
 
 
 @router.get("/orders", response_model=list[OrderPublic])
-def list_orders(node: NodeDep, who: CurrentParticipant) -> list[dict[str, Any]]:
+def list_orders(node: NodeDep, who: CurrentCaller) -> list[dict[str, Any]]:
     """The caller's orders, oldest first."""
     return node.exchange.orders(who)
 
 
 @router.get("/orders/{order_id}", response_model=OrderPublic)
-def get_order(node: NodeDep, who: CurrentParticipant, order_id: Id) -> dict[str, Any]:
+def get_order(node: NodeDep, who: CurrentCaller, order_id: Id) -> dict[str, Any]:
     """One of the caller's orders."""
     return node.exchange.order(who, order_id)
 
 
 @router.get("/orders/{order_id}/download-url", response_model=DownloadLink)
-def download_url(node: NodeDep, who: CurrentParticipant, order_id: Id) -> dict[str, Any]:
+def download_url(node: NodeDep, who: CurrentCaller, order_id: Id) -> dict[str, Any]:
     """A short-lived signed URL of the order's export (a tar in WebDataset layout)."""
     return node.exchange.download_url(who, order_id)
 
@@ -141,7 +141,7 @@ def download_url(node: NodeDep, who: CurrentParticipant, order_id: Id) -> dict[s
 )
 def deliver(
     node: NodeDep,
-    who: CurrentParticipant,
+    who: CurrentCaller,
     token: str,
     range_: Annotated[str | None, Header(alias="Range")] = None,
 ) -> StreamingResponse | Response:

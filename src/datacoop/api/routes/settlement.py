@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentCaller, CurrentParticipant, NodeDep, Operator, own_account
+from datacoop.api.deps import CurrentCaller, NodeDep, Operator, own_account
 from datacoop.api.openapi import NOTHING_NEW
 from datacoop.api.params import Id
 from datacoop.settlement.schemas import ClaimPublic, EpochPublic, FundingPublic, SpendPublic, StatementPublic
@@ -19,7 +19,7 @@ class EscrowLink(BaseModel):
 
 
 @router.post("/tasks/{task_id}/escrow", response_model=FundingPublic, status_code=status.HTTP_201_CREATED)
-def link_escrow(node: NodeDep, who: CurrentParticipant, task_id: Id, body: EscrowLink) -> FundingPublic:
+def link_escrow(node: NodeDep, who: CurrentCaller, task_id: Id, body: EscrowLink) -> FundingPublic:
     """Tie the task to the escrow task its requester opened and funded on chain."""
     return node.settlement.link_escrow(who, task_id, body.escrow_task_id)
 
@@ -45,7 +45,7 @@ def list_epochs(node: NodeDep, task_id: Id) -> list[EpochPublic]:
 
 
 @router.get("/tasks/{task_id}/spend", response_model=SpendPublic)
-def spend(node: NodeDep, who: CurrentParticipant, task_id: Id) -> SpendPublic:
+def spend(node: NodeDep, who: CurrentCaller, task_id: Id) -> SpendPublic:
     """The requester's spending: funded, posted, paid, remaining, cost per accepted item."""
     return node.settlement.spend(who, task_id)
 
