@@ -94,7 +94,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Me */
+        /**
+         * Me
+         * @description Who the session's token signs in.
+         */
         get: operations["me_v1_auth_me_get"];
         put?: never;
         post?: never;
@@ -666,7 +669,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Proof */
+        /**
+         * Get Proof
+         * @description An inclusion proof of the version's item ``index``, checkable on its own.
+         */
         get: operations["get_proof_v1_dataset_versions__version_id__proof__index__get"];
         put?: never;
         post?: never;
@@ -720,7 +726,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Epochs */
+        /**
+         * List Epochs
+         * @description Every epoch of the task, failed ones included, oldest first.
+         */
         get: operations["list_epochs_v1_tasks__task_id__epochs_get"];
         put?: never;
         /**
@@ -865,7 +874,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Orders */
+        /**
+         * List Orders
+         * @description The caller's orders, oldest first.
+         */
         get: operations["list_orders_v1_orders_get"];
         put?: never;
         /**
@@ -886,7 +898,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Order */
+        /**
+         * Get Order
+         * @description One of the caller's orders.
+         */
         get: operations["get_order_v1_orders__order_id__get"];
         put?: never;
         post?: never;
@@ -1274,6 +1289,24 @@ export interface components {
              */
             root: string;
         };
+        /**
+         * DashboardSample
+         * @description One of a task's latest accepted items, as its requester previews it.
+         */
+        DashboardSample: {
+            /** Submission Id */
+            submission_id: number;
+            /**
+             * Cid
+             * @description the scrubbed blob's CID (the upload's where nothing was scrubbed)
+             */
+            cid: string;
+            /**
+             * Content
+             * @description the path that serves the item's bytes to the requester
+             */
+            content: string;
+        };
         /** DatasetCreate */
         DatasetCreate: {
             /** Name */
@@ -1326,6 +1359,137 @@ export interface components {
             licence?: string | null;
         };
         /**
+         * DownloadLink
+         * @description A short-lived signed URL of an order's export (a tar in WebDataset layout).
+         */
+        DownloadLink: {
+            /**
+             * Url
+             * @description the path to GET, signed in as the buyer
+             */
+            url: string;
+            /**
+             * Expires
+             * @description when the link stops working, unix seconds
+             */
+            expires: number;
+            /**
+             * Size
+             * @description the export's size in bytes
+             */
+            size: number;
+        };
+        /**
+         * Eip712DomainPublic
+         * @description The EIP-712 domain every DataCoop signature is bound to: one chain, one contract.
+         */
+        Eip712DomainPublic: {
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+            /** Chainid */
+            chainId: number;
+            /** Verifyingcontract */
+            verifyingContract: string;
+        };
+        /**
+         * Eip712Member
+         * @description One member of an EIP-712 struct type.
+         */
+        Eip712Member: {
+            /** Name */
+            name: string;
+            /**
+             * Type
+             * @description its Solidity type, e.g. uint256, address, string
+             */
+            type: string;
+        };
+        /**
+         * Eip712Public
+         * @description The EIP-712 domain and types of every message DataCoop asks a wallet to sign, and the one
+         *     spelling accepted for the string members that have several.
+         */
+        Eip712Public: {
+            domain: components["schemas"]["Eip712DomainPublic"];
+            /**
+             * Types
+             * @description EIP712Domain and each message's members
+             */
+            types: {
+                [key: string]: components["schemas"]["Eip712Member"][];
+            };
+            /**
+             * Primarytypes
+             * @description the message types a wallet signs
+             */
+            primaryTypes: string[];
+            /**
+             * Canonical
+             * @description per message type, per member: the canonical form its value must have
+             */
+            canonical: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+        };
+        /**
+         * EpochPublic
+         * @description One epoch of a task: its Merkle root, totals and where its posting on chain stands; amounts are
+         *     token base units, as decimal text.
+         */
+        EpochPublic: {
+            /** Task Id */
+            task_id: number;
+            /**
+             * Epoch
+             * @description the epoch's number within the task, from 1
+             */
+            epoch: number;
+            /**
+             * Status
+             * @description pending, posted, confirmed or failed
+             */
+            status: string;
+            /**
+             * Root
+             * @description the Merkle root of every account's cumulative entitlement
+             */
+            root: string;
+            /**
+             * Total
+             * @description everything the task owes up to this epoch (cumulative)
+             */
+            total: string;
+            /**
+             * Added
+             * @description what this epoch adds to the previous one's total
+             */
+            added: string;
+            /**
+             * Earnings
+             * @description how many earnings (items and votes) this epoch pays
+             */
+            earnings: number;
+            /**
+             * Shortfall
+             * @description what was owed but not covered by the escrow (waits for a top-up)
+             */
+            shortfall: string;
+            /**
+             * Tx Hash
+             * @description the postRoot transaction, once sent
+             */
+            tx_hash: string | null;
+            /**
+             * Error
+             * @description why the posting failed, when it did
+             */
+            error: string | null;
+        };
+        /**
          * ErrorBody
          * @description The body of every error answer.
          */
@@ -1362,6 +1526,34 @@ export interface components {
              * @description the TaskEscrow task id returned by openTask
              */
             escrow_task_id: number;
+        };
+        /**
+         * FundingPublic
+         * @description A task's link to the TaskEscrow task that pays for it (``POST /v1/tasks/{task_id}/escrow``).
+         */
+        FundingPublic: {
+            /** Task Id */
+            task_id: number;
+            /**
+             * Escrow
+             * @description the TaskEscrow contract holding the task's funds
+             */
+            escrow: string;
+            /**
+             * Escrow Task Id
+             * @description the task's id inside that escrow
+             */
+            escrow_task_id: number;
+            /**
+             * Token
+             * @description the ERC-20 token the escrow task is funded in
+             */
+            token: string;
+            /**
+             * Funded
+             * @description what the escrow task was funded with so far, base units as decimal text
+             */
+            funded: string;
         };
         /**
          * GoldItemCreate
@@ -1528,6 +1720,282 @@ export interface components {
             consent_scope: string;
         };
         /**
+         * ListingDatasheet
+         * @description The listed version's datasheet, from its manifest.
+         */
+        ListingDatasheet: {
+            /** Name */
+            name: string;
+            /** Version */
+            version: number;
+            /** Manifest Cid */
+            manifest_cid: string;
+            /**
+             * Items Root
+             * @description the Merkle root over the version's items
+             */
+            items_root: string;
+            /** Licence */
+            licence: string;
+            /**
+             * Created At
+             * @description when the version was made, as the manifest writes it
+             */
+            created_at: string;
+        };
+        /**
+         * ListingLinks
+         * @description Where the version's metadata is.
+         */
+        ListingLinks: {
+            /**
+             * Manifest
+             * @description the path serving the version's manifest
+             */
+            manifest: string;
+            /**
+             * Croissant
+             * @description the CLI command that exports its Croissant metadata
+             */
+            croissant: string;
+        };
+        /**
+         * ListingPage
+         * @description The listing page: the listing with its terms, datasheet, samples, metadata links and provenance.
+         */
+        ListingPage: {
+            /** Id */
+            id: number;
+            /**
+             * Version Id
+             * @description the anchored dataset version on sale
+             */
+            version_id: number;
+            /** Title */
+            title: string;
+            /**
+             * Modality
+             * @description the items' modality (image, text…), or unknown
+             */
+            modality: string;
+            /** Item Count */
+            item_count: number;
+            /**
+             * Size Bytes
+             * @description the items' bytes summed
+             */
+            size_bytes: number;
+            /**
+             * Origins
+             * @description the jurisdictions the items come from (ISO 3166-1)
+             */
+            origins: string[];
+            /**
+             * Token
+             * @description the ERC-20 token the price is in
+             */
+            token: string;
+            /**
+             * Price
+             * @description token base units, as decimal text
+             */
+            price: string;
+            /**
+             * Licence
+             * @description e.g. CC-BY-4.0, or custom
+             */
+            licence: string;
+            /**
+             * Terms Hash
+             * @description keccak256 of the canonical licence terms, as LicenseMarket keeps it
+             */
+            terms_hash: string;
+            /**
+             * Duration S
+             * @description how long a licence lasts, in seconds
+             */
+            duration_s: number;
+            /**
+             * Royalty Bps
+             * @description the contributors' share of each sale, in basis points
+             */
+            royalty_bps: number;
+            /**
+             * Access Modes
+             * @description download, compute_to_data, federated
+             */
+            access_modes: string[];
+            /**
+             * Jurisdictions
+             * @description buyer jurisdictions it is offered to; '*': anywhere
+             */
+            jurisdictions: string[];
+            /** Data Category */
+            data_category: string;
+            /** Consent Scope */
+            consent_scope: string;
+            /**
+             * Status
+             * @description pending (being listed on chain), listed or failed
+             */
+            status: string;
+            /**
+             * Market Listing Id
+             * @description LicenseMarket's id, once listed
+             */
+            market_listing_id: number | null;
+            /**
+             * Tx Hash
+             * @description the LicenseMarket.list transaction, once sent
+             */
+            tx_hash: string | null;
+            /**
+             * Error
+             * @description why listing failed, when it did
+             */
+            error: string | null;
+            /**
+             * Terms Text
+             * @description the licence terms (hashed into terms_hash)
+             */
+            terms_text: string;
+            datasheet: components["schemas"]["ListingDatasheet"];
+            /** Samples */
+            samples: components["schemas"]["ListingSample"][];
+            metadata: components["schemas"]["ListingLinks"];
+            provenance: components["schemas"]["Provenance"];
+        };
+        /**
+         * ListingPublic
+         * @description A dataset version offered for sale on LicenseMarket, and where its listing transaction stands.
+         */
+        ListingPublic: {
+            /** Id */
+            id: number;
+            /**
+             * Version Id
+             * @description the anchored dataset version on sale
+             */
+            version_id: number;
+            /** Title */
+            title: string;
+            /**
+             * Modality
+             * @description the items' modality (image, text…), or unknown
+             */
+            modality: string;
+            /** Item Count */
+            item_count: number;
+            /**
+             * Size Bytes
+             * @description the items' bytes summed
+             */
+            size_bytes: number;
+            /**
+             * Origins
+             * @description the jurisdictions the items come from (ISO 3166-1)
+             */
+            origins: string[];
+            /**
+             * Token
+             * @description the ERC-20 token the price is in
+             */
+            token: string;
+            /**
+             * Price
+             * @description token base units, as decimal text
+             */
+            price: string;
+            /**
+             * Licence
+             * @description e.g. CC-BY-4.0, or custom
+             */
+            licence: string;
+            /**
+             * Terms Hash
+             * @description keccak256 of the canonical licence terms, as LicenseMarket keeps it
+             */
+            terms_hash: string;
+            /**
+             * Duration S
+             * @description how long a licence lasts, in seconds
+             */
+            duration_s: number;
+            /**
+             * Royalty Bps
+             * @description the contributors' share of each sale, in basis points
+             */
+            royalty_bps: number;
+            /**
+             * Access Modes
+             * @description download, compute_to_data, federated
+             */
+            access_modes: string[];
+            /**
+             * Jurisdictions
+             * @description buyer jurisdictions it is offered to; '*': anywhere
+             */
+            jurisdictions: string[];
+            /** Data Category */
+            data_category: string;
+            /** Consent Scope */
+            consent_scope: string;
+            /**
+             * Status
+             * @description pending (being listed on chain), listed or failed
+             */
+            status: string;
+            /**
+             * Market Listing Id
+             * @description LicenseMarket's id, once listed
+             */
+            market_listing_id: number | null;
+            /**
+             * Tx Hash
+             * @description the LicenseMarket.list transaction, once sent
+             */
+            tx_hash: string | null;
+            /**
+             * Error
+             * @description why listing failed, when it did
+             */
+            error: string | null;
+        };
+        /**
+         * ListingSample
+         * @description One item as a buyer may preview it: the scrubbed blob's CID, type, size and labels.
+         */
+        ListingSample: {
+            /** Index */
+            index: number;
+            /** Cid */
+            cid: string;
+            /** Media Type */
+            media_type: string;
+            /** Size */
+            size: number;
+            /** Labels */
+            labels: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * MePublic
+         * @description Who the session's token signs in.
+         */
+        MePublic: {
+            /**
+             * Address
+             * @description EIP-55 checksummed
+             */
+            address: string;
+            /**
+             * Did
+             * @description did:pkh:eip155:<chain id>:<address>
+             */
+            did: string;
+        };
+        /**
          * Modality
          * @enum {string}
          */
@@ -1572,6 +2040,68 @@ export interface components {
              * @description transfer safeguards in place
              */
             safeguards?: string[];
+        };
+        /**
+         * OrderPublic
+         * @description A licence bought on chain and the items it grants (the compliant ones).
+         */
+        OrderPublic: {
+            /** Id */
+            id: number;
+            /** Listing Id */
+            listing_id: number;
+            /** Buyer */
+            buyer: string;
+            /**
+             * Tx Hash
+             * @description the LicenseMarket.buy transaction
+             */
+            tx_hash: string;
+            /**
+             * Licence Id
+             * @description LicenseMarket's licence token id, as decimal text
+             */
+            licence_id: string;
+            /**
+             * Expires
+             * @description when the licence ends, unix seconds
+             */
+            expires: number;
+            /**
+             * Amount
+             * @description what the buyer paid, base units as decimal text
+             */
+            amount: string;
+            /**
+             * Royalty
+             * @description the contributors' share
+             */
+            royalty: string;
+            /** Publisher Share */
+            publisher_share: string;
+            /** Operator Fee */
+            operator_fee: string;
+            /**
+             * Jurisdiction
+             * @description where the buyer receives the data (ISO 3166-1)
+             */
+            jurisdiction: string;
+            /** Purpose */
+            purpose: string;
+            /** Safeguards */
+            safeguards: string[];
+            /**
+             * Granted
+             * @description manifest indices the buyer may download
+             */
+            granted: number[];
+            /**
+             * Withheld
+             * @description manifest index -> why it is withheld
+             */
+            withheld: {
+                [key: string]: components["schemas"]["WithheldItem"];
+            };
         };
         /**
          * OutputLink
@@ -1724,6 +2254,85 @@ export interface components {
             }[];
         };
         /**
+         * ProofPublic
+         * @description An inclusion proof of one item of a version, checkable on its own (``datacoop dataset verify``).
+         */
+        ProofPublic: {
+            /**
+             * Schema
+             * @description the proof format, datacoop.proof/1
+             */
+            schema: string;
+            /** Manifest Cid */
+            manifest_cid: string;
+            /**
+             * Items Root
+             * @description the Merkle root over the version's items
+             */
+            items_root: string;
+            /**
+             * Leaf Encoding
+             * @description the ABI types of a leaf: (index, item hash)
+             */
+            leaf_encoding: string[];
+            /**
+             * Index
+             * @description the item's index in the manifest
+             */
+            index: number;
+            /**
+             * Item Hash
+             * @description 0x-hex keccak256 of the item's canonical JSON
+             */
+            item_hash: string;
+            /**
+             * Item
+             * @description the item as the manifest has it
+             */
+            item: {
+                [key: string]: unknown;
+            };
+            /**
+             * Proof
+             * @description sibling hashes from the leaf up, 0x-hex
+             */
+            proof: string[];
+        };
+        /**
+         * Provenance
+         * @description Contributor countries, consent coverage and review statistics, from the manifest alone.
+         */
+        Provenance: {
+            /** Items */
+            items: number;
+            /**
+             * Contributors
+             * @description distinct contributors
+             */
+            contributors: number;
+            /**
+             * Countries
+             * @description items per jurisdiction of origin
+             */
+            countries: {
+                [key: string]: number;
+            };
+            /**
+             * Consent Coverage
+             * @description the share of items with a signed consent, 4 places
+             */
+            consent_coverage: number;
+            /**
+             * Reviews
+             * @description items per review outcome
+             */
+            reviews: {
+                [key: string]: number;
+            };
+            /** Licences */
+            licences: string[];
+        };
+        /**
          * RequesterDecision
          * @description The requester's call on an item the validators could not settle.
          */
@@ -1823,6 +2432,96 @@ export interface components {
             /** Decided By */
             decided_by: string | null;
         };
+        /**
+         * RoyaltyPublic
+         * @description An account's royalty claim on one listing, from its newest confirmed round: send ``proof`` with
+         *     ``cumulative`` to LicenseMarket; amounts are base units as decimal text.
+         */
+        RoyaltyPublic: {
+            /** Listing Id */
+            listing_id: number;
+            /**
+             * Market Listing Id
+             * @description LicenseMarket's listing id, as decimal text
+             */
+            market_listing_id: string;
+            /**
+             * Market
+             * @description the LicenseMarket contract: claims are sent here
+             */
+            market: string;
+            /**
+             * Round
+             * @description the round whose root the proof is against
+             */
+            round: number;
+            /** Account */
+            account: string;
+            /**
+             * Cumulative
+             * @description everything the account has earned on the listing so far
+             */
+            cumulative: string;
+            /**
+             * Claimed
+             * @description what LicenseMarket has already paid the account
+             */
+            claimed: string;
+            /**
+             * Claimable
+             * @description cumulative minus claimed, never below 0
+             */
+            claimable: string;
+            /**
+             * Proof
+             * @description Merkle proof of (account, cumulative): 0x-hex 32-byte words
+             */
+            proof: string[];
+            /**
+             * Root
+             * @description the round's Merkle root, as posted on chain
+             */
+            root: string;
+        };
+        /**
+         * RoyaltyRoundPublic
+         * @description One posting of a listing's cumulative royalty root; amounts are base units as decimal text.
+         */
+        RoyaltyRoundPublic: {
+            /** Listing Id */
+            listing_id: number;
+            /**
+             * Round
+             * @description the round's number within the listing, from 1
+             */
+            round: number;
+            /**
+             * Status
+             * @description pending, posted, confirmed or failed
+             */
+            status: string;
+            /**
+             * Credited
+             * @description the pool's credited royalties this root shares out
+             */
+            credited: string;
+            /**
+             * Total
+             * @description what the root gives the contributors, cumulative
+             */
+            total: string;
+            /**
+             * Dust
+             * @description credited minus total: what rounding left unshared
+             */
+            dust: string;
+            /** Root */
+            root: string;
+            /** Tx Hash */
+            tx_hash: string | null;
+            /** Error */
+            error: string | null;
+        };
         /** SessionPublic */
         SessionPublic: {
             /** Token */
@@ -1872,6 +2571,59 @@ export interface components {
              */
             created_at: string;
         };
+        /**
+         * SpendPublic
+         * @description A requester's spending on one task; amounts are token base units, as decimal text.
+         */
+        SpendPublic: {
+            /** Task Id */
+            task_id: number;
+            /**
+             * Escrow Task Id
+             * @description the task's id inside its TaskEscrow
+             */
+            escrow_task_id: number;
+            /**
+             * Funded
+             * @description what the escrow task was funded with, as the chain says
+             */
+            funded: string;
+            /**
+             * Posted
+             * @description the newest confirmed epoch's total: what contributors are owed
+             */
+            posted: string;
+            /**
+             * Paid
+             * @description what the vault has paid out in claims, as the chain says
+             */
+            paid: string;
+            /**
+             * Remaining
+             * @description funded minus posted
+             */
+            remaining: string;
+            /**
+             * Accepted Items Paid
+             * @description accepted items a confirmed epoch has paid
+             */
+            accepted_items_paid: number;
+            /**
+             * Cost Per Item
+             * @description posted divided by the items paid; null before any
+             */
+            cost_per_item: string | null;
+            /**
+             * Earnings Waiting
+             * @description earnings no epoch has taken yet
+             */
+            earnings_waiting: number;
+            /**
+             * Top Up Needed
+             * @description the newest confirmed epoch's shortfall, 0 when covered
+             */
+            top_up_needed: string;
+        };
         /** StateChange */
         StateChange: {
             from_state: components["schemas"]["SubmissionState"] | null;
@@ -1883,6 +2635,62 @@ export interface components {
              * Format: date-time
              */
             at: string;
+        };
+        /**
+         * StatementEpoch
+         * @description An account's earnings on one task in one epoch (or still waiting for one).
+         */
+        StatementEpoch: {
+            /** Task Id */
+            task_id: number;
+            /**
+             * Epoch
+             * @description the epoch that took the earnings; null while they wait
+             */
+            epoch: number | null;
+            /**
+             * Status
+             * @description the epoch's status, or waiting
+             */
+            status: string;
+            /**
+             * Total
+             * @description the items' amounts summed, base units as decimal text
+             */
+            total: string;
+            /** Items */
+            items: components["schemas"]["StatementItem"][];
+        };
+        /**
+         * StatementItem
+         * @description One earning: an accepted item or a useful vote, and what it earned.
+         */
+        StatementItem: {
+            /**
+             * Kind
+             * @description item (an accepted submission) or vote (a useful review vote)
+             */
+            kind: string;
+            /**
+             * Id
+             * @description the submission's or the vote's id
+             */
+            id: number;
+            /**
+             * Amount
+             * @description token base units, as decimal text
+             */
+            amount: string;
+        };
+        /**
+         * StatementPublic
+         * @description Which items and votes earned an account what, per task and epoch, in order.
+         */
+        StatementPublic: {
+            /** Account */
+            account: string;
+            /** Epochs */
+            epochs: components["schemas"]["StatementEpoch"][];
         };
         /**
          * SubmissionCreate
@@ -1990,6 +2798,62 @@ export interface components {
              * @description ISO 3166-1 alpha-2; empty means any
              */
             allowed_jurisdictions?: string[];
+        };
+        /**
+         * TaskDashboard
+         * @description A requester's view of one task: progress, outcomes, why items were rejected, latest samples.
+         */
+        TaskDashboard: {
+            /** Task Id */
+            task_id: number;
+            /**
+             * Target
+             * @description how many accepted items the task asks for
+             */
+            target: number;
+            /**
+             * Funded
+             * @description whether the task is linked to a TaskEscrow task on chain
+             */
+            funded: boolean;
+            /**
+             * Submissions
+             * @description submissions in any state
+             */
+            submissions: number;
+            /**
+             * By State
+             * @description submissions per state, every state named
+             */
+            by_state: {
+                [key: string]: number;
+            };
+            /** Accepted */
+            accepted: number;
+            /** Rejected */
+            rejected: number;
+            /**
+             * Progress
+             * @description accepted / target, rounded to 4 places (can exceed 1)
+             */
+            progress: number;
+            /**
+             * Acceptance Rate
+             * @description accepted / (accepted + rejected), 4 places; null before any decision
+             */
+            acceptance_rate: number | null;
+            /**
+             * Rejections By Cause
+             * @description rejections per failed pre-screen stage (decode, quality, duplicates…) and 'review', most frequent first
+             */
+            rejections_by_cause: {
+                [key: string]: number;
+            };
+            /**
+             * Samples
+             * @description the latest accepted items, newest first
+             */
+            samples: components["schemas"]["DashboardSample"][];
         };
         /** TaskPublic */
         TaskPublic: {
@@ -2150,6 +3014,28 @@ export interface components {
              */
             effect: string;
         };
+        /**
+         * WithheldItem
+         * @description Why the compliance policy withholds an item from a buyer.
+         */
+        WithheldItem: {
+            /** Outcome */
+            outcome: string;
+            /**
+             * Rule
+             * @description the policy rule that decided
+             */
+            rule: string;
+            /** Legal Basis */
+            legal_basis: string;
+            /** Explanation */
+            explanation: string;
+            /**
+             * Access
+             * @description compute_to_data when the item can still be computed on, else none
+             */
+            access: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -2302,9 +3188,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Eip712Public"];
                 };
             };
             /** @description an error: invalid_input */
@@ -2692,9 +3576,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: string;
-                    };
+                    "application/json": components["schemas"]["MePublic"];
                 };
             };
             /** @description an error: invalid_input */
@@ -3479,9 +4361,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TaskDashboard"];
                 };
             };
             /** @description an error: invalid_input */
@@ -7181,9 +8061,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ProofPublic"];
                 };
             };
             /** @description an error: invalid_input */
@@ -7453,9 +8331,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FundingPublic"];
                 };
             };
             /** @description an error: invalid_input */
@@ -7586,9 +8462,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["EpochPublic"][];
                 };
             };
             /** @description an error: invalid_input */
@@ -7719,7 +8593,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["EpochPublic"];
                 };
             };
             /** @description nothing new: no body */
@@ -7857,9 +8731,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SpendPublic"];
                 };
             };
             /** @description an error: invalid_input */
@@ -8119,9 +8991,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StatementPublic"];
                 };
             };
             /** @description an error: invalid_input */
@@ -8264,9 +9134,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["ListingPublic"][];
                 };
             };
             /** @description an error: invalid_input */
@@ -8398,9 +9266,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ListingPublic"];
                 };
             };
             /** @description an error: invalid_input */
@@ -8531,9 +9397,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ListingPage"];
                 };
             };
             /** @description an error: invalid_input */
@@ -8664,7 +9528,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["RoyaltyRoundPublic"];
                 };
             };
             /** @description nothing new: no body */
@@ -8799,9 +9663,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["OrderPublic"][];
                 };
             };
             /** @description an error: invalid_input */
@@ -8933,9 +9795,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["OrderPublic"];
                 };
             };
             /** @description an error: invalid_input */
@@ -9066,9 +9926,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["OrderPublic"];
                 };
             };
             /** @description an error: invalid_input */
@@ -9199,9 +10057,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DownloadLink"];
                 };
             };
             /** @description an error: invalid_input */
@@ -9479,9 +10335,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["RoyaltyPublic"][];
                 };
             };
             /** @description an error: invalid_input */

@@ -6,31 +6,10 @@ import { api, upload } from "../api";
 import { amount, chainInfo, fundTask, tokenOf, type ChainInfo, type Token } from "../chain";
 import { usePoll } from "../hooks";
 import type { Key, T } from "../i18n";
-import type { Task } from "../types";
+import type { Dashboard as Dash, Spend, Task } from "../types";
 import { errorText, objectUrl } from "../util";
 import type { Wallet } from "../wallet";
 
-type Dash = {
-  target: number;
-  funded: boolean;
-  submissions: number;
-  by_state: Record<string, number>;
-  accepted: number;
-  rejected: number;
-  progress: number;
-  acceptance_rate: number | null;
-  rejections_by_cause: Record<string, number>;
-  samples: { submission_id: number; cid: string; content: string }[];
-};
-type Spend = {
-  escrow_task_id: number;
-  funded: string;
-  posted: string;
-  paid: string;
-  remaining: string;
-  accepted_items_paid: number;
-  cost_per_item: string | null;
-};
 type Version = { id: number; number: number; item_count: number; manifest_cid: string; anchor: { status: string } };
 type Dataset = { id: number; name: string; query: { task_ids?: number[] }; versions: Version[] };
 type Gold = { id: number; cid: string; answer: string };

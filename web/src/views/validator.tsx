@@ -16,7 +16,7 @@ import {
   type Token,
 } from "../chain";
 import type { Key, T } from "../i18n";
-import type { Task } from "../types";
+import type { Statement, Task } from "../types";
 import { errorText, objectUrl, when } from "../util";
 import { typedData, type Wallet } from "../wallet";
 
@@ -38,7 +38,6 @@ type Item = {
   expires_at: string;
 };
 type Stake = { staked: bigint; unbonding: bigint; releaseAt: bigint };
-type Statement = { epochs: { items: { kind: string; amount: string }[] }[] };
 
 export function Validator({ t, wallet }: { t: T; wallet: Wallet }) {
   const [me, setMe] = useState<Me | null>(null);
