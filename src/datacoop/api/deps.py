@@ -6,21 +6,19 @@ caller may see more), ``Operator`` (the node's operator only), or none of them (
 route × role list is ``tests/unit/api/access_table.py``; ``test_authorization.py`` holds every route
 of ``/openapi.json`` to it.
 
-A route gets a :class:`~datacoop.identity.schemas.Caller` (a frozen value). ``CurrentParticipant``,
-the database row, is left only for routes whose service still takes the row (``who: Participant``);
-it goes when those services take a ``Caller`` (plan 3.6). Both come from one lookup per request:
-FastAPI runs ``_participant`` once and ``_caller`` derives from it.
+A route gets a :class:`~datacoop.identity.schemas.Caller` (a frozen value, not the database row, so
+nothing is lazy-loaded outside the service's transaction); the services take that ``Caller``. The
+session lookup resolves the token to it in one transaction (``node.auth.resolve``), once per request.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from datacoop.app import Node
-from datacoop.db.models import Participant
 from datacoop.errors import Forbidden, NotAuthenticated
 from datacoop.identity.addresses import normalize_address
 from datacoop.identity.schemas import Caller
@@ -29,11 +27,9 @@ __all__ = [
     "OPTIONAL_AUTH",
     "BearerToken",
     "CurrentCaller",
-    "CurrentParticipant",
     "NodeDep",
     "Operator",
     "OptionalCaller",
-    "OptionalParticipant",
     "is_operator",
     "own_account",
 ]
@@ -58,34 +54,20 @@ def _token(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer
 BearerToken = Annotated[str, Depends(_token)]
 
 
-def _participant(node: NodeDep, token: BearerToken) -> Participant:
-    return node.auth.authenticate(token)
-
-
-CurrentParticipant = Annotated[Participant, Depends(_participant)]
-
-
-def _caller(node: NodeDep, who: CurrentParticipant) -> Caller:
-    return node.auth.caller(who)
+def _caller(node: NodeDep, token: BearerToken) -> Caller:
+    return node.auth.resolve(token)
 
 
 CurrentCaller = Annotated[Caller, Depends(_caller)]
 
 
-def _maybe_participant(
+def _maybe_caller(
     node: NodeDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Participant | None:
+) -> Caller | None:
     """The caller when a token is sent (a bad token is still refused: 401), else None."""
     if creds is None or not creds.credentials:
         return None
-    return node.auth.authenticate(creds.credentials)
-
-
-OptionalParticipant = Annotated[Participant | None, Depends(_maybe_participant)]
-
-
-def _maybe_caller(node: NodeDep, who: OptionalParticipant) -> Caller | None:
-    return None if who is None else node.auth.caller(who)
+    return node.auth.resolve(creds.credentials)
 
 
 OptionalCaller = Annotated[Caller | None, Depends(_maybe_caller)]
@@ -95,14 +77,7 @@ OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}
 bearer one FastAPI lists, so the schema says a token is optional."""
 
 
-class _Account(Protocol):
-    """A caller or (until the services take a Caller) a participant row: what has an address."""
-
-    @property
-    def address(self) -> str: ...
-
-
-def is_operator(node: Node, who: _Account | None) -> bool:
+def is_operator(node: Node, who: Caller | None) -> bool:
     """Whether ``who`` is the node's operator: the account that sends its chain transactions."""
     return who is not None and node.chain is not None and who.address == node.chain.operator.address
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
-from datacoop.db.models import AuthNonce, AuthSession, Participant
+from datacoop.db.models import AuthNonce, AuthSession
 from datacoop.errors import Gone, NotAuthenticated, ReplayedNonce
 from datacoop.identity import participants
 from datacoop.identity.addresses import did_pkh
@@ -108,8 +108,9 @@ class AuthService:
             raise ReplayedNonce("this sign-in nonce was already used; ask for a new one", field="nonce")
         raise Gone("the sign-in nonce has expired; ask for a new one", field="nonce")
 
-    def authenticate(self, token: str) -> Participant:
-        """The participant behind a bearer token, or NotAuthenticated."""
+    def resolve(self, token: str) -> Caller:
+        """Who holds the bearer token ``token``, as a :class:`Caller`; NotAuthenticated when the session
+        is unknown, revoked or expired."""
         now = self._clock()
         with self._db.transaction() as s:
             row = s.scalar(select(AuthSession).where(AuthSession.token_hash == _token_hash(token)))
@@ -119,11 +120,7 @@ class AuthService:
                 )
             if row.expires_at <= now:
                 raise NotAuthenticated("the session has expired; sign in again", field="authorization")
-            return row.participant
-
-    def caller(self, who: Participant) -> Caller:
-        """``who`` as a :class:`Caller`."""
-        return Caller(id=who.id, address=who.address, did=did_pkh(self.chain_id, who.address))
+            return participants.as_caller(row.participant, self.chain_id)
 
     def sign_out(self, token: str) -> None:
         with self._db.transaction() as s:

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from datacoop.db import Database
-from datacoop.db.models import Participant, Prescreen, StageResultRow, Submission, TaskFunding
+from datacoop.db.models import Prescreen, StageResultRow, Submission, TaskFunding
 from datacoop.errors import Forbidden, NotFound
+from datacoop.identity.schemas import Caller
 from datacoop.tasks.schemas import DashboardSample, TaskDashboard
 from datacoop.tasks.service import load_task
 from datacoop.tasks.states import SubmissionState
@@ -31,11 +32,11 @@ class TaskDashboardService:
         self._db = db
         self._is_operator = is_operator or (lambda _address: False)
 
-    def _check(self, who: Participant, requester_id: int) -> None:
+    def _check(self, who: Caller, requester_id: int) -> None:
         if requester_id != who.id and not self._is_operator(who.address):
             raise Forbidden("only the task's requester sees its dashboard", field="task_id")
 
-    def dashboard(self, who: Participant, task_id: int) -> TaskDashboard:
+    def dashboard(self, who: Caller, task_id: int) -> TaskDashboard:
         """Counts per state, progress toward the target, acceptance rate, rejection causes, samples."""
         with self._db.transaction() as s:
             task = load_task(s, task_id)
@@ -63,7 +64,7 @@ class TaskDashboardService:
             samples=samples,
         )
 
-    def sample_cid(self, who: Participant, task_id: int, submission_id: int) -> str:
+    def sample_cid(self, who: Caller, task_id: int, submission_id: int) -> str:
         """The CID whose bytes show an accepted item to the task's requester (scrubbed where it was)."""
         with self._db.transaction() as s:
             task = load_task(s, task_id)

@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
-from datacoop.db.models import Participant, Submission, Task
+from datacoop.db.models import Submission, Task
 from datacoop.errors import Forbidden, InvalidInput, NotFound
 from datacoop.identity.addresses import consent_hash, normalize_jurisdiction
+from datacoop.identity.schemas import Caller
 from datacoop.tasks.rules import Modality, TaskStatus
 from datacoop.tasks.schemas import AcceptanceRules, TaskCreate, TaskPublic
 
@@ -48,7 +49,7 @@ class TaskService:
     def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
         self._db, self._clock = db, clock
 
-    def create(self, requester: Participant, body: TaskCreate) -> TaskPublic:
+    def create(self, requester: Caller, body: TaskCreate) -> TaskPublic:
         """Open a task. Its budget goes into escrow once the chain layer lands."""
         now = self._clock()
         if body.deadline <= now:
@@ -107,7 +108,7 @@ class TaskService:
                 query = query.where(Task.status == status.value)
             return [task_public(task, n) for task, n in s.execute(query).all()]
 
-    def close(self, requester: Participant, task_id: int) -> TaskPublic:
+    def close(self, requester: Caller, task_id: int) -> TaskPublic:
         with self._db.transaction() as s:
             task = load_task(s, task_id)
             if task.requester_id != requester.id:

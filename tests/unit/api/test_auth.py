@@ -53,7 +53,7 @@ def test_a_route_sees_the_caller_as_a_frozen_value(
     token = api.post("/v1/auth/siwe", json=_signed(api, alice, clock)).json()["token"]
     auth = api.app.state.node.auth  # type: ignore[attr-defined]
     # Execute
-    caller = auth.caller(auth.authenticate(token))
+    caller = auth.resolve(token)
     # Assert: the values a route reads, and no row to change or lazy-load from
     assert caller == Caller(id=caller.id, address=alice.address, did=f"did:pkh:eip155:31337:{alice.address}")
     with pytest.raises(dataclasses.FrozenInstanceError):

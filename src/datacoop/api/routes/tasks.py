@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from datacoop.api.deps import CurrentParticipant, NodeDep
+from datacoop.api.deps import CurrentCaller, NodeDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Offset, Page
 from datacoop.api.streaming import stream_blob
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 @router.post("", response_model=TaskPublic, status_code=status.HTTP_201_CREATED)
-def create_task(node: NodeDep, who: CurrentParticipant, body: TaskCreate) -> TaskPublic:
+def create_task(node: NodeDep, who: CurrentCaller, body: TaskCreate) -> TaskPublic:
     return node.tasks.create(who, body)
 
 
@@ -36,12 +36,12 @@ def get_task(node: NodeDep, task_id: Id) -> TaskPublic:
 
 
 @router.post("/{task_id}/close", response_model=TaskPublic)
-def close_task(node: NodeDep, who: CurrentParticipant, task_id: Id) -> TaskPublic:
+def close_task(node: NodeDep, who: CurrentCaller, task_id: Id) -> TaskPublic:
     return node.tasks.close(who, task_id)
 
 
 @router.get("/{task_id}/dashboard", response_model=TaskDashboard)
-def dashboard(node: NodeDep, who: CurrentParticipant, task_id: Id) -> TaskDashboard:
+def dashboard(node: NodeDep, who: CurrentCaller, task_id: Id) -> TaskDashboard:
     """The requester's view: progress, acceptance rate, rejections by cause, latest accepted samples."""
     return node.dashboard.dashboard(who, task_id)
 
@@ -51,6 +51,6 @@ def dashboard(node: NodeDep, who: CurrentParticipant, task_id: Id) -> TaskDashbo
     response_class=StreamingResponse,
     responses={200: binary("application/octet-stream", description="the accepted item's scrubbed bytes")},
 )
-def sample(node: NodeDep, who: CurrentParticipant, task_id: Id, submission_id: Id) -> StreamingResponse:
+def sample(node: NodeDep, who: CurrentCaller, task_id: Id, submission_id: Id) -> StreamingResponse:
     """An accepted item's (scrubbed) bytes, shown to the task's requester."""
     return stream_blob(node.store, node.dashboard.sample_cid(who, task_id, submission_id))
