@@ -26,7 +26,6 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import DatasetRegistry
-from datacoop.chain.outbox import enqueue
 from datacoop.chain.setup import ChainHandle
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
@@ -222,10 +221,8 @@ class AuditLog:
                     changed.append(_anchor(row))
                     continue
                 req = registry.anchor_audit(row.seq, row.head_hash)
-                enqueue(
-                    s, key=self._anchor_key(row.seq), chain_id=self._chain.client.chain_id,
-                    sender=self._chain.operator.address, to=req.to, data=req.data, now=self._clock(),
-                )  # fmt: skip
+                key = self._anchor_key(row.seq)
+                self._chain.enqueue(s, key=key, to=req.to, data=req.data, now=self._clock())
                 last_sent = row.seq
                 if row.status == "pending" and row.note:
                     row.note = None

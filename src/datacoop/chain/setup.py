@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from sqlalchemy.orm import Session
 
-from datacoop.chain import browser_rpc
+from datacoop.chain import browser_rpc, outbox
 from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.client import ChainClient
 from datacoop.chain.deploy import Deployment, ensure_deployed
 from datacoop.chain.outbox import Relay
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
+from datacoop.db.models import ChainTx
 from datacoop.errors import InvalidInput, Unavailable
 from datacoop.settings import Settings
 
@@ -43,6 +46,15 @@ class ChainHandle:
     def forward_rpc(self, calls: list[Any]) -> list[dict[str, Any]]:
         """Browser wallets' JSON-RPC calls, allow-listed (:mod:`datacoop.chain.browser_rpc`); blocks."""
         return browser_rpc.forward(self.client.w3.provider, calls)
+
+    def enqueue(self, s: Session, *, key: str, to: str, data: str, now: datetime) -> ChainTx:
+        """Hand an operator transaction to the node's one chain follower, in the caller's transaction.
+
+        The outbox row is written with ``s``; the follower that holds the outbox lease signs, sends and
+        confirms it (:mod:`datacoop.chain.outbox`). The same ``key`` returns the existing row."""
+        return outbox.enqueue(
+            s, key=key, chain_id=self.client.chain_id, sender=self.operator.address, to=to, data=data, now=now
+        )
 
     def wait_step(self) -> None:
         """One step of the outbox for a caller waiting on its own transaction (CLI, demo, tests), and a

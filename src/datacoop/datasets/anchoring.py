@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import DatasetRegistry
-from datacoop.chain.outbox import enqueue
 from datacoop.chain.setup import ChainHandle, require_chain
 from datacoop.clock import Clock
 from datacoop.datasets import anchor
@@ -110,21 +109,10 @@ class DatasetAnchoring:
                     request = registry.publish_version(
                         dataset.token_id, version.manifest_cid, version.items_root, version.item_count
                     )
-                    version.anchor_tx_key = f"{prefix}:{dataset.id}:v{version.number}"
-                    self._enqueue(s, chain, version.anchor_tx_key, request.to, request.data)
+                    key = version.anchor_tx_key = f"{prefix}:{dataset.id}:v{version.number}"
+                    chain.enqueue(s, key=key, to=request.to, data=request.data, now=self._clock())
                     continue
                 self._follow(s, read, version)
-
-    def _enqueue(self, s: Session, chain: ChainHandle, key: str, to: str, data: str) -> None:
-        enqueue(
-            s,
-            key=key,
-            chain_id=chain.client.chain_id,
-            sender=chain.operator.address,
-            to=to,
-            data=data,
-            now=self._clock(),
-        )
 
     def _mint(
         self,
@@ -140,7 +128,7 @@ class DatasetAnchoring:
         if dataset.create_tx_key is None:
             dataset.create_tx_key = f"{prefix}:{dataset.id}:create"
             request = registry.create_dataset(chain.operator.address)
-            self._enqueue(s, chain, dataset.create_tx_key, request.to, request.data)
+            chain.enqueue(s, key=dataset.create_tx_key, to=request.to, data=request.data, now=self._clock())
             return False
         tx = s.scalar(select(ChainTx).where(ChainTx.key == dataset.create_tx_key))
         if tx is None or tx.status not in _ANCHOR_OF_TX:

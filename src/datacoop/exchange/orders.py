@@ -19,7 +19,6 @@ from web3.logs import DISCARD
 
 from datacoop.audit.log import AuditLog
 from datacoop.chain.contracts import LicenseMarket, TestToken
-from datacoop.chain.outbox import enqueue
 from datacoop.chain.setup import ChainHandle, require_chain
 from datacoop.clock import Clock, utc_now
 from datacoop.compliance import (
@@ -79,16 +78,7 @@ class ExchangeOrders:
         return self._chain is not None and normalize_address(address) == self._chain.operator.address
 
     def _enqueue(self, s: Session, key: str, to: str, data: str) -> None:
-        chain = self._need_chain()
-        enqueue(
-            s,
-            key=key,
-            chain_id=chain.client.chain_id,
-            sender=chain.operator.address,
-            to=to,
-            data=data,
-            now=self._clock(),
-        )
+        self._need_chain().enqueue(s, key=key, to=to, data=data, now=self._clock())
 
     _listing = staticmethod(listing_row)
     _own_order = staticmethod(own_order)

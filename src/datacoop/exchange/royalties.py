@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from datacoop import merkle
 from datacoop.chain.contracts import LicenseMarket
-from datacoop.chain.outbox import POSTING_STATUS, enqueue
+from datacoop.chain.outbox import POSTING_STATUS
 from datacoop.chain.setup import ChainHandle
 from datacoop.db.models import ChainTx, Listing, RoyaltyEntitlement, RoyaltyRound
 from datacoop.errors import Conflict
@@ -119,10 +119,7 @@ def open_round(
     )
     s.add_all(RoyaltyEntitlement(round_id=row.id, account=a, cumulative=v) for a, v in values.items())
     req = market.post_royalty_root(listing.market_listing_id, number, tree.root, row.total)
-    enqueue(
-        s, key=row.tx_key, chain_id=chain.client.chain_id, sender=chain.operator.address, to=req.to,
-        data=req.data, now=now,
-    )  # fmt: skip
+    chain.enqueue(s, key=row.tx_key, to=req.to, data=req.data, now=now)
     s.flush()
     return row
 

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import ValidatorStaking
-from datacoop.chain.outbox import enqueue
 from datacoop.chain.setup import ChainHandle, require_chain
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
@@ -82,15 +81,7 @@ class SlashingDesk:
             staking = ValidatorStaking(chain.client, chain.deployment.staking)
             call = staking.slash(validator.participant.address, self.amount, p.reason_hash)
             key = f"slash:{chain.client.chain_id}:{staking.address}:{p.id}"
-            enqueue(
-                s,
-                key=key,
-                chain_id=chain.client.chain_id,
-                sender=chain.operator.address,
-                to=call.to,
-                data=call.data,
-                now=now,
-            )
+            chain.enqueue(s, key=key, to=call.to, data=call.data, now=now)
             p.status, p.tx_key, p.updated_at = "sent", key, now
             s.flush()
             public = self._public(s, p)

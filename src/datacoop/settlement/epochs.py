@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from datacoop import merkle
 from datacoop.chain.contracts import TaskEscrow
-from datacoop.chain.outbox import POSTING_STATUS, enqueue
+from datacoop.chain.outbox import POSTING_STATUS
 from datacoop.chain.setup import ChainHandle
 from datacoop.db.models import ChainTx, Earning, Epoch, EpochEntitlement, TaskFunding
 from datacoop.errors import Conflict, NotFound, Unavailable
@@ -286,15 +286,7 @@ def _enqueue_posting(
 ) -> None:
     """Enqueue the epoch's ``postRoot`` in the outbox, under the epoch's key."""
     req = escrow.post_root(funding.escrow_task_id, epoch.number, epoch.root, epoch.total)
-    enqueue(
-        s,
-        key=epoch.tx_key,
-        chain_id=chain.client.chain_id,
-        sender=chain.operator.address,
-        to=req.to,
-        data=req.data,
-        now=now,
-    )
+    chain.enqueue(s, key=epoch.tx_key, to=req.to, data=req.data, now=now)
     s.flush()
 
 
