@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from datacoop.api.deps import CurrentCaller, NodeDep
+from datacoop.api.deps import BlobsDep, CurrentCaller
 from datacoop.api.limits import UPLOADS
 from datacoop.errors import InvalidInput
 from datacoop.tasks.schemas import BlobPublic
@@ -37,12 +37,12 @@ def _declared_length(request: Request) -> int | None:
         }
     },
 )
-async def upload_blob(request: Request, node: NodeDep, who: CurrentCaller) -> BlobPublic:
+async def upload_blob(request: Request, blobs: BlobsDep, who: CurrentCaller) -> BlobPublic:
     """Store the raw request body; answers with its CIDv1 (what `ipfs add --cid-version=1` prints)."""
-    return await node.blobs.upload(request.stream(), who, declared_length=_declared_length(request))
+    return await blobs.upload(request.stream(), who, declared_length=_declared_length(request))
 
 
 @router.get("/{cid}", response_model=BlobPublic)
-def get_blob(node: NodeDep, cid: str) -> BlobPublic:
+def get_blob(blobs: BlobsDep, cid: str) -> BlobPublic:
     """What the node knows about a blob (its bytes are served only through the exchange)."""
-    return node.blobs.get(cid)
+    return blobs.get(cid)

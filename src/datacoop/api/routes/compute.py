@@ -9,7 +9,7 @@ from typing import BinaryIO
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from datacoop.api.deps import CurrentCaller, NodeDep
+from datacoop.api.deps import ComputeDep, CurrentCaller, NodeDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, UnixSeconds
 from datacoop.compute.schemas import JobCreate, JobPublic, OutputLink, PolicyBody, PolicyPublic
@@ -28,26 +28,26 @@ def submit_job(node: NodeDep, who: CurrentCaller, body: JobCreate) -> JobPublic:
 
 
 @router.put("/policies/{version_id}", response_model=PolicyPublic)
-def set_policy(node: NodeDep, who: CurrentCaller, version_id: Id, body: PolicyBody) -> PolicyPublic:
+def set_policy(compute: ComputeDep, who: CurrentCaller, version_id: Id, body: PolicyBody) -> PolicyPublic:
     """The publisher sets how outputs leave: ``approved`` algorithm hashes only, or ``open`` (aggregates)."""
-    return node.compute.set_policy(who, version_id, body)
+    return compute.set_policy(who, version_id, body)
 
 
 @router.get("/policies/{version_id}", response_model=PolicyPublic)
-def get_policy(node: NodeDep, who: CurrentCaller, version_id: Id) -> PolicyPublic:
+def get_policy(compute: ComputeDep, who: CurrentCaller, version_id: Id) -> PolicyPublic:
     """A version's release policy (a version nobody set is open: declared metrics only)."""
-    return node.compute.policy(version_id)
+    return compute.policy(version_id)
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
-def get_job(node: NodeDep, who: CurrentCaller, job_id: Id) -> JobPublic:
+def get_job(compute: ComputeDep, who: CurrentCaller, job_id: Id) -> JobPublic:
     """Status; once done: outcome, the reason it was stopped or withheld, the scrubbed log, outputs."""
-    return node.compute.get(job_id, who)
+    return compute.get(job_id, who)
 
 
 @router.post("/jobs/{job_id}/outputs/{name:path}/link", response_model=OutputLink)
-def output_link(node: NodeDep, who: CurrentCaller, job_id: Id, name: str) -> OutputLink:
-    return node.compute.output_link(job_id, who, name)
+def output_link(compute: ComputeDep, who: CurrentCaller, job_id: Id, name: str) -> OutputLink:
+    return compute.output_link(job_id, who, name)
 
 
 def _chunks(f: BinaryIO) -> Iterator[bytes]:
@@ -62,10 +62,10 @@ def _chunks(f: BinaryIO) -> Iterator[bytes]:
     responses={200: binary("application/octet-stream", description="the released output")},
 )
 def download_output(
-    node: NodeDep, who: CurrentCaller, job_id: Id, name: str, buyer: str, expires: UnixSeconds, sig: str
+    compute: ComputeDep, who: CurrentCaller, job_id: Id, name: str, buyer: str, expires: UnixSeconds, sig: str
 ) -> StreamingResponse:
     """A link works for a few minutes, and only in the session of the buyer it names."""
-    f, size = node.compute.open_output(who, job_id, name, buyer, expires, sig)
+    f, size = compute.open_output(who, job_id, name, buyer, expires, sig)
     filename = re.sub(r"[^A-Za-z0-9._-]", "_", name.rsplit("/", 1)[-1])  # no quote or CR/LF in the header
     headers = {
         "Content-Length": str(size),

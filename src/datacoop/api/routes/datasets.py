@@ -12,7 +12,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from datacoop.api.deps import CurrentCaller, NodeDep
+from datacoop.api.deps import CurrentCaller, DatasetsDep, NodeDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Index
 from datacoop.api.streaming import download_headers
@@ -34,18 +34,18 @@ FormatName = Annotated[str, PathParam(pattern=f"^({'|'.join(DOWNLOADS)})$", desc
 
 
 @router.get("/datasets", response_model=list[DatasetPublic])
-def list_datasets(node: NodeDep) -> list[DatasetPublic]:
-    return node.datasets.list_all()
+def list_datasets(datasets: DatasetsDep) -> list[DatasetPublic]:
+    return datasets.list_all()
 
 
 @router.post("/datasets", response_model=DatasetPublic, status_code=status.HTTP_201_CREATED)
-def create_dataset(node: NodeDep, who: CurrentCaller, body: DatasetCreate) -> DatasetPublic:
-    return node.datasets.create(who, body.name, body.query.to_json())
+def create_dataset(datasets: DatasetsDep, who: CurrentCaller, body: DatasetCreate) -> DatasetPublic:
+    return datasets.create(who, body.name, body.query.to_json())
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetPublic)
-def get_dataset(node: NodeDep, dataset_id: Id) -> DatasetPublic:
-    return node.datasets.get(dataset_id)
+def get_dataset(datasets: DatasetsDep, dataset_id: Id) -> DatasetPublic:
+    return datasets.get(dataset_id)
 
 
 @router.post(
@@ -61,25 +61,25 @@ def create_version(
 
 
 @router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionPublic)
-def get_version(node: NodeDep, dataset_id: Id, number: Id) -> VersionPublic:
-    return node.datasets.version(dataset_id, number)
+def get_version(datasets: DatasetsDep, dataset_id: Id, number: Id) -> VersionPublic:
+    return datasets.version(dataset_id, number)
 
 
 @router.get("/datasets/{dataset_id}/versions/{number}/manifest")
-def get_manifest(node: NodeDep, dataset_id: Id, number: Id) -> Response:
-    version = node.datasets.version(dataset_id, number)
-    return _manifest(node.datasets.manifest_bytes(version.id), version.manifest_cid)
+def get_manifest(datasets: DatasetsDep, dataset_id: Id, number: Id) -> Response:
+    version = datasets.version(dataset_id, number)
+    return _manifest(datasets.manifest_bytes(version.id), version.manifest_cid)
 
 
 @router.get("/dataset-versions/{version_id}", response_model=VersionPublic)
-def get_version_by_id(node: NodeDep, version_id: Id) -> VersionPublic:
-    return node.datasets.version_by_id(version_id)
+def get_version_by_id(datasets: DatasetsDep, version_id: Id) -> VersionPublic:
+    return datasets.version_by_id(version_id)
 
 
 @router.get("/dataset-versions/{version_id}/manifest")
-def get_manifest_by_id(node: NodeDep, version_id: Id) -> Response:
-    version = node.datasets.version_by_id(version_id)
-    return _manifest(node.datasets.manifest_bytes(version_id), version.manifest_cid)
+def get_manifest_by_id(datasets: DatasetsDep, version_id: Id) -> Response:
+    version = datasets.version_by_id(version_id)
+    return _manifest(datasets.manifest_bytes(version_id), version.manifest_cid)
 
 
 @router.get(
@@ -87,12 +87,12 @@ def get_manifest_by_id(node: NodeDep, version_id: Id) -> Response:
     response_class=FileResponse,
     responses={200: binary(*(media for _, media in DOWNLOADS.values()), description="the file")},
 )
-def export_version(node: NodeDep, version_id: Id, format_name: FormatName) -> FileResponse:
+def export_version(datasets: DatasetsDep, version_id: Id, format_name: FormatName) -> FileResponse:
     """One file describing the version: ``datasheet`` (Markdown), ``croissant`` (JSON-LD) or
     ``parquet`` (one row per item, metadata only)."""
     folder = Path(tempfile.mkdtemp(prefix="datacoop-export-"))
     try:
-        path, media, name = node.datasets.export_file(version_id, format_name, folder / "out")
+        path, media, name = datasets.export_file(version_id, format_name, folder / "out")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -105,16 +105,16 @@ def export_version(node: NodeDep, version_id: Id, format_name: FormatName) -> Fi
 
 
 @router.get("/dataset-versions/{version_id}/proof/{index}", response_model=ProofPublic)
-def get_proof(node: NodeDep, version_id: Id, index: Index) -> dict[str, object]:
+def get_proof(datasets: DatasetsDep, version_id: Id, index: Index) -> dict[str, object]:
     """An inclusion proof of the version's item ``index``, checkable on its own."""
-    return node.datasets.proof(version_id, index)
+    return datasets.proof(version_id, index)
 
 
 @router.post("/submissions/{submission_id}/withdraw", response_model=WithdrawalPublic)
 def withdraw(
-    node: NodeDep, who: CurrentCaller, submission_id: Id, body: WithdrawalCreate | None = None
+    datasets: DatasetsDep, who: CurrentCaller, submission_id: Id, body: WithdrawalCreate | None = None
 ) -> WithdrawalPublic:
-    return node.datasets.withdraw(who, submission_id, body.reason if body else "")
+    return datasets.withdraw(who, submission_id, body.reason if body else "")
 
 
 def _manifest(data: bytes, cid: str) -> Response:

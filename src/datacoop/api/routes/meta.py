@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from datacoop.api.deps import OPTIONAL_AUTH, NodeDep, OptionalCaller, is_operator
+from datacoop.api.deps import OPTIONAL_AUTH, Eip712Dep, NodeDep, OptionalCaller, is_operator
 from datacoop.health import public_report
 from datacoop.identity.eip712 import typed_data_json
 from datacoop.identity.schemas import Eip712Public
@@ -28,6 +28,6 @@ def health(node: NodeDep, who: OptionalCaller) -> JSONResponse:
 
 
 @router.get("/eip712", response_model=Eip712Public)
-def eip712(node: NodeDep) -> dict[str, Any]:
+def eip712(domain: Eip712Dep) -> dict[str, Any]:
     """The EIP-712 domain and types of every message DataCoop asks a wallet to sign."""
-    return typed_data_json(node.eip712)
+    return typed_data_json(domain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
-from datacoop.api.deps import CurrentCaller, NodeDep, Operator, is_operator
+from datacoop.api.deps import CallerIsOperator, CurrentCaller, NodeDep, Operator, ReviewDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id
 from datacoop.api.streaming import stream_blob
@@ -27,9 +27,9 @@ router = APIRouter(tags=["reviews"])
 
 
 @router.get("/reviews/me", response_model=ValidatorPublic)
-def me(node: NodeDep, who: CurrentCaller) -> ValidatorPublic:
+def me(review: ReviewDep, who: CurrentCaller) -> ValidatorPublic:
     """Your validator record (checks your stake; 403 below the node's minimum)."""
-    return node.review.enrol(who)
+    return review.enrol(who)
 
 
 @router.get(
@@ -37,9 +37,9 @@ def me(node: NodeDep, who: CurrentCaller) -> ValidatorPublic:
     response_model=ReviewItem,
     responses={204: {"description": "nothing is waiting for you now; ask again later"}},
 )
-def next_item(node: NodeDep, who: CurrentCaller) -> ReviewItem | Response:
+def next_item(review: ReviewDep, who: CurrentCaller) -> ReviewItem | Response:
     """Your next item to review with its task and pre-screen report; 204 when there is none."""
-    item = node.review.next_for(who)
+    item = review.next_for(who)
     return item if item is not None else Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -54,55 +54,59 @@ def item_content(node: NodeDep, who: CurrentCaller, assignment_id: Id) -> Stream
 
 
 @router.post("/reviews/{assignment_id}/vote", response_model=VotePublic, status_code=status.HTTP_201_CREATED)
-def vote(node: NodeDep, who: CurrentCaller, assignment_id: Id, body: VoteCreate) -> VotePublic:
+def vote(review: ReviewDep, who: CurrentCaller, assignment_id: Id, body: VoteCreate) -> VotePublic:
     """Vote on an item assigned to you with an EIP-712 ``Vote`` (see GET /v1/eip712)."""
-    return node.review.vote(who, assignment_id, body)
+    return review.vote(who, assignment_id, body)
 
 
 @router.post("/tasks/{task_id}/gold", response_model=GoldItemPublic, status_code=status.HTTP_201_CREATED)
-def add_gold(node: NodeDep, who: CurrentCaller, task_id: Id, body: GoldItemCreate) -> GoldItemPublic:
+def add_gold(review: ReviewDep, who: CurrentCaller, task_id: Id, body: GoldItemCreate) -> GoldItemPublic:
     """Add an item with a known answer to your task; validators cannot tell it from a real one."""
-    return node.review.add_gold(who, task_id, body)
+    return review.add_gold(who, task_id, body)
 
 
 @router.get("/tasks/{task_id}/gold", response_model=list[GoldItemPublic])
-def list_gold(node: NodeDep, who: CurrentCaller, task_id: Id) -> list[GoldItemPublic]:
-    return node.review.list_gold(who, task_id)
+def list_gold(review: ReviewDep, who: CurrentCaller, task_id: Id) -> list[GoldItemPublic]:
+    return review.list_gold(who, task_id)
 
 
 @router.get("/submissions/{submission_id}/review", response_model=ReviewStatus)
-def review_status(node: NodeDep, who: CurrentCaller, submission_id: Id) -> ReviewStatus:
+def review_status(
+    review: ReviewDep, who: CurrentCaller, operator: CallerIsOperator, submission_id: Id
+) -> ReviewStatus:
     """Where the community review of a submission stands (the same parties as the submission)."""
-    return node.review.status(submission_id, who, operator=is_operator(node, who))
+    return review.status(submission_id, who, operator=operator)
 
 
 @router.post("/submissions/{submission_id}/decision", response_model=ReviewStatus)
-def decide(node: NodeDep, who: CurrentCaller, submission_id: Id, body: RequesterDecision) -> ReviewStatus:
+def decide(review: ReviewDep, who: CurrentCaller, submission_id: Id, body: RequesterDecision) -> ReviewStatus:
     """The task's requester settles an item the validators could not."""
-    return node.review.decide(who, submission_id, body)
+    return review.decide(who, submission_id, body)
 
 
 @router.post(
     "/submissions/{submission_id}/appeal", response_model=AppealPublic, status_code=status.HTTP_201_CREATED
 )
-def appeal(node: NodeDep, who: CurrentCaller, submission_id: Id, body: AppealCreate) -> AppealPublic:
+def appeal(review: ReviewDep, who: CurrentCaller, submission_id: Id, body: AppealCreate) -> AppealPublic:
     """Appeal the rejection of your submission, once, with an EIP-712 ``Appeal``."""
-    return node.review.appeal(who, submission_id, body)
+    return review.appeal(who, submission_id, body)
 
 
 @router.get("/submissions/{submission_id}/appeal", response_model=AppealPublic)
-def get_appeal(node: NodeDep, who: CurrentCaller, submission_id: Id) -> AppealPublic:
+def get_appeal(
+    review: ReviewDep, who: CurrentCaller, operator: CallerIsOperator, submission_id: Id
+) -> AppealPublic:
     """The appeal (the same parties as the submission); the jurors are named once it is final."""
-    return node.review.get_appeal(submission_id, who, operator=is_operator(node, who))
+    return review.get_appeal(submission_id, who, operator=operator)
 
 
 @router.get("/reviews/slashing", response_model=list[SlashingPublic])
-def slashing_proposals(node: NodeDep, _operator: Operator) -> list[SlashingPublic]:
+def slashing_proposals(review: ReviewDep, _operator: Operator) -> list[SlashingPublic]:
     """Recorded slashing proposals and where their execution stands (operator only)."""
-    return node.review.slashing.list()
+    return review.slashing.list()
 
 
 @router.post("/reviews/slashing/{proposal_id}/execute", response_model=SlashingPublic)
-def execute_slashing(node: NodeDep, _operator: Operator, proposal_id: Id) -> SlashingPublic:
+def execute_slashing(review: ReviewDep, _operator: Operator, proposal_id: Id) -> SlashingPublic:
     """Slash on chain through the outbox (operator only); the relay sends and confirms it."""
-    return node.review.slashing.execute(proposal_id)
+    return review.slashing.execute(proposal_id)

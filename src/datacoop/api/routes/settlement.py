@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentCaller, NodeDep, Operator, own_account
+from datacoop.api.deps import CallerIsOperator, CurrentCaller, Operator, SettlementDep, own_address
 from datacoop.api.openapi import NOTHING_NEW
 from datacoop.api.params import Id
 from datacoop.settlement.schemas import ClaimPublic, EpochPublic, FundingPublic, SpendPublic, StatementPublic
@@ -19,9 +19,11 @@ class EscrowLink(BaseModel):
 
 
 @router.post("/tasks/{task_id}/escrow", response_model=FundingPublic, status_code=status.HTTP_201_CREATED)
-def link_escrow(node: NodeDep, who: CurrentCaller, task_id: Id, body: EscrowLink) -> FundingPublic:
+def link_escrow(
+    settlement: SettlementDep, who: CurrentCaller, task_id: Id, body: EscrowLink
+) -> FundingPublic:
     """Tie the task to the escrow task its requester opened and funded on chain."""
-    return node.settlement.link_escrow(who, task_id, body.escrow_task_id)
+    return settlement.link_escrow(who, task_id, body.escrow_task_id)
 
 
 @router.post(
@@ -30,33 +32,37 @@ def link_escrow(node: NodeDep, who: CurrentCaller, task_id: Id, body: EscrowLink
     response_model=EpochPublic,
     responses={204: NOTHING_NEW},
 )
-def close_epoch(node: NodeDep, _operator: Operator, task_id: Id) -> EpochPublic | Response:
+def close_epoch(settlement: SettlementDep, _operator: Operator, task_id: Id) -> EpochPublic | Response:
     """Close the task's next epoch now (operator only); 204 when nothing new is owed."""
-    view = node.settlement.close_epoch(task_id)
+    view = settlement.close_epoch(task_id)
     if view is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return view.public()
 
 
 @router.get("/tasks/{task_id}/epochs", response_model=list[EpochPublic])
-def list_epochs(node: NodeDep, task_id: Id) -> list[EpochPublic]:
+def list_epochs(settlement: SettlementDep, task_id: Id) -> list[EpochPublic]:
     """Every epoch of the task, failed ones included, oldest first."""
-    return [e.public() for e in node.settlement.epochs(task_id)]
+    return [e.public() for e in settlement.epochs(task_id)]
 
 
 @router.get("/tasks/{task_id}/spend", response_model=SpendPublic)
-def spend(node: NodeDep, who: CurrentCaller, task_id: Id) -> SpendPublic:
+def spend(settlement: SettlementDep, who: CurrentCaller, task_id: Id) -> SpendPublic:
     """The requester's spending: funded, posted, paid, remaining, cost per accepted item."""
-    return node.settlement.spend(who, task_id)
+    return settlement.spend(who, task_id)
 
 
 @router.get("/claims/{address}", response_model=list[ClaimPublic])
-def claims(node: NodeDep, who: CurrentCaller, address: str) -> list[ClaimPublic]:
+def claims(
+    settlement: SettlementDep, who: CurrentCaller, operator: CallerIsOperator, address: str
+) -> list[ClaimPublic]:
     """What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator)."""
-    return node.settlement.claims(own_account(node, who, address, "claims are"))
+    return settlement.claims(own_address(who, address, "claims are", operator=operator))
 
 
 @router.get("/statements/{address}", response_model=StatementPublic)
-def statement(node: NodeDep, who: CurrentCaller, address: str) -> StatementPublic:
+def statement(
+    settlement: SettlementDep, who: CurrentCaller, operator: CallerIsOperator, address: str
+) -> StatementPublic:
     """Which items and votes earned ``address`` what, per epoch (its owner or the operator only)."""
-    return node.settlement.statement(own_account(node, who, address, "statements are"))
+    return settlement.statement(own_address(who, address, "statements are", operator=operator))

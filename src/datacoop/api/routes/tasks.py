@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from datacoop.api.deps import CurrentCaller, NodeDep
+from datacoop.api.deps import CurrentCaller, DashboardDep, NodeDep, TasksDep
 from datacoop.api.openapi import binary
 from datacoop.api.params import Id, Offset, Page
 from datacoop.api.streaming import stream_blob
@@ -16,34 +16,34 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 @router.post("", response_model=TaskPublic, status_code=status.HTTP_201_CREATED)
-def create_task(node: NodeDep, who: CurrentCaller, body: TaskCreate) -> TaskPublic:
-    return node.tasks.create(who, body)
+def create_task(tasks: TasksDep, who: CurrentCaller, body: TaskCreate) -> TaskPublic:
+    return tasks.create(who, body)
 
 
 @router.get("", response_model=list[TaskPublic])
 def list_tasks(
-    node: NodeDep,
+    tasks: TasksDep,
     status: TaskStatus | None = None,
     limit: Page = 100,
     offset: Offset = 0,
 ) -> list[TaskPublic]:
-    return node.tasks.list(status=status, limit=limit, offset=offset)
+    return tasks.list(status=status, limit=limit, offset=offset)
 
 
 @router.get("/{task_id}", response_model=TaskPublic)
-def get_task(node: NodeDep, task_id: Id) -> TaskPublic:
-    return node.tasks.get(task_id)
+def get_task(tasks: TasksDep, task_id: Id) -> TaskPublic:
+    return tasks.get(task_id)
 
 
 @router.post("/{task_id}/close", response_model=TaskPublic)
-def close_task(node: NodeDep, who: CurrentCaller, task_id: Id) -> TaskPublic:
-    return node.tasks.close(who, task_id)
+def close_task(tasks: TasksDep, who: CurrentCaller, task_id: Id) -> TaskPublic:
+    return tasks.close(who, task_id)
 
 
 @router.get("/{task_id}/dashboard", response_model=TaskDashboard)
-def dashboard(node: NodeDep, who: CurrentCaller, task_id: Id) -> TaskDashboard:
+def dashboard(board: DashboardDep, who: CurrentCaller, task_id: Id) -> TaskDashboard:
     """The requester's view: progress, acceptance rate, rejections by cause, latest accepted samples."""
-    return node.dashboard.dashboard(who, task_id)
+    return board.dashboard(who, task_id)
 
 
 @router.get(
