@@ -26,6 +26,7 @@ from datacoop.app import Node
 from datacoop.compute.service import ComputeService
 from datacoop.datasets.service import DatasetService
 from datacoop.errors import Forbidden, NotAuthenticated
+from datacoop.exchange.service import ExchangeService
 from datacoop.health import HealthService
 from datacoop.identity.addresses import normalize_address
 from datacoop.identity.eip712 import Eip712Domain
@@ -197,3 +198,11 @@ def _operator(who: CurrentCaller, operator: CallerIsOperator) -> Caller:
 
 
 Operator = Annotated[Caller, Depends(_operator)]
+
+
+def _exchange(node: NodeDep) -> ExchangeService:
+    return node.exchange
+
+
+ExchangeDep = Annotated[ExchangeService, Depends(_exchange)]
+"""The node's exchange: listings, orders, downloads and royalties."""

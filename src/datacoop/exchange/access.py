@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from datacoop.audit.log import AuditLog
 from datacoop.chain.contracts import LicenseMarket
@@ -24,6 +23,7 @@ from datacoop.db.models import Dataset, DatasetVersion, Order
 from datacoop.errors import Forbidden, Gone
 from datacoop.exchange.delivery import DeliveryClaim, check_caller, parse_range, read_token, sign_token
 from datacoop.exchange.order_rows import listing_row, order_json, own_order
+from datacoop.exchange.schemas import DownloadLink
 from datacoop.identity.addresses import normalize_address
 from datacoop.identity.schemas import Caller
 
@@ -58,18 +58,15 @@ class OrderAccess:
         self._db, self._datasets, self._audit, self._market = db, datasets, audit, market
         self._secret, self._ttl, self._clock = secret, url_ttl, clock
 
-    def download_url(self, who: Caller, order_id: int) -> dict[str, Any]:
+    def download_url(self, who: Caller, order_id: int) -> DownloadLink:
         """A short-lived signed URL of the order's export (the buyer only)."""
         now = self._clock()
         with self._db.transaction() as s:
             order = own_order(s, who, order_id)
             claim = DeliveryClaim(order.id, order.buyer, order.licence_id, int((now + self._ttl).timestamp()))
         token = sign_token(self._secret, claim)
-        return {
-            "url": f"/v1/deliveries/{token}",
-            "expires": claim.expires,
-            "size": self._export(order_id).size,
-        }
+        size = self._export(order_id).size
+        return DownloadLink(url=f"/v1/deliveries/{token}", expires=claim.expires, size=size)
 
     def open_delivery(self, token: str, caller: Caller, range_header: str | None = None) -> Delivery:
         """Check the URL and the licence on chain, log the download, and return the asked bytes.
@@ -133,6 +130,6 @@ class OrderAccess:
             order = s.get(Order, order_id)
             assert order is not None
             listing = listing_row(s, order.listing_id)
-            summary = canonical_json(order_json(order) | {"licence": listing.licence})
+            summary = canonical_json(order_json(order).model_dump() | {"licence": listing.licence})
             granted, version_id = [int(i) for i in order.granted], listing.version_id
         return self._datasets.export_archive(version_id, granted, [("order.json", summary)])

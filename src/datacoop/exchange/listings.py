@@ -11,6 +11,7 @@ from datacoop.compliance._facts import parse_enum
 from datacoop.datasets.manifest import Manifest, canonical_json
 from datacoop.db.models import Listing
 from datacoop.errors import InvalidInput
+from datacoop.exchange.schemas import ListingPublic, ListingSample, Provenance
 from datacoop.identity.addresses import normalize_jurisdiction
 from datacoop.merkle._keccak import new_hasher
 
@@ -145,49 +146,49 @@ def matches(row: Listing, f: SearchFilters) -> bool:
     return all(checks)
 
 
-def listing_json(row: Listing) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "version_id": row.version_id,
-        "title": row.title,
-        "modality": row.modality,
-        "item_count": row.item_count,
-        "size_bytes": row.size_bytes,
-        "origins": row.origins,
-        "token": row.token,
-        "price": str(row.price),
-        "licence": row.licence,
-        "terms_hash": row.terms_hash,
-        "duration_s": row.duration_s,
-        "royalty_bps": row.royalty_bps,
-        "access_modes": row.access_modes,
-        "jurisdictions": row.jurisdictions,
-        "data_category": row.data_category,
-        "consent_scope": row.consent_scope,
-        "status": row.status,
-        "market_listing_id": row.market_listing_id,
-        "tx_hash": row.tx_hash,
-        "error": row.error,
-    }
+def listing_json(row: Listing) -> ListingPublic:
+    return ListingPublic(
+        id=row.id,
+        version_id=row.version_id,
+        title=row.title,
+        modality=row.modality,
+        item_count=row.item_count,
+        size_bytes=row.size_bytes,
+        origins=row.origins,
+        token=row.token,
+        price=str(row.price),
+        licence=row.licence,
+        terms_hash=row.terms_hash,
+        duration_s=row.duration_s,
+        royalty_bps=row.royalty_bps,
+        access_modes=row.access_modes,
+        jurisdictions=row.jurisdictions,
+        data_category=row.data_category,
+        consent_scope=row.consent_scope,
+        status=row.status,
+        market_listing_id=row.market_listing_id,
+        tx_hash=row.tx_hash,
+        error=row.error,
+    )
 
 
-def provenance(manifest: Manifest) -> dict[str, Any]:
+def provenance(manifest: Manifest) -> Provenance:
     """Contributor countries, consent coverage and review statistics, from the manifest alone."""
     items = manifest.items
     signed = sum(1 for i in items if i.signature and i.consent_hash)
-    return {
-        "items": len(items),
-        "contributors": len({i.contributor for i in items}),
-        "countries": dict(sorted(Counter(i.jurisdiction for i in items).items())),
-        "consent_coverage": round(signed / len(items), 4) if items else 0.0,
-        "reviews": dict(sorted(Counter(str(i.review.get("outcome", "unknown")) for i in items).items())),
-        "licences": sorted({i.licence for i in items}),
-    }
+    return Provenance(
+        items=len(items),
+        contributors=len({i.contributor for i in items}),
+        countries=dict(sorted(Counter(i.jurisdiction for i in items).items())),
+        consent_coverage=round(signed / len(items), 4) if items else 0.0,
+        reviews=dict(sorted(Counter(str(i.review.get("outcome", "unknown")) for i in items).items())),
+        licences=sorted({i.licence for i in items}),
+    )
 
 
-def samples(manifest: Manifest, count: int = 3) -> list[dict[str, Any]]:
+def samples(manifest: Manifest, count: int = 3) -> list[ListingSample]:
     """A few items as a buyer may preview them: the scrubbed blob's CID, type, size and labels."""
     return [
-        {"index": i.index, "cid": i.cid, "media_type": i.media_type, "size": i.size, "labels": i.labels}
+        ListingSample(index=i.index, cid=i.cid, media_type=i.media_type, size=i.size, labels=i.labels)
         for i in manifest.items[:count]
     ]

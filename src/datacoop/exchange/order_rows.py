@@ -6,12 +6,11 @@ Shared by :mod:`datacoop.exchange.orders` (recording a purchase) and
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
 from datacoop.db.models import Listing, Order
 from datacoop.errors import Forbidden, NotFound
+from datacoop.exchange.schemas import OrderPublic, WithheldItem
 from datacoop.identity.schemas import Caller
 
 __all__ = ["listing_row", "order_json", "own_order"]
@@ -33,21 +32,21 @@ def own_order(s: Session, who: Caller, order_id: int) -> Order:
     return row
 
 
-def order_json(row: Order) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "listing_id": row.listing_id,
-        "buyer": row.buyer,
-        "tx_hash": row.tx_hash,
-        "licence_id": str(row.licence_id),
-        "expires": row.expires,
-        "amount": str(row.amount),
-        "royalty": str(row.royalty),
-        "publisher_share": str(row.publisher_share),
-        "operator_fee": str(row.operator_fee),
-        "jurisdiction": row.jurisdiction,
-        "purpose": row.purpose,
-        "safeguards": row.safeguards,
-        "granted": [int(i) for i in row.granted],
-        "withheld": row.withheld,
-    }
+def order_json(row: Order) -> OrderPublic:
+    return OrderPublic(
+        id=row.id,
+        listing_id=row.listing_id,
+        buyer=row.buyer,
+        tx_hash=row.tx_hash,
+        licence_id=str(row.licence_id),
+        expires=row.expires,
+        amount=str(row.amount),
+        royalty=str(row.royalty),
+        publisher_share=str(row.publisher_share),
+        operator_fee=str(row.operator_fee),
+        jurisdiction=row.jurisdiction,
+        purpose=row.purpose,
+        safeguards=row.safeguards,
+        granted=[int(i) for i in row.granted],
+        withheld={k: WithheldItem.model_validate(v) for k, v in row.withheld.items()},
+    )

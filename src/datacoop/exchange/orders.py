@@ -40,6 +40,7 @@ from datacoop.db.models import Listing, Order, Participant
 from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datacoop.exchange.access import Delivery, OrderAccess
 from datacoop.exchange.order_rows import listing_row, order_json, own_order
+from datacoop.exchange.schemas import DownloadLink, OrderPublic
 from datacoop.identity.addresses import normalize_address
 from datacoop.identity.schemas import Caller
 
@@ -97,7 +98,7 @@ class ExchangeOrders:
         jurisdiction: str,
         purpose: str,
         safeguards: list[str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> OrderPublic:
         """Verify the purchase in ``tx_hash`` on chain, record it once, and grant the compliant items.
 
         Raises:
@@ -266,18 +267,18 @@ class ExchangeOrders:
         req = TestToken(chain.client, listing.token).transfer(publisher.address, order.publisher_share)
         self._enqueue(s, order.forward_tx_key, req.to, req.data)
 
-    def order(self, who: Caller, order_id: int) -> dict[str, Any]:
+    def order(self, who: Caller, order_id: int) -> OrderPublic:
         with self._db.transaction() as s:
             return self._order_json(self._own_order(s, who, order_id))
 
-    def orders(self, who: Caller) -> list[dict[str, Any]]:
+    def orders(self, who: Caller) -> list[OrderPublic]:
         with self._db.transaction() as s:
             rows = s.scalars(select(Order).where(Order.buyer_id == who.id).order_by(Order.id))
             return [self._order_json(r) for r in rows]
 
     # --- delivery (exchange/access.py) --------------------------------------------------------
 
-    def download_url(self, who: Caller, order_id: int) -> dict[str, Any]:
+    def download_url(self, who: Caller, order_id: int) -> DownloadLink:
         """A short-lived signed URL of the order's export (the buyer only)."""
         return self._access.download_url(who, order_id)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +30,7 @@ from datacoop.chain.outbox import POSTING_STATUS
 from datacoop.chain.setup import ChainHandle
 from datacoop.db.models import ChainTx, Listing, RoyaltyEntitlement, RoyaltyRound
 from datacoop.errors import Conflict
+from datacoop.exchange.schemas import RoyaltyRoundPublic
 from datacoop.identity.addresses import normalize_address
 
 __all__ = ["OPEN", "contributor_counts", "open_round", "round_json", "shares", "sync_rounds"]
@@ -137,15 +137,15 @@ def sync_rounds(s: Session, now: datetime) -> None:
                 row.error = tx.error or "postRoyaltyRoot reverted"
 
 
-def round_json(row: RoyaltyRound) -> dict[str, Any]:
-    return {
-        "listing_id": row.listing_id,
-        "round": row.number,
-        "status": row.status,
-        "credited": str(row.credited),
-        "total": str(row.total),
-        "dust": str(row.credited - row.total),
-        "root": row.root,
-        "tx_hash": row.tx_hash,
-        "error": row.error,
-    }
+def round_json(row: RoyaltyRound) -> RoyaltyRoundPublic:
+    return RoyaltyRoundPublic(
+        listing_id=row.listing_id,
+        round=row.number,
+        status=row.status,
+        credited=str(row.credited),
+        total=str(row.total),
+        dust=str(row.credited - row.total),
+        root=row.root,
+        tx_hash=row.tx_hash,
+        error=row.error,
+    )

@@ -53,6 +53,14 @@ from datacoop.exchange.listings import (
     terms_hash,
 )
 from datacoop.exchange.orders import Delivery, ExchangeOrders
+from datacoop.exchange.schemas import (
+    ListingDatasheet,
+    ListingLinks,
+    ListingPage,
+    ListingPublic,
+    RoyaltyPublic,
+    RoyaltyRoundPublic,
+)
 from datacoop.identity.addresses import normalize_address
 from datacoop.identity.schemas import Caller
 from datacoop.settlement.cumulative import Entitlement, entitlement
@@ -68,7 +76,7 @@ class ExchangeService(ExchangeOrders):
 
     # --- listings -----------------------------------------------------------------------------
 
-    def create_listing(self, who: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    def create_listing(self, who: Caller, body: dict[str, Any]) -> ListingPublic:
         """List an anchored version on LicenseMarket through the operator's outbox (the publisher's offer)."""
         chain, market = self._need_chain(), self._market()
         terms = ListingTerms.parse(body, int(market.contract.functions.operatorFeeBps().call()))
@@ -198,52 +206,52 @@ class ExchangeService(ExchangeOrders):
         events = market.contract.events.Listed().process_receipt(receipt, errors=DISCARD)
         return int(events[0]["args"]["listingId"])
 
-    def wait_listed(self, listing_id: int, *, timeout: float = 120) -> dict[str, Any]:
+    def wait_listed(self, listing_id: int, *, timeout: float = 120) -> ListingPublic:
         """Drive a listing's transaction until it is listed or failed (CLI, demo and tests)."""
         deadline = time.monotonic() + timeout
         while True:
             view = self.listing(listing_id)
-            if view["status"] != "pending":
+            if view.status != "pending":
                 return view
             if time.monotonic() > deadline:
                 raise Unavailable(f"listing {listing_id} still pending after {timeout}s", field="chain")
             self._drive()
 
-    def listing(self, listing_id: int) -> dict[str, Any]:
+    def listing(self, listing_id: int) -> ListingPublic:
         with self._db.transaction() as s:
             return listing_json(self._listing(s, listing_id))
 
-    def search(self, filters: SearchFilters, *, include_pending: bool = False) -> list[dict[str, Any]]:
+    def search(self, filters: SearchFilters, *, include_pending: bool = False) -> list[ListingPublic]:
         """Listings on sale that pass ``filters``, newest first."""
         statuses = ("listed", "pending") if include_pending else ("listed",)
         with self._db.transaction() as s:
             rows = s.scalars(select(Listing).where(Listing.status.in_(statuses)).order_by(Listing.id.desc()))
             return [listing_json(r) for r in rows if matches(r, filters)]
 
-    def listing_page(self, listing_id: int) -> dict[str, Any]:
+    def listing_page(self, listing_id: int) -> ListingPage:
         """The listing with its datasheet, sample items, metadata links and provenance summary."""
         view = self.listing(listing_id)
-        manifest = self._datasets.manifest(view["version_id"])
-        version = self._datasets.version_by_id(view["version_id"])
+        manifest = self._datasets.manifest(view.version_id)
+        version = self._datasets.version_by_id(view.version_id)
         manifest_url = f"/v1/dataset-versions/{version.id}/manifest"
-        view |= {
-            "terms_text": self._terms_text(listing_id),
-            "datasheet": {
-                "name": manifest.name,
-                "version": manifest.version,
-                "manifest_cid": version.manifest_cid,
-                "items_root": version.items_root,
-                "licence": manifest.licence,
-                "created_at": manifest.created_at,
-            },
-            "samples": samples(manifest),
-            "metadata": {
-                "manifest": manifest_url,
-                "croissant": f"datacoop dataset export {version.id} --format croissant",
-            },
-            "provenance": provenance(manifest),
-        }
-        return view
+        return ListingPage(
+            **dict(view),
+            terms_text=self._terms_text(listing_id),
+            datasheet=ListingDatasheet(
+                name=manifest.name,
+                version=manifest.version,
+                manifest_cid=version.manifest_cid,
+                items_root=version.items_root,
+                licence=manifest.licence,
+                created_at=manifest.created_at,
+            ),
+            samples=samples(manifest),
+            metadata=ListingLinks(
+                manifest=manifest_url,
+                croissant=f"datacoop dataset export {version.id} --format croissant",
+            ),
+            provenance=provenance(manifest),
+        )
 
     def _terms_text(self, listing_id: int) -> str:
         with self._db.transaction() as s:
@@ -251,7 +259,7 @@ class ExchangeService(ExchangeOrders):
 
     # --- royalties ----------------------------------------------------------------------------
 
-    def close_royalty_round(self, listing_id: int) -> dict[str, Any] | None:
+    def close_royalty_round(self, listing_id: int) -> RoyaltyRoundPublic | None:
         """Share the listing's credited royalties among its contributors and post the root.
 
         Returns None when nothing new was credited.
@@ -278,7 +286,7 @@ class ExchangeService(ExchangeOrders):
         with contextlib.suppress(Conflict):  # the previous round is still posting: a later call takes it up
             self.close_royalty_round(listing_id)
 
-    def settle_royalties(self, listing_id: int, *, timeout: float = 120) -> dict[str, Any] | None:
+    def settle_royalties(self, listing_id: int, *, timeout: float = 120) -> RoyaltyRoundPublic | None:
         """Close a round if one is due and drive the open one until confirmed or failed."""
         with contextlib.suppress(Conflict):
             self.close_royalty_round(listing_id)
@@ -292,15 +300,13 @@ class ExchangeService(ExchangeOrders):
                     .order_by(RoyaltyRound.id.desc())
                 )
                 view = royalties.round_json(row) if row is not None else None
-            if view is None or view["status"] in ("confirmed", "failed"):
+            if view is None or view.status in ("confirmed", "failed"):
                 return view
             if time.monotonic() > deadline:
-                raise Unavailable(
-                    f"royalty round of listing {listing_id} still {view['status']}", field="chain"
-                )
+                raise Unavailable(f"royalty round of listing {listing_id} still {view.status}", field="chain")
             time.sleep(0.05)
 
-    def royalties(self, address: str) -> list[dict[str, Any]]:
+    def royalties(self, address: str) -> list[RoyaltyPublic]:
         """Per listing owing ``address``: its cumulative royalty, proof and what is claimed on chain."""
         account = normalize_address(address)
         market = self._market()
@@ -326,12 +332,12 @@ class ExchangeService(ExchangeOrders):
                     owed.append((listing_id, listing.market_listing_id, last.number, found))
         # what each account claimed so far is read from the chain after the transaction
         return [
-            {
-                "listing_id": listing_id,
-                "market_listing_id": str(market_listing_id),
-                "market": market.address,
-                "round": number,
+            RoyaltyPublic(
+                listing_id=listing_id,
+                market_listing_id=str(market_listing_id),
+                market=market.address,
+                round=number,
                 **found.claim_json(int(market.contract.functions.claimed(market_listing_id, account).call())),
-            }
+            )
             for listing_id, market_listing_id, number, found in owed
         ]

@@ -148,12 +148,12 @@ def test_the_exchange_and_anchoring_read_the_chain_outside_their_transactions(
     m = _guarded(watch, lambda: open_market(node, sdk, accounts))
     buyer = accounts[4]
     tx_hash = m.buy(buyer)
-    order = _guarded(watch, lambda: sdk(buyer).place_order(m.listing["id"], tx_hash, "US"))
+    order = _guarded(watch, lambda: sdk(buyer).place_order(m.listing.id, tx_hash, "US"))
     node.chain.relay.drive(f"exchange:forward:{m.chain.chain_id}:{m.market.address}:{order['licence_id']}")
-    round_ = _guarded(watch, lambda: node.exchange.settle_royalties(m.listing["id"], timeout=60))
+    round_ = _guarded(watch, lambda: node.exchange.settle_royalties(m.listing.id, timeout=60))
     owed = _guarded(watch, lambda: sdk(m.contributors[0]).royalties())
     # Assert
-    assert m.listing["status"] == "listed" and round_ is not None and round_["status"] == "confirmed"
+    assert m.listing.status == "listed" and round_ is not None and round_.status == "confirmed"
     assert [int(o["claimed"]) for o in owed] == [0] and int(owed[0]["claimable"]) > 0
 
 
@@ -164,7 +164,7 @@ def test_compute_reads_the_licence_token_outside_its_transaction(
     assert node.chain is not None
     m = open_market(node, sdk, accounts)
     buyer = sdk(accounts[4])
-    buyer.place_order(m.listing["id"], m.buy(accounts[4]), "US")
+    buyer.place_order(m.listing.id, m.buy(accounts[4]), "US")
     path = tmp_path / "algorithm.py"
     path.write_text("def run(data_dir, out_dir):\n    pass\n")
     approve(node, m.version_id, path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import LicenseMarket, TestToken
 from datacoop.client import DataCoopClient
 from datacoop.db import Database
+from datacoop.exchange.schemas import ListingPublic
 from datacoop.settings import Settings
 
 # A price whose royalty (30%) does not split evenly 2:1, so the dust rule is exercised:
@@ -55,18 +56,19 @@ class Market:
     publisher: DataCoopClient
     contributors: list[LocalAccount]
     version_id: int
-    listing: dict[str, Any]
+    listing: ListingPublic = field(init=False)  # set by open_market, once listed
     items: Accepted
 
-    def buy(self, buyer: LocalAccount, listing: dict[str, Any] | None = None) -> str:
+    def buy(self, buyer: LocalAccount, listing: ListingPublic | None = None) -> str:
         """Approve and buy with the buyer's own key, as `datacoop buy` does; the buy's tx hash."""
         listing = listing or self.listing
-        price = int(listing["price"])
+        price = int(listing.price)
         self.chain.send(buyer, self.token.mint(buyer.address, price).as_tx())
         self.chain.send(buyer, self.token.approve(self.market.address, price).as_tx())
-        return self.chain.send(buyer, self.market.buy(int(listing["market_listing_id"])).as_tx()).tx_hash
+        assert listing.market_listing_id is not None
+        return self.chain.send(buyer, self.market.buy(listing.market_listing_id).as_tx()).tx_hash
 
-    def list_version(self, version_id: int, **terms: Any) -> dict[str, Any]:
+    def list_version(self, version_id: int, **terms: Any) -> ListingPublic:
         fields: dict[str, Any] = {
             "price": PRICE, "licence": "CC-BY-4.0", "duration_s": 30 * 86_400, "royalty_bps": ROYALTY_BPS,
             "access_modes": ["download", "compute_to_data"], "data_category": "personal",
@@ -98,10 +100,10 @@ def open_market(node: Node, sdk: Any, accounts: list[LocalAccount], **terms: Any
     deployment = node.chain.deployment
     made = Market(
         node, chain, TestToken(chain, deployment.token), LicenseMarket(chain, deployment.market),
-        publisher, accounts[2:4], version.id, {}, items,
+        publisher, accounts[2:4], version.id, items,
     )  # fmt: skip
     made.listing = made.list_version(version.id, **terms)
-    assert made.listing["status"] == "listed", made.listing
+    assert made.listing.status == "listed", made.listing
     return made
 
 
@@ -112,7 +114,8 @@ def test_a_sale_pays_the_split_exactly_and_contributors_claim_their_royalties(
     m = open_market(node, sdk, accounts)
     assert node.chain is not None
     operator, publisher, buyer = accounts[0], accounts[1], accounts[4]
-    listing_id = int(m.listing["market_listing_id"])
+    listing_id = m.listing.market_listing_id
+    assert listing_id is not None
     before = {
         "pool": int(m.market.royalty_pool(listing_id)["credited"]),
         "publisher": m.token.balance_of(publisher.address),
@@ -120,9 +123,9 @@ def test_a_sale_pays_the_split_exactly_and_contributors_claim_their_royalties(
     }
     # Execute: the buyer pays on chain, then tells the node
     tx_hash = m.buy(buyer)
-    order = sdk(buyer).place_order(m.listing["id"], tx_hash, "US")
+    order = sdk(buyer).place_order(m.listing.id, tx_hash, "US")
     node.chain.relay.drive(f"exchange:forward:{m.chain.chain_id}:{m.market.address}:{order['licence_id']}")
-    round_ = node.exchange.settle_royalties(m.listing["id"], timeout=60)
+    round_ = node.exchange.settle_royalties(m.listing.id, timeout=60)
     # Assert: the split, exactly (the publisher's share forwarded by the operator, who keeps its fee)
     royalty, fee = PRICE * ROYALTY_BPS // 10_000, PRICE * 250 // 10_000
     assert (royalty, fee) == (300_001, 25_000)
@@ -142,8 +145,8 @@ def test_a_sale_pays_the_split_exactly_and_contributors_claim_their_royalties(
         licence = node.compute.licences.licence_for(s, check)
     assert licence is not None
     # royalties: 2:1 by items, floors; 1 base unit of dust stays in the pool
-    assert round_ is not None and round_["status"] == "confirmed"
-    assert (int(round_["credited"]), int(round_["total"]), int(round_["dust"])) == (royalty, 300_000, 1)
+    assert round_ is not None and round_.status == "confirmed"
+    assert (int(round_.credited), int(round_.total), int(round_.dust)) == (royalty, 300_000, 1)
     expected = {accounts[2].address: royalty * 2 // 3, accounts[3].address: royalty // 3}
     for contributor in m.contributors:
         [owed] = sdk(contributor).royalties()
@@ -163,7 +166,7 @@ def test_the_buyer_downloads_the_granted_items_and_resumes_a_cut_download(
     # Prepare
     m = open_market(node, sdk, accounts)
     buyer = sdk(accounts[4])
-    order = buyer.place_order(m.listing["id"], m.buy(accounts[4]), "US")
+    order = buyer.place_order(m.listing.id, m.buy(accounts[4]), "US")
     # Execute: a first request cut after 700 bytes, then the SDK resumes from the .part file
     url = buyer.download_url(order["id"])
     out = tmp_path / "export.tar"
@@ -228,9 +231,9 @@ def test_the_cli_buys_downloads_and_claims_royalties(
 
     # Execute
     found = run(buyer, "listings", "--origin", "CN", "--buyer", "US")
-    bought = run(buyer, "buy", str(m.listing["id"]), "--jurisdiction", "US")
+    bought = run(buyer, "buy", str(m.listing.id), "--jurisdiction", "US")
     fetched = run(buyer, "download", "1", "--out", str(tmp_path))
-    assert node.exchange.settle_royalties(m.listing["id"], timeout=60) is not None
+    assert node.exchange.settle_royalties(m.listing.id, timeout=60) is not None
     claimed = run(contributor, "royalties", "claim")
     # Assert
     assert found.exit_code == 0 and "CC-BY-4.0" in found.stdout, found.output

@@ -49,13 +49,13 @@ def test_without_a_licence_nothing_is_delivered(
     m = open_market(node, sdk, accounts)
     buyer, stranger = accounts[4], accounts[5]
     tx_hash = m.buy(buyer)
-    order = sdk(buyer).place_order(m.listing["id"], tx_hash, "US")
+    order = sdk(buyer).place_order(m.listing.id, tx_hash, "US")
     as_stranger = sdk(stranger)
     auth = {"Authorization": f"Bearer {as_stranger._token}"}
     # Execute
     claim_theirs = api.post(
         "/v1/orders",
-        json={"listing_id": m.listing["id"], "tx_hash": tx_hash, "jurisdiction": "US"},
+        json={"listing_id": m.listing.id, "tx_hash": tx_hash, "jurisdiction": "US"},
         headers=auth,
     )
     their_url = api.get(f"/v1/orders/{order['id']}/download-url", headers=auth)
@@ -83,7 +83,7 @@ def test_an_expired_licence_stops_the_download(
     # Prepare: a one-hour licence, bought and granted; its link works
     m = open_market(node, sdk, accounts, duration_s=3600)
     buyer = sdk(accounts[4])
-    order = buyer.place_order(m.listing["id"], m.buy(accounts[4]), "US")
+    order = buyer.place_order(m.listing.id, m.buy(accounts[4]), "US")
     url = buyer.download_url(order["id"])["url"]
     assert api.get(url, headers={"Range": "bytes=0-9", **_auth(buyer)}).status_code == 206
     # Execute: chain time passes the licence's expiry; the same (still unexpired) link is used again
@@ -111,15 +111,15 @@ def test_a_licence_for_another_version_gets_nothing_of_this_one(
     # Execute: the version-1 purchase presented as one of version 2
     as_v2 = api.post(
         "/v1/orders",
-        json={"listing_id": v2_listing["id"], "tx_hash": tx_v1, "jurisdiction": "US"},
+        json={"listing_id": v2_listing.id, "tx_hash": tx_v1, "jurisdiction": "US"},
         headers=auth,
     )
-    order_v1 = buyer.place_order(m.listing["id"], tx_v1, "US")
+    order_v1 = buyer.place_order(m.listing.id, tx_v1, "US")
     # and the version-1 order re-pointed at version 2 in the database: its own signed link must still fail
     with node.db.transaction() as s:
         row = s.get(Order, order_v1["id"])
         assert row is not None
-        row.listing_id = v2_listing["id"]
+        row.listing_id = v2_listing.id
     tampered = api.get(buyer.download_url(order_v1["id"])["url"], headers=auth)
     # Assert
     _refused(as_v2, 403, "forbidden", "tx_hash")
@@ -136,7 +136,7 @@ def test_a_transferred_licence_stops_working_for_its_old_holder(
     # Prepare
     m = open_market(node, sdk, accounts)
     buyer, new_holder = accounts[4], accounts[5]
-    order = sdk(buyer).place_order(m.listing["id"], m.buy(buyer), "US")
+    order = sdk(buyer).place_order(m.listing.id, m.buy(buyer), "US")
     as_buyer = sdk(buyer)
     url = as_buyer.download_url(order["id"])["url"]
     # Execute: the buyer passes the licence token on
@@ -157,7 +157,7 @@ def test_a_download_link_opens_only_in_its_buyers_session(
     # Prepare: the buyer's own, valid link
     m = open_market(node, sdk, accounts)
     buyer = sdk(accounts[4])
-    order = buyer.place_order(m.listing["id"], m.buy(accounts[4]), "US")
+    order = buyer.place_order(m.listing.id, m.buy(accounts[4]), "US")
     url = buyer.download_url(order["id"])["url"]
     # Execute: the link alone, the link in another wallet's session, the link in the buyer's session
     alone = api.get(url)

@@ -77,17 +77,17 @@ class Readers:
 
 def _sell_everything(node: Node, m: Market, sdk: Any, buyers: list[LocalAccount]) -> list[int]:
     """49 more listings of the version (enqueued, sent by the follower), then one sale of each."""
-    ids = [m.listing["id"]] + [
+    ids = [m.listing.id] + [
         m.publisher.create_listing(m.version_id, price=PRICE, licence="CC-BY-4.0", duration_s=86_400,
                                    royalty_bps=ROYALTY_BPS)["id"]
         for _ in range(LISTINGS - 1)
     ]  # fmt: skip
-    listed = [_wait(lambda i=i: node.exchange.listing(i), lambda v: v["status"] != "pending") for i in ids]
-    assert {v["status"] for v in listed} == {"listed"}, listed
+    listed = [_wait(lambda i=i: node.exchange.listing(i), lambda v: v.status != "pending") for i in ids]
+    assert {v.status for v in listed} == {"listed"}, listed
     clients = [sdk(buyer) for buyer in buyers]
     for n, listing in enumerate(listed[:SALES]):
         buyer, client = buyers[n % len(buyers)], clients[n % len(buyers)]
-        client.place_order(listing["id"], m.buy(buyer, listing), "US")
+        client.place_order(listing.id, m.buy(buyer, listing), "US")
     return ids
 
 
@@ -130,7 +130,7 @@ def test_public_reads_beside_listings_sales_and_epochs_send_each_transaction_onc
     publisher_before = m.token.balance_of(publisher.address)
     node.start_chain_follower()
     paths = [
-        "/v1/listings", f"/v1/listings/{m.listing['id']}", f"/v1/royalties/{accounts[2].address}",
+        "/v1/listings", f"/v1/listings/{m.listing.id}", f"/v1/royalties/{accounts[2].address}",
         "/v1/health", f"/v1/dataset-versions/{m.version_id}", "/v1/listings?include_pending=true",
     ]  # fmt: skip
     readers = Readers(node_url, lambda: paths, READS).start()
@@ -185,4 +185,4 @@ def test_public_reads_never_sign_or_send(node: Node, sdk: Any, accounts: list[Lo
     assert set(codes) == {200}, codes
     assert (record.status, record.nonce, record.raw) == ("pending", None, None)
     assert m.chain.w3.eth.get_transaction_count(accounts[0].address) == operator_nonce
-    assert node.exchange.listing(created["id"])["status"] == "pending"
+    assert node.exchange.listing(created["id"]).status == "pending"

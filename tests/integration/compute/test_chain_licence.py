@@ -49,7 +49,7 @@ def test_a_transferred_licence_takes_its_compute_rights_with_it(
     # Prepare: buyer1 buys a compute-to-data licence; the publisher approves the algorithm
     m = open_market(node, sdk, accounts)
     buyer1, buyer2 = sdk(accounts[4]), sdk(accounts[5])
-    order = buyer1.place_order(m.listing["id"], m.buy(accounts[4]), "US")
+    order = buyer1.place_order(m.listing.id, m.buy(accounts[4]), "US")
     path = tmp_path / "algorithm.py"
     path.write_text(textwrap.dedent(ALGORITHM))
     approve(node, m.version_id, path)

@@ -121,12 +121,12 @@ def _exchange(w: AuthzWorld, recipient: LocalAccount) -> None:
     m = w.market
     listing = m.listing
     for role in ("buyer", "buyer_transferred_licence"):
-        w.ids[f"order:{role}"] = w.clients[role].place_order(listing["id"], m.buy(w.accounts[role]), "US")
+        w.ids[f"order:{role}"] = w.clients[role].place_order(listing.id, m.buy(w.accounts[role]), "US")
     m.items.add(1, jurisdiction="KE")
     short = m.list_version(m.new_version(), duration_s=60)
     expired = w.accounts["buyer_expired_licence"]
     w.ids["order:buyer_expired_licence"] = w.clients["buyer_expired_licence"].place_order(
-        short["id"], m.buy(expired, short), "US"
+        short.id, m.buy(expired, short), "US"
     )
     order = w.ids["order:buyer_transferred_licence"]
     data = m.market.contract.encode_abi(
@@ -135,7 +135,7 @@ def _exchange(w: AuthzWorld, recipient: LocalAccount) -> None:
     m.chain.send(w.accounts["buyer_transferred_licence"], {"to": m.market.address, "data": data})
     m.chain.rpc("evm_increaseTime", [120])
     m.chain.rpc("evm_mine", [])
-    w.ids |= {"listing": listing["id"], "version": m.version_id, "market_task": m.items.task.id,
+    w.ids |= {"listing": listing.id, "version": m.version_id, "market_task": m.items.task.id,
               "dataset": w.clients["requester"].dataset_version(m.version_id).dataset_id,
               "accepted": m.items.ids[0], "contributor": w.accounts["contributor"].address,
               "blob": w.clients["requester"].upload(b"a blob anyone may look up").cid}  # fmt: skip

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentCaller, NodeDep, own_account
+from datacoop.api.deps import CurrentCaller, ExchangeDep, NodeDep, own_account
 from datacoop.api.openapi import NOTHING_NEW, binary
 from datacoop.api.params import MAX_ID, Count, Id, Wei
 from datacoop.api.streaming import download_headers
@@ -55,7 +55,7 @@ class OrderCreate(BaseModel):
 
 
 @router.post("/listings", response_model=ListingPublic, status_code=status.HTTP_201_CREATED)
-def create_listing(node: NodeDep, who: CurrentCaller, body: ListingCreate) -> dict[str, Any]:
+def create_listing(node: NodeDep, who: CurrentCaller, body: ListingCreate) -> ListingPublic:
     """List an anchored version on LicenseMarket (its publisher); the node sends the transaction."""
     view = node.exchange.create_listing(who, body.model_dump())
     node.wake_chain()  # the chain follower sends it; this request only enqueues
@@ -64,7 +64,7 @@ def create_listing(node: NodeDep, who: CurrentCaller, body: ListingCreate) -> di
 
 @router.get("/listings", response_model=list[ListingPublic])
 def search_listings(
-    node: NodeDep,
+    exchange: ExchangeDep,
     q: str | None = None,
     modality: str | None = None,
     licence: str | None = None,
@@ -74,16 +74,16 @@ def search_listings(
     origin: Annotated[str | None, Query(description="a jurisdiction the items come from")] = None,
     buyer: Annotated[str | None, Query(description="a buyer jurisdiction it is offered to")] = None,
     include_pending: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[ListingPublic]:
     """Listings on sale, filtered."""
     filters = SearchFilters(q, modality, licence, max_price, min_items, max_size, origin, buyer)
-    return node.exchange.search(filters, include_pending=include_pending)
+    return exchange.search(filters, include_pending=include_pending)
 
 
 @router.get("/listings/{listing_id}", response_model=ListingPage)
-def get_listing(node: NodeDep, listing_id: Id) -> dict[str, Any]:
+def get_listing(exchange: ExchangeDep, listing_id: Id) -> ListingPage:
     """The listing page: terms, datasheet, samples, metadata links and provenance summary."""
-    return node.exchange.listing_page(listing_id)
+    return exchange.listing_page(listing_id)
 
 
 @router.post(
@@ -92,7 +92,7 @@ def get_listing(node: NodeDep, listing_id: Id) -> dict[str, Any]:
     response_model=RoyaltyRoundPublic,
     responses={204: NOTHING_NEW},
 )
-def close_royalty_round(node: NodeDep, who: CurrentCaller, listing_id: Id) -> dict[str, Any] | Response:
+def close_royalty_round(node: NodeDep, who: CurrentCaller, listing_id: Id) -> RoyaltyRoundPublic | Response:
     """Share what the pool was credited and post the root (operator only); 204 when nothing is new."""
     if not node.exchange.is_operator(who.address):
         raise Forbidden("only the node's operator posts royalty roots", field="authorization")
@@ -102,7 +102,7 @@ def close_royalty_round(node: NodeDep, who: CurrentCaller, listing_id: Id) -> di
 
 
 @router.post("/orders", response_model=OrderPublic, status_code=status.HTTP_201_CREATED)
-def create_order(node: NodeDep, who: CurrentCaller, body: OrderCreate) -> dict[str, Any]:
+def create_order(node: NodeDep, who: CurrentCaller, body: OrderCreate) -> OrderPublic:
     """Record a purchase made on chain; the answer lists the granted items and the withheld ones."""
     order = node.exchange.record_order(
         who, body.listing_id, body.tx_hash, body.jurisdiction, body.purpose, body.safeguards
@@ -112,21 +112,21 @@ def create_order(node: NodeDep, who: CurrentCaller, body: OrderCreate) -> dict[s
 
 
 @router.get("/orders", response_model=list[OrderPublic])
-def list_orders(node: NodeDep, who: CurrentCaller) -> list[dict[str, Any]]:
+def list_orders(exchange: ExchangeDep, who: CurrentCaller) -> list[OrderPublic]:
     """The caller's orders, oldest first."""
-    return node.exchange.orders(who)
+    return exchange.orders(who)
 
 
 @router.get("/orders/{order_id}", response_model=OrderPublic)
-def get_order(node: NodeDep, who: CurrentCaller, order_id: Id) -> dict[str, Any]:
+def get_order(exchange: ExchangeDep, who: CurrentCaller, order_id: Id) -> OrderPublic:
     """One of the caller's orders."""
-    return node.exchange.order(who, order_id)
+    return exchange.order(who, order_id)
 
 
 @router.get("/orders/{order_id}/download-url", response_model=DownloadLink)
-def download_url(node: NodeDep, who: CurrentCaller, order_id: Id) -> dict[str, Any]:
+def download_url(exchange: ExchangeDep, who: CurrentCaller, order_id: Id) -> DownloadLink:
     """A short-lived signed URL of the order's export (a tar in WebDataset layout)."""
-    return node.exchange.download_url(who, order_id)
+    return exchange.download_url(who, order_id)
 
 
 @router.get(
@@ -140,7 +140,7 @@ def download_url(node: NodeDep, who: CurrentCaller, order_id: Id) -> dict[str, A
     },
 )
 def deliver(
-    node: NodeDep,
+    exchange: ExchangeDep,
     who: CurrentCaller,
     token: str,
     range_: Annotated[str | None, Header(alias="Range")] = None,
@@ -148,7 +148,7 @@ def deliver(
     """The export's bytes to the order's buyer, signed in (the link is a second factor), after checking
     the licence on chain; ``Range: bytes=a-b`` resumes."""
     try:
-        delivery = node.exchange.open_delivery(token, who, range_)  # every check before a byte is sent
+        delivery = exchange.open_delivery(token, who, range_)  # every check before a byte is sent
     except InvalidInput as exc:
         if exc.field == "range" and exc.limit is not None:  # beyond the end: 416, as RFC 9110 says
             return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.limit}"})
@@ -170,7 +170,7 @@ def deliver(
 
 
 @router.get("/royalties/{address}", response_model=list[RoyaltyPublic])
-def royalties(node: NodeDep, who: CurrentCaller, address: str) -> list[dict[str, Any]]:
+def royalties(node: NodeDep, who: CurrentCaller, address: str) -> list[RoyaltyPublic]:
     """What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain
     (its owner or the operator only)."""
     return node.exchange.royalties(own_account(node, who, address, "royalties are"))
