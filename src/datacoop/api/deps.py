@@ -50,6 +50,7 @@ __all__ = [
     "DashboardDep",
     "DatasetsDep",
     "Eip712Dep",
+    "ExchangeDep",
     "HealthDep",
     "NodeDep",
     "Operator",
