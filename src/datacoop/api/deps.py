@@ -60,7 +60,6 @@ __all__ = [
     "SubmissionsDep",
     "TasksDep",
     "is_operator",
-    "own_account",
     "own_address",
 ]
 
@@ -177,11 +176,6 @@ def own_address(who: Caller, address: str, what: str, *, operator: bool) -> str:
     if account != who.address and not operator:
         raise Forbidden(f"{what} shown to their owner only", field="address")
     return account
-
-
-def own_account(node: Node, who: Caller, address: str, what: str) -> str:
-    """``address`` when it is the caller's own (or the caller is the operator), else 403 naming it."""
-    return own_address(who, address, what, operator=is_operator(node, who))
 
 
 def _caller_is_operator(node: NodeDep, who: CurrentCaller) -> bool:

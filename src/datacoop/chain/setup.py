@@ -79,6 +79,12 @@ def require_chain(chain: ChainHandle | None, what: str) -> ChainHandle:
     return chain
 
 
+def is_operator(chain: ChainHandle | None, address: str) -> bool:
+    """Whether checksummed ``address`` is the node's operator (the account that sends its transactions);
+    never, without a chain."""
+    return chain is not None and address == chain.operator.address
+
+
 def _operator(settings: Settings, dev_keys: list[LocalAccount]) -> LocalAccount:
     if settings.operator_key:
         acct: LocalAccount = Account.from_key(settings.operator_key)

@@ -19,7 +19,7 @@ from web3.logs import DISCARD
 
 from datacoop.audit.log import AuditLog
 from datacoop.chain.contracts import LicenseMarket, TestToken
-from datacoop.chain.setup import ChainHandle, require_chain
+from datacoop.chain.setup import ChainHandle, is_operator, require_chain
 from datacoop.clock import Clock, utc_now
 from datacoop.compliance import (
     Buyer,
@@ -76,7 +76,7 @@ class ExchangeOrders:
         return LicenseMarket(chain.client, chain.deployment.market)
 
     def is_operator(self, address: str) -> bool:
-        return self._chain is not None and normalize_address(address) == self._chain.operator.address
+        return is_operator(self._chain, normalize_address(address))
 
     def _enqueue(self, s: Session, key: str, to: str, data: str) -> None:
         self._need_chain().enqueue(s, key=key, to=to, data=data, now=self._clock())

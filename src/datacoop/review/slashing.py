@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import ValidatorStaking
-from datacoop.chain.setup import ChainHandle, require_chain
+from datacoop.chain.setup import ChainHandle, is_operator, require_chain
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
 from datacoop.db.models import ChainTx, SlashingProposal, Validator
@@ -58,7 +58,7 @@ class SlashingDesk:
         self._on_slashed = on_slashed or (lambda _address: None)
 
     def is_operator(self, address: str) -> bool:
-        return self._chain is not None and normalize_address(address) == self._chain.operator.address
+        return is_operator(self._chain, normalize_address(address))
 
     def list(self) -> list[SlashingPublic]:
         self.refresh()

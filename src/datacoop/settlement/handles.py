@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from datacoop.chain.contracts import TaskEscrow
-from datacoop.chain.setup import ChainHandle, require_chain
+from datacoop.chain.setup import ChainHandle, is_operator, require_chain
 from datacoop.clock import Clock
 from datacoop.db import Database
 from datacoop.identity.addresses import normalize_address
@@ -37,4 +37,4 @@ class Handles:
 
     def is_operator(self, address: str) -> bool:
         """Whether ``address`` is the node's operator (never, without a chain)."""
-        return self.chain is not None and normalize_address(address) == self.chain.operator.address
+        return is_operator(self.chain, normalize_address(address))

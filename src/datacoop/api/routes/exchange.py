@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from datacoop.api.deps import CurrentCaller, ExchangeDep, NodeDep, own_account
+from datacoop.api.deps import CallerIsOperator, CurrentCaller, ExchangeDep, NodeDep, own_address
 from datacoop.api.openapi import NOTHING_NEW, binary
 from datacoop.api.params import MAX_ID, Count, Id, Wei
 from datacoop.api.streaming import download_headers
@@ -170,7 +170,9 @@ def deliver(
 
 
 @router.get("/royalties/{address}", response_model=list[RoyaltyPublic])
-def royalties(node: NodeDep, who: CurrentCaller, address: str) -> list[RoyaltyPublic]:
+def royalties(
+    exchange: ExchangeDep, who: CurrentCaller, operator: CallerIsOperator, address: str
+) -> list[RoyaltyPublic]:
     """What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain
     (its owner or the operator only)."""
-    return node.exchange.royalties(own_account(node, who, address, "royalties are"))
+    return exchange.royalties(own_address(who, address, "royalties are", operator=operator))
