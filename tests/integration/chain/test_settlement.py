@@ -384,6 +384,19 @@ while True:
 """
 
 
+# Where each round's worker is killed: None is a random moment; the others wait, reading the database, for
+# that point of a posting (an epoch closed and not yet posted; its transaction signed; or broadcast).
+_KILL_AT: tuple[str | None, ...] = (None, "pending", "signed", "sent")
+
+
+def _reached(db: Database, service: SettlementService, task_id: int, stage: str) -> bool:
+    if stage == "pending":
+        return any(e.status == "pending" for e in service.epochs(task_id))
+    statuses = ("signed", "sent") if stage == "signed" else (stage,)
+    with db.transaction() as s:
+        return s.scalars(select(ChainTx.id).where(ChainTx.status.in_(statuses))).first() is not None
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_never_posts_an_epoch_twice(
     db: Database,
@@ -400,32 +413,45 @@ def test_sigkill_at_random_points_never_posts_an_epoch_twice(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     chain.rpc("evm_setAutomine", [False])
     chain.rpc("evm_setIntervalMining", [1])  # a block a second: postings spend time in flight
-    kills, open_at_kill = 0, 0
+    kills, targeted, open_at_kill = 0, 0, 0
     rng = random.Random(7)
     for round_ in range(8):
         _accept(db, task_id, accounts[2 + round_ % 3], 2)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _CHAOS,
-                db.url,
-                anvil.url,
-                str(deployment_file),
-                str(task_id),
-                db.schema or "",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 1.5))  # somewhere in closing, signing, sending or recording
+        stage = _KILL_AT[round_ % len(_KILL_AT)]
+        stderr_path = tmp_path / f"chaos-{round_}.err"
+        with stderr_path.open("w") as stderr:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    _CHAOS,
+                    db.url,
+                    anvil.url,
+                    str(deployment_file),
+                    str(task_id),
+                    db.schema or "",
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", stderr_path.read_text()
+        if stage is None:
+            time.sleep(rng.uniform(0.05, 1.5))  # anywhere: before closing, or in closing, signing, sending...
+        else:  # at a chosen point of the posting, however slow the machine
+            deadline = time.monotonic() + 60
+            while not _reached(db, service, task_id, stage) and proc.poll() is None:
+                assert time.monotonic() < deadline, f"the posting never reached {stage!r} in 60 s"
+                time.sleep(0.005)
+            targeted += 1
+        assert proc.poll() is None, f"the worker died by itself: {stderr_path.read_text()}"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
         kills += 1
-        open_at_kill += any(e.status in ("pending", "posted") for e in service.epochs(task_id))
+        in_flight = any(e.status in ("pending", "posted") for e in service.epochs(task_id))
+        open_at_kill += in_flight and stage is not None
     # A last, orderly process finishes whatever is open. Each epoch waits for the one before and for its
     # confirmations (a block a second), so this takes tens of seconds, more on a loaded machine.
     deadline, settled = time.monotonic() + 240, False
@@ -440,7 +466,7 @@ def test_sigkill_at_random_points_never_posts_an_epoch_twice(
     assert settled, f"still open after 240 s: {[(e.number, e.status) for e in service.epochs(task_id)]}"
     posted = _roots_posted(chain, escrow, escrow_task_id)
     confirmed = [e.number for e in service.epochs(task_id) if e.status == "confirmed"]
-    assert kills == 8 and open_at_kill >= 2  # several kills caught an epoch in flight
+    assert kills == 8 and targeted == 6 and open_at_kill >= 4  # most targeted kills caught one in flight
     assert posted == sorted(set(posted)) == confirmed  # each epoch on chain exactly once, and recorded
     total = sum(int(c.cumulative) for a in accounts[2:5] for c in service.claims(a.address))
     assert total == 16 * REWARD == escrow.task(escrow_task_id).total
