@@ -100,8 +100,39 @@ class Settings(BaseSettings):
         description="embedded: DataCoop runs anvil itself; rpc: use rpc_url; off: no chain",
     )
     rpc_url: str | None = None
-    operator_key: str | None = Field(default=None, description="hex key that posts roots and deploys")
+    operator_key: str | None = Field(
+        default=None,
+        description="hex key that posts roots and deploys: development only (production refuses it; use "
+        "operator_keystore or operator_signer_url)",
+    )
+    operator_keystore: Path | None = Field(
+        default=None, description="eth-account (scrypt) keystore file holding the operator's key"
+    )
+    operator_password_file: Path | None = Field(
+        default=None,
+        description="file holding operator_keystore's password (default: the CLI prompts for it)",
+    )
+    operator_signer_url: str | None = Field(
+        default=None,
+        description="external signer over JSON-RPC (eth_signTransaction, eth_signTypedData_v4), e.g. "
+        "web3signer or Clef; the key never enters DataCoop",
+    )
+    operator_address: str | None = Field(
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="which of operator_signer_url's accounts operates (needed when it holds several)",
+    )
+    deployment_file: Path | None = Field(
+        default=None,
+        description="the contracts' addresses, as `datacoop deploy` writes them; default: "
+        "<data_dir>/chain/deployment.json",
+    )
     confirmations: int = Field(default=1, ge=1, le=1000, description="blocks a transaction needs to count")
+    network: Literal["anvil", "sepolia", "base-sepolia"] | None = Field(
+        default=None,
+        description="a network profile (`datacoop deploy --network`): its EIP-1559 fee policy, and "
+        "confirmations of at least its depth",
+    )
     audit_anchor_seconds: int = Field(
         default=3600, ge=0, le=30 * 86_400,
         description="anchor the audit log's head on chain this often (0: only `datacoop audit anchor`)",
@@ -241,7 +272,14 @@ class Settings(BaseSettings):
     def refuse_unsafe_defaults(self) -> Settings:
         if self.blob_store == "s3" and not self.s3_bucket:
             raise ValueError("s3_bucket is required when blob_store is 's3'")
+        self._one_operator_key()
         if self.environment == "production":
+            if self.operator_key:
+                raise ValueError(
+                    "operator_key is refused in production: a raw key in the environment or a config "
+                    "file is one leak from theft; use operator_keystore (with operator_password_file) "
+                    "or operator_signer_url"
+                )
             if self.dev_accounts:
                 raise ValueError("dev_accounts must be 0 in production: dev keys are public")
             if self.chain == "embedded":
@@ -256,7 +294,20 @@ class Settings(BaseSettings):
                 )
         return self
 
+    def _one_operator_key(self) -> None:
+        given = [
+            name
+            for name in ("operator_key", "operator_keystore", "operator_signer_url")
+            if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"set one of {', '.join(given)}: each names the operator's key")
+
     # Derived values: one place, so nobody rebuilds them differently.
+
+    @property
+    def resolved_deployment_file(self) -> Path:
+        return self.deployment_file or self.data_dir / "chain" / "deployment.json"
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from datacoop.chain.artifacts import compile_contract
 from datacoop.chain.client import ChainClient
+from datacoop.chain.keys import Signer
 from datacoop.chain.outbox import Relay
 from datacoop.errors import Unavailable
 
@@ -81,7 +81,7 @@ def _deploy(
     return Web3.to_checksum_address(row.contract_address)
 
 
-def ensure_deployed(client: ChainClient, relay: Relay, operator: LocalAccount, path: Path) -> Deployment:
+def ensure_deployed(client: ChainClient, relay: Relay, operator: Signer, path: Path) -> Deployment:
     """The chain's DataCoop contracts, deployed first if ``path`` names none that are live."""
     known = load_deployment(path)
     if known is not None and _is_live(client, known):

@@ -33,7 +33,6 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -43,7 +42,9 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractLogicError, Web3RPCError
 
 from datacoop.chain.client import ChainClient, Receipt
+from datacoop.chain.keys import Signer
 from datacoop.chain.lease import OutboxLease, process_lock
+from datacoop.chain.networks import FeePolicy
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
 from datacoop.db.models import ChainTx
@@ -93,19 +94,24 @@ def enqueue(
 
 
 class Relay:
-    """Drives outbox records to a final state against one chain with one signing key."""
+    """Drives outbox records to a final state against one chain with one signing key.
+
+    ``signer`` is any :class:`~datacoop.chain.keys.Signer` (a dev ``LocalAccount``, a keystore's, an
+    external signer); ``fees`` prices new transactions and their bumps (a network profile's).
+    """
 
     def __init__(
         self,
         db: Database,
         chain: ChainClient,
-        signer: LocalAccount,
+        signer: Signer,
         *,
         confirmations: int = 1,
+        fees: FeePolicy = FeePolicy(),
         stuck_after: timedelta = timedelta(seconds=30),
         clock: Clock = utc_now,
     ) -> None:
-        self._db, self._chain, self._signer = db, chain, signer
+        self._db, self._chain, self._signer, self.fees = db, chain, signer, fees
         self.confirmations, self.stuck_after, self._clock = max(confirmations, 1), stuck_after, clock
         self.lease = OutboxLease(db, f"outbox:{chain.chain_id}:{signer.address}")
         self._lock = process_lock(self.lease.name)
@@ -220,8 +226,7 @@ class Relay:
         ours = s.scalar(select(func.max(ChainTx.nonce)).where(ChainTx.sender == row.sender))
         row.nonce = max(chain_next, (ours + 1) if ours is not None else 0)
         base = w3.eth.get_block("latest").get("baseFeePerGas", 0)
-        row.priority_fee = w3.to_wei(1, "gwei")
-        row.max_fee = 2 * base + row.priority_fee
+        row.max_fee, row.priority_fee = self.fees.initial(base)
         self._sign_current(row)
         row.status = "signed"
 
@@ -284,8 +289,10 @@ class Relay:
     def _bump(self, row: ChainTx) -> None:
         """Re-sign under the same nonce with higher fees; broadcast only once the new hash is saved."""
         assert row.max_fee is not None and row.priority_fee is not None
-        # Replacement rules want ≥ 10 % more on both fees; 25 % clears every client's threshold.
-        row.max_fee, row.priority_fee = row.max_fee * 5 // 4 + 1, row.priority_fee * 5 // 4 + 1
+        bumped = self.fees.bump(row.max_fee, row.priority_fee)
+        if bumped is None:  # at the fee cap: wait for the base fee to fall rather than overpay
+            return
+        row.max_fee, row.priority_fee = bumped
         self._sign_current(row)
         row.status = "signed"
 

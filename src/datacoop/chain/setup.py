@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session
 
 from datacoop.chain import browser_rpc, outbox
 from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.client import ChainClient
-from datacoop.chain.deploy import Deployment, ensure_deployed
+from datacoop.chain.deploy import Deployment, ensure_deployed, load_deployment
+from datacoop.chain.keys import Signer, operator_signer
+from datacoop.chain.networks import FeePolicy, network_for
 from datacoop.chain.outbox import Relay
+from datacoop.chain.verify import refuse_unsafe_deployment, verify_deployment
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
 from datacoop.db.models import ChainTx
@@ -34,7 +37,7 @@ class ChainHandle:
 
     client: ChainClient
     relay: Relay
-    operator: LocalAccount
+    operator: Signer
     deployment: Deployment
     anvil: AnvilNode | None = None
 
@@ -64,6 +67,9 @@ class ChainHandle:
 
     def close(self) -> None:
         self.relay.close()
+        close_signer = getattr(self.operator, "close", None)  # an external signer's HTTP client
+        if close_signer is not None:
+            close_signer()
         if self.anvil is not None:
             self.anvil.stop()
 
@@ -85,13 +91,33 @@ def is_operator(chain: ChainHandle | None, address: str) -> bool:
     return chain is not None and address == chain.operator.address
 
 
-def _operator(settings: Settings, dev_keys: list[LocalAccount]) -> LocalAccount:
-    if settings.operator_key:
-        acct: LocalAccount = Account.from_key(settings.operator_key)
-        return acct
+def _operator(
+    settings: Settings, dev_keys: list[LocalAccount], prompt: Callable[[str], str] | None
+) -> Signer:
+    signer = operator_signer(settings, prompt=prompt)
+    if signer is not None:
+        return signer
     if settings.chain == "embedded" and dev_keys:
         return dev_keys[0]
-    raise InvalidInput("operator_key must be set to send the operator's transactions", field="operator_key")
+    raise InvalidInput(
+        "operator_keystore (with operator_password_file) or operator_signer_url must be set to send the "
+        "operator's transactions",
+        field="operator_keystore",
+    )
+
+
+def _attach(client: ChainClient, settings: Settings, operator: Signer) -> Deployment:
+    """Production: the deployment `datacoop deploy` wrote, verified, never a fresh one."""
+    path = settings.resolved_deployment_file
+    deployment = load_deployment(path)
+    if deployment is None:
+        raise InvalidInput(
+            f"no deployment file {path}: run `datacoop deploy` first, or set deployment_file",
+            field="deployment_file",
+        )
+    verify_deployment(client, deployment, source=str(path))
+    refuse_unsafe_deployment(client, deployment, operator.address, source=str(path))
+    return deployment
 
 
 def _fund_dev_accounts(handle: ChainHandle, dev_keys: list[LocalAccount]) -> None:
@@ -103,9 +129,20 @@ def _fund_dev_accounts(handle: ChainHandle, dev_keys: list[LocalAccount]) -> Non
 
 
 def connect_chain(
-    settings: Settings, db: Database, *, dev_keys: list[LocalAccount], clock: Clock = utc_now
+    settings: Settings,
+    db: Database,
+    *,
+    dev_keys: list[LocalAccount],
+    clock: Clock = utc_now,
+    prompt: Callable[[str], str] | None = None,
 ) -> ChainHandle | None:
-    """Start or reach the configured chain and make sure DataCoop's contracts are on it."""
+    """Start or reach the configured chain and make sure DataCoop's contracts are on it.
+
+    In development the contracts are deployed on first start; in production the node only
+    attaches to the verified deployment of ``deployment_file`` and refuses an unsafe one
+    (:func:`~datacoop.chain.verify.refuse_unsafe_deployment`). ``prompt`` asks for the keystore
+    password when no ``operator_password_file`` is set.
+    """
     if settings.chain == "off":
         return None
     chain_dir = settings.data_dir / "chain"
@@ -122,9 +159,15 @@ def connect_chain(
         rpc_url = settings.rpc_url
     try:
         client = ChainClient(rpc_url)
-        operator = _operator(settings, dev_keys)
-        relay = Relay(db, client, operator, confirmations=settings.confirmations, clock=clock)
-        deployment = ensure_deployed(client, relay, operator, chain_dir / "deployment.json")
+        operator = _operator(settings, dev_keys, prompt)
+        network = network_for(settings.network) if settings.network else None
+        confirmations = max(settings.confirmations, network.confirmations if network else 1)
+        fees = network.fees if network else FeePolicy()
+        relay = Relay(db, client, operator, confirmations=confirmations, fees=fees, clock=clock)
+        if settings.environment == "production":
+            deployment = _attach(client, settings, operator)
+        else:
+            deployment = ensure_deployed(client, relay, operator, settings.resolved_deployment_file)
         handle = ChainHandle(client, relay, operator, deployment, anvil)
         if anvil is not None:
             _fund_dev_accounts(handle, dev_keys)
