@@ -14,6 +14,7 @@ from datacoop.cli import (
     compute,
     dataset,
     demo,
+    deploy,
     exchange,
     gc,
     merkle,
@@ -35,7 +36,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (up, cid, tasks, submit, gc, merkle, worker, dataset, settle, policy, audit, demo, openapi):
+for module in (
+    up,
+    deploy,
+    cid,
+    tasks,
+    submit,
+    gc,
+    merkle,
+    worker,
+    dataset,
+    settle,
+    policy,
+    audit,
+    demo,
+    openapi,
+):
     module.register(app)
 exchange.register(app)
 compute.register(app)
