@@ -7,6 +7,7 @@ test compares the two on SQLite and PostgreSQL.
 from datacoop.db.models._base import Base
 from datacoop.db.models.audit import AuditAnchor, AuditEntry, AuditHead
 from datacoop.db.models.chain import ChainLease, ChainTx
+from datacoop.db.models.chain_events import ChainCursor, ChainEvent, ChainHeader
 from datacoop.db.models.compute import ComputeJob, ComputeLicence, ComputePolicy, ComputeUsage, PrivacySpend
 from datacoop.db.models.datasets import Dataset, DatasetItem, DatasetVersion, Withdrawal
 from datacoop.db.models.exchange import Listing, Order, RoyaltyEntitlement, RoyaltyRound
@@ -34,6 +35,9 @@ __all__ = [
     "AuthSession",
     "Base",
     "Blob",
+    "ChainCursor",
+    "ChainEvent",
+    "ChainHeader",
     "ChainLease",
     "ChainTx",
     "ComputeJob",
