@@ -34,10 +34,10 @@ class RunningNode:
     def env(self) -> dict[str, str]:
         return {**os.environ, "DATACOOP_URL": self.url, "DATACOOP_DATA_DIR": str(self.data_dir)}
 
-    def stop(self, timeout: float = 20) -> int:
-        """Ctrl-C, as a user would; returns the exit code."""
+    def stop(self, timeout: float = 20, sig: signal.Signals = signal.SIGINT) -> int:
+        """Ctrl-C, as a user would (or ``sig``, e.g. a service manager's SIGTERM); returns the exit code."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(sig)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:

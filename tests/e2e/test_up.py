@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +64,22 @@ def test_ctrl_c_stops_cleanly_and_data_persists(tmp_path: Path) -> None:
         assert chain_after["block"] >= chain_before["block"] > 0
     finally:
         second.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_stop_signal_stops_every_child(tmp_path: Path, sig: signal.Signals) -> None:
+    # Prepare: the node's children (anvil, the pre-screening worker) are running
+    node = start_node(tmp_path / "node", tmp_path / "up.log")
+    children = psutil.Process(node.process.pid).children(recursive=True)
+    names = sorted(c.name() for c in children)
+    # Execute
+    code = node.stop(sig=sig)
+    # Assert: the parent exits cleanly and no child outlives it
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert any("anvil" in n for n in names) and len(children) >= 2, names
+    assert code == 0, node.log.read_text()[-2000:]
+    assert "DataCoop stopped" in node.log.read_text()
+    assert alive == [], [(p.pid, p.name()) for p in alive]
 
 
 def _pattern(total: int, chunk: int = 1 << 20) -> Iterator[bytes]:

@@ -30,7 +30,11 @@ def up(
     port: Annotated[int | None, typer.Option(help="port to listen on (default 8000)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
-    """Start DataCoop on its embedded default and serve the API until Ctrl-C."""
+    """Start DataCoop on its embedded default and serve the API until Ctrl-C or SIGTERM."""
+    # uvicorn drains requests on SIGTERM, then raises the signal again under the handler it found: with
+    # Python's default one the process would die there, leaving anvil and the worker running. Treat SIGTERM
+    # (what systemd and container runtimes send) as Ctrl-C, so the `finally` below stops every child.
+    signal.signal(signal.SIGTERM, _interrupt)
     overrides: dict[str, object] = {"data_dir": data_dir}
     if host is not None:
         overrides["host"] = host
@@ -56,6 +60,10 @@ def up(
         _stop_worker(worker)
         node.close()
         console.print("DataCoop stopped; data kept in " + str(settings.data_dir.resolve()))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
