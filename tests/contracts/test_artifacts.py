@@ -16,7 +16,15 @@ from vyper.compiler.output import build_abi_output
 from datacoop.chain.artifacts import compile_contract, contract_names, contracts_dir
 from datacoop.errors import InvalidInput, NotFound
 
-CONTRACTS = ["DatasetRegistry", "LicenseMarket", "TaskEscrow", "TaskVault", "TestToken", "ValidatorStaking"]
+CONTRACTS = [
+    "DatasetRegistry",
+    "LicenseMarket",
+    "TaskEscrow",
+    "TaskVault",
+    "TestToken",
+    "TimelockController",
+    "ValidatorStaking",
+]
 
 
 def test_the_sources_are_found_in_the_checkout() -> None:
