@@ -18,6 +18,9 @@ from eth_account.signers.local import LocalAccount
 from datacoop.app_parts import build_broker, build_compute, build_review, vote_rewards
 from datacoop.audit.log import AuditLog
 from datacoop.chain.setup import ChainHandle, connect_chain
+from datacoop.chain.tokens import TokenReader
+from datacoop.chain.watch_rpc import watch_deployment
+from datacoop.chain.watcher import ChainWatcher
 from datacoop.clock import Clock, utc_now
 from datacoop.compliance import PolicyEngine, load_policy
 from datacoop.compute.service import ComputeService
@@ -103,6 +106,7 @@ class Node:
     wakeup: Wakeup  # what SubmissionService calls once a submission is committed
     compute_workers: WorkerPool | None = None
     chain: ChainHandle | None = None
+    watcher: ChainWatcher | None = None  # the deployment's events, stepped by the chain follower
     dev_accounts: tuple[LocalAccount, ...] = ()
     workers: WorkerPool | None = None
     chain_follower: WorkerPool | None = None  # the one thread that drives the outbox (start_chain_follower)
@@ -127,6 +131,7 @@ class Node:
     def _chain_tick(self, _worker: str) -> bool:
         assert self.chain is not None
         changed = self.chain.relay.step()
+        changed |= self.watcher is not None and self.watcher.step()  # before the services that read it
         changed |= self.settlement.tick()
         self.datasets.sync()
         self.exchange.sync()  # listings, publisher shares and royalty rounds
@@ -183,10 +188,32 @@ class Node:
         self.db.dispose()
 
 
-def _chain_probe(chain: ChainHandle | None) -> dict[str, Any]:
+def _token_reader(settings: Settings, chain: ChainHandle | None) -> TokenReader | None:
+    """Reads the ERC-20 each task names; a development node defaults to its deployment's token, a
+    production one makes each task name its own."""
+    if chain is None:
+        return None
+    default = chain.deployment.token if settings.environment == "development" else None
+    return TokenReader(chain.client, default)
+
+
+def _watcher(db: Database, chain: ChainHandle | None, clock: Clock) -> ChainWatcher | None:
+    """The deployment's chain watcher; it writes under the outbox lease, so it runs where the outbox runs."""
+    if chain is None:
+        return None
+    relay = chain.relay
+    return watch_deployment(
+        db, chain.client, chain.deployment, relay.lease, confirmations=relay.confirmations, clock=clock
+    )
+
+
+def _chain_probe(chain: ChainHandle | None, watcher: ChainWatcher | None) -> dict[str, Any]:
     if chain is None:
         return {"status": "not_configured"}  # chain = "off": said plainly, never pretended
-    return chain.health()
+    report = chain.health()
+    if watcher is not None:
+        report["watcher"] = watcher.state().as_dict()  # head, processed, lag, reorgs
+    return report
 
 
 def build_node(
@@ -240,7 +267,9 @@ def _assemble(
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         clock=clock,
     )
-    health = HealthService({"database": db.ping, "store": store.health, "chain": lambda: _chain_probe(chain)})
+    watcher = _watcher(db, chain, clock)
+    probes = {"database": db.ping, "store": store.health, "chain": lambda: _chain_probe(chain, watcher)}
+    health = HealthService(probes)
     screening = ScreeningService(
         db,
         store,
@@ -271,7 +300,7 @@ def _assemble(
     exchange = ExchangeService(
         db, datasets, compliance, audit, chain,
         secret=settings.download_secret or node_secret(settings.data_dir / "download_secret"),
-        url_ttl=timedelta(seconds=settings.download_url_ttl_seconds), clock=clock,
+        url_ttl=timedelta(seconds=settings.download_url_ttl_seconds), clock=clock, watcher=watcher,
     )  # fmt: skip
     compute = build_compute(settings, db, store, audit, datasets, chain, clock)
     review = build_review(settings, db, domain, chain, screening, clock)
@@ -283,7 +312,7 @@ def _assemble(
         store=store,
         eip712=domain,
         auth=auth,
-        tasks=TaskService(db, clock=clock),
+        tasks=TaskService(db, tokens=_token_reader(settings, chain), clock=clock),
         blobs=blobs,
         submissions=SubmissionService(
             db, domain, enqueue=enqueue, clock=clock, on_committed=wakeup, screening_report=screening.report
@@ -300,6 +329,7 @@ def _assemble(
         dashboard=TaskDashboardService(db, is_operator=settlement.is_operator),
         wakeup=wakeup,
         chain=chain,
+        watcher=watcher,
         dev_accounts=tuple(dev),
         broker=broker,
     )

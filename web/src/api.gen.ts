@@ -2766,7 +2766,11 @@ export interface components {
          * @enum {string}
          */
         SubmissionState: "received" | "screening" | "in_review" | "accepted" | "rejected";
-        /** TaskCreate */
+        /**
+         * TaskCreate
+         * @description A new task. Give the reward either in base units (``reward_per_item``) or as a person types it
+         *     in whole tokens (``reward``, e.g. ``12.5``, at most the token's decimals).
+         */
         TaskCreate: {
             /** Title */
             title: string;
@@ -2775,10 +2779,20 @@ export interface components {
             modality: components["schemas"]["Modality"];
             rules?: components["schemas"]["AcceptanceRules"];
             /**
-             * Reward Per Item
-             * @description token base units paid per accepted item
+             * Token
+             * @description the ERC-20 the task pays in; default: the node's token on a development node
              */
-            reward_per_item: number;
+            token?: string | null;
+            /**
+             * Reward Per Item
+             * @description token base units paid per accepted item (or give reward)
+             */
+            reward_per_item?: number | null;
+            /**
+             * Reward
+             * @description whole tokens paid per accepted item, e.g. 12.5 (or give reward_per_item)
+             */
+            reward?: string | null;
             /** Target Count */
             target_count: number;
             /**
@@ -2867,7 +2881,12 @@ export interface components {
             description: string;
             modality: components["schemas"]["Modality"];
             rules: components["schemas"]["AcceptanceRules"];
-            /** Reward Per Item */
+            /** @description what the amounts are in; null on a node without a chain */
+            token?: components["schemas"]["TokenPublic"] | null;
+            /**
+             * Reward Per Item
+             * @description token base units, as decimal text (uint256 overflows JSON)
+             */
             reward_per_item: string;
             /** Target Count */
             target_count: number;
@@ -2902,6 +2921,27 @@ export interface components {
          * @enum {string}
          */
         TaskStatus: "open" | "closed";
+        /**
+         * TokenPublic
+         * @description The ERC-20 a task pays in, as read from chain when the task was created.
+         */
+        TokenPublic: {
+            /**
+             * Address
+             * @description the token contract, EIP-55 checksummed
+             */
+            address: string;
+            /**
+             * Symbol
+             * @description its symbol() as shown (printable characters only; may be empty)
+             */
+            symbol: string;
+            /**
+             * Decimals
+             * @description base units per token = 10**decimals
+             */
+            decimals: number;
+        };
         /** ValidatorPublic */
         ValidatorPublic: {
             /** Address */

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 
 from datacoop.schemas import IMAGE_FORMATS, MAX_BIGINT, EcdsaSignature, Hex32, IsoDateTime, Uint256, _Model
+from datacoop.tasks.amounts import format_units
 from datacoop.tasks.rules import Modality, TaskStatus
 from datacoop.tasks.states import SubmissionState
 
@@ -22,6 +23,7 @@ __all__ = [
     "TaskCreate",
     "TaskDashboard",
     "TaskPublic",
+    "TokenPublic",
 ]
 
 
@@ -62,12 +64,40 @@ class AcceptanceRules(_Model):
     review: ReviewRules = Field(default_factory=ReviewRules)
 
 
+class TokenPublic(_Model):
+    """The ERC-20 a task pays in, as read from chain when the task was created."""
+
+    address: str = Field(description="the token contract, EIP-55 checksummed")
+    symbol: str = Field(description="its symbol() as shown (printable characters only; may be empty)")
+    decimals: int = Field(ge=0, le=77, description="base units per token = 10**decimals")
+
+    def format(self, units: int | str) -> str:
+        """``units`` base units in this token, e.g. ``12.5 USDC``."""
+        return format_units(units, self.decimals, self.symbol)
+
+
 class TaskCreate(_Model):
+    """A new task. Give the reward either in base units (``reward_per_item``) or as a person types it
+    in whole tokens (``reward``, e.g. ``12.5``, at most the token's decimals)."""
+
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(min_length=1, max_length=20_000)
     modality: Modality
     rules: AcceptanceRules = Field(default_factory=AcceptanceRules)
-    reward_per_item: Uint256 = Field(description="token base units paid per accepted item")
+    token: str | None = Field(
+        default=None,
+        min_length=42,
+        max_length=42,
+        description="the ERC-20 the task pays in; default: the node's token on a development node",
+    )
+    reward_per_item: Uint256 | None = Field(
+        default=None, description="token base units paid per accepted item (or give reward)"
+    )
+    reward: str | None = Field(
+        default=None,
+        max_length=100,
+        description="whole tokens paid per accepted item, e.g. 12.5 (or give reward_per_item)",
+    )
     target_count: int = Field(gt=0, le=10_000_000)
     deadline: IsoDateTime
     consent_text: str = Field(min_length=1, max_length=20_000)
@@ -91,7 +121,10 @@ class TaskPublic(_Model):
     description: str
     modality: Modality
     rules: AcceptanceRules
-    reward_per_item: str  # decimal text: uint256 does not fit a JSON number safely
+    token: TokenPublic | None = Field(
+        default=None, description="what the amounts are in; null on a node without a chain"
+    )
+    reward_per_item: str = Field(description="token base units, as decimal text (uint256 overflows JSON)")
     target_count: int
     deadline: datetime
     consent_text: str

@@ -41,6 +41,11 @@ class Task(Base):
     allowed_jurisdictions: Mapped[list[str]]
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime]
+    # The ERC-20 the task pays in, read from chain at creation; null on a node without a chain
+    # (and for tasks older than 0014 until their funding is linked).
+    token: Mapped[str | None] = mapped_column(String(42), default=None)
+    token_symbol: Mapped[str | None] = mapped_column(String(16), default=None)
+    token_decimals: Mapped[int | None] = mapped_column(Integer, default=None)
 
     requester: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)
 
