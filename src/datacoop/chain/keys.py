@@ -4,8 +4,9 @@
 
 - an eth-account ``LocalAccount`` (a dev key, or one decrypted from a scrypt keystore file by
   :func:`load_keystore`): it satisfies :class:`Signer` as it is;
-- :class:`RpcSigner`: an external signer over JSON-RPC (web3signer, Clef, a node's unlocked
-  account) answering ``eth_signTransaction`` and ``eth_signTypedData_v4``. The key never enters
+- :class:`RpcSigner`: an external signer over JSON-RPC (web3signer, geth backed by Clef, a node's
+  unlocked account) answering ``eth_signTransaction`` and ``eth_signTypedData_v4`` (or
+  ``eth_signTypedData``, web3signer's name for it). The key never enters
   this process; every signature it returns is checked against what was asked before it is used.
 
 :func:`operator_signer` picks one from the settings.
@@ -110,7 +111,8 @@ class RpcSigner:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, params: list[Any]) -> Any:
+    def _call(self, method: str, params: list[Any], *, fallback: str | None = None) -> Any:
+        """One call; ``fallback``: the method's other name, tried when this one does not exist."""
         self._id += 1
         body = {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}
         try:
@@ -120,7 +122,10 @@ class RpcSigner:
                 f"the external signer at {self.url} does not answer {method}: {exc}",
                 field="operator_signer_url",
             ) from exc
-        if "error" in reply:
+        error = reply.get("error")
+        if isinstance(error, dict) and error.get("code") == -32601 and fallback:  # method not found
+            return self._call(fallback, params)
+        if error is not None:
             raise Unavailable(
                 f"the external signer at {self.url} refused {method}: {reply['error']}",
                 field="operator_signer_url",
@@ -146,7 +151,7 @@ class RpcSigner:
             **{field: hex(int(tx.get(field, 0))) for field in _SIGNED_FIELDS},
         }  # fmt: skip
         result = self._call("eth_signTransaction", [request])
-        raw_hex = result["raw"] if isinstance(result, dict) else result  # Clef wraps it, others do not
+        raw_hex = result["raw"] if isinstance(result, dict) else result  # geth (Clef) wraps it, others do not
         raw = bytes.fromhex(str(raw_hex).removeprefix("0x"))
         self._check_transaction(raw, request)
         return _Signed(raw_transaction=raw, hash=keccak(raw))
@@ -177,7 +182,9 @@ class RpcSigner:
 
     def sign_typed_data(self, *, full_message: dict[str, Any]) -> SignedTyped:
         """EIP-712 through ``eth_signTypedData_v4``; the signature must recover to this address."""
-        result = self._call("eth_signTypedData_v4", [self._address, _hexify(full_message)])
+        result = self._call(
+            "eth_signTypedData_v4", [self._address, _hexify(full_message)], fallback="eth_signTypedData"
+        )
         signature = bytes.fromhex(str(result).removeprefix("0x"))
         signable = encode_typed_data(full_message=full_message)
         try:

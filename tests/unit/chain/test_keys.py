@@ -52,6 +52,7 @@ class _Signer(BaseHTTPRequestHandler):
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         method, params = request["method"], request["params"]
         key = Account.create() if self.mode == "other-key" else self.key
+        reply: dict[str, Any] = {}
         if method == "eth_accounts":
             result: Any = [self.key.address]
         elif method == "eth_signTransaction":
@@ -61,9 +62,14 @@ class _Signer(BaseHTTPRequestHandler):
             if self.mode == "tampered":
                 tx["value"] += 1
             result = {"raw": "0x" + key.sign_transaction(tx).raw_transaction.hex()}  # Clef's shape
-        else:
+        elif method == "eth_signTypedData" or self.mode != "web3signer":
             result = "0x" + key.sign_typed_data(full_message=params[1]).signature.hex()
-        body = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result}).encode()
+        else:  # web3signer knows typed data only as eth_signTypedData
+            result = None
+            reply = {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": "not found"}}
+        if result is not None:
+            reply = {"jsonrpc": "2.0", "id": request["id"], "result": result}
+        body = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -156,6 +162,13 @@ def test_an_external_signature_over_anything_else_is_refused(
         with pytest.raises(IntegrityError, match="signed with"):
             signer.sign_typed_data(full_message=TYPED)
     signer.close()
+
+
+def test_typed_data_falls_back_to_web3signers_method_name(external: tuple[str, type[_Signer]]) -> None:
+    url, handler = external
+    handler.mode = "web3signer"
+    signed = RpcSigner(url).sign_typed_data(full_message=TYPED)
+    assert signed.signature == bytes(handler.key.sign_typed_data(full_message=TYPED).signature)
 
 
 def test_an_unreachable_signer_names_its_setting() -> None:
