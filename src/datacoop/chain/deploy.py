@@ -167,13 +167,15 @@ class _Roles:
         return admin, self.treasury or timelock or (admin if admin != self.operator else DEV_TREASURY)
 
 
-def _deploy_all(client: ChainClient, relay: Relay, roles: _Roles, tag: str, delay: int | None) -> Deployment:
+def _deploy_all(
+    client: ChainClient, relay: Relay, roles: _Roles, tag: str, delay: int | None, token: str | None = None
+) -> Deployment:
     op, timelock = roles.operator, ""
     if delay is not None:
         args = [delay, roles.proposers, roles.executors, "0x" + "00" * 20]
         timelock = _deploy(client, relay, "TimelockController", args, tag)
     admin, treasury = roles.settle(timelock)
-    token = _deploy(client, relay, "TestToken", ["DataCoop Test Token", "DCT", 18], tag)
+    token = token or _deploy(client, relay, "TestToken", ["DataCoop Test Token", "DCT", 18], tag)
     staking_args = [token, treasury, UNBONDING_DELAY_S, op, admin, APPEAL_PERIOD_S, MAX_SLASH_BPS]
     staking = _deploy(client, relay, "ValidatorStaking", staking_args, tag)
     vault_blueprint = _deploy(client, relay, "TaskVault", [], tag, blueprint=True)
@@ -200,6 +202,7 @@ def ensure_deployed(
     timelock_delay_s: int | None = None,
     proposers: Sequence[str] = (),
     executors: Sequence[str] = (),
+    token: str | None = None,
 ) -> Deployment:
     """The chain's DataCoop contracts, deployed first if ``path`` names none that are live.
 
@@ -211,6 +214,8 @@ def ensure_deployed(
             the operator).
         timelock_delay_s: when set, a TimelockController with this minimum delay becomes the
             admin of every contract; ``proposers``/``executors`` (default ``[admin]``) run it.
+        token: an existing ERC-20 as the deployment's token (staking, a task's default); default:
+            a fresh TestToken (development only: anyone may mint it).
 
     Raises:
         InvalidInput: an address is malformed, the treasury is the operator, or a timelock has
@@ -228,7 +233,8 @@ def ensure_deployed(
     tag = "g" + bytes(genesis).hex()[:16]
     if known is not None and known.chain_id == client.chain_id:
         tag += f"-b{client.block_number()}"  # the same genesis but code gone: never reuse those keys
-    deployment = _deploy_all(client, relay, roles, tag, timelock_delay_s)
+    chosen_token = _address(token, "token") if token else None
+    deployment = _deploy_all(client, relay, roles, tag, timelock_delay_s, chosen_token)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(deployment), indent=2) + "\n")
