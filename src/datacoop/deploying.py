@@ -36,7 +36,9 @@ class DeployPlan:
     network: Network
     out: Path
     admin: str | None = None
+    treasury: str | None = None
     timelock_delay_s: int | None = None
+    token: str | None = None  # an existing ERC-20; None deploys a TestToken (refused in production)
 
 
 @dataclass(frozen=True)
@@ -67,19 +69,21 @@ def _check_admin(settings: Settings, plan: DeployPlan, operator: str) -> None:
             "timelock's proposer)",
             field="admin",
         )
+    if settings.environment == "production" and plan.token is None:
+        raise InvalidInput(
+            "token must be set in production (--token ADDR, a real ERC-20): the default TestToken "
+            "lets anyone mint",
+            field="token",
+        )
     if plan.timelock_delay_s is not None and not 0 <= plan.timelock_delay_s <= 30 * 86_400:
         raise InvalidInput("timelock_delay must be 0 to 30 days", field="timelock_delay", limit=30 * 86_400)
 
 
 def _ensure(client: ChainClient, relay: Relay, signer: Signer, plan: DeployPlan) -> Deployment:
-    if plan.admin is not None or plan.timelock_delay_s is not None:
-        # Said plainly rather than ignored: a deployment whose admin silently stayed the operator
-        # would look safe and not be.
-        raise InvalidInput(
-            "--admin and --timelock-delay need the timelocked deployment (not in this version yet)",
-            field="admin",
-        )
-    return ensure_deployed(client, relay, signer, plan.out)
+    return ensure_deployed(
+        client, relay, signer, plan.out, admin=plan.admin, treasury=plan.treasury,
+        timelock_delay_s=plan.timelock_delay_s, token=plan.token,
+    )  # fmt: skip
 
 
 def deploy(

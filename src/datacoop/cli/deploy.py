@@ -55,7 +55,15 @@ def deploy_command(
     admin: Annotated[
         str | None, typer.Option(help="admin of the contracts (a multisig); required in production")
     ] = None,
-    timelock_delay: Annotated[int | None, typer.Option(help="seconds an admin change waits")] = None,
+    treasury: Annotated[
+        str | None, typer.Option(help="receives slashed stake and fees (default: timelock, else admin)")
+    ] = None,
+    timelock_delay: Annotated[
+        int | None, typer.Option(help="seconds an admin change waits (a TimelockController becomes admin)")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="an existing ERC-20 (staking, default task token); default: TestToken")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="deployment file (default: <data-dir>/chain/deployment.json)")
     ] = None,
@@ -82,7 +90,9 @@ def deploy_command(
         network=profile,
         out=settings.resolved_deployment_file,
         admin=admin,
+        treasury=treasury,
         timelock_delay_s=timelock_delay,
+        token=token,
     )
     report = deploy(settings, plan, prompt=_prompt)
     if as_json:
