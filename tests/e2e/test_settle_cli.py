@@ -29,8 +29,7 @@ def test_fund_close_and_claim_from_the_cli(running_node: RunningNode) -> None:
     # Prepare: a task that accepts what passes the automatic checks, and one good photo
     node = running_node
     created = run(
-        "datacoop task create --key dev:1 --title Masks --reward 5000000000000000000 --target 10 "
-        "--consent ok --auto-accept",
+        "datacoop task create --key dev:1 --title Masks --reward 5 --target 10 --consent ok --auto-accept",
         node,
     )
     task_id = int(re.search(r"task (\d+):", created.stdout).group(1))  # type: ignore[union-attr]
@@ -57,11 +56,13 @@ def test_fund_close_and_claim_from_the_cli(running_node: RunningNode) -> None:
     for result in (created, funded, submitted, closed, claimed, earnings, nothing):
         assert result.returncode == 0, result.stdout + result.stderr
     assert f"task {task_id} funded: escrow task" in funded.stdout
-    assert f"task {task_id} epoch 1: 1 earnings, total 5000000000000000000" in closed.stdout
-    assert f"task {task_id}: claimed 5000000000000000000 (epoch 1" in claimed.stdout
+    assert "reward per item: 5 DCT" in created.stdout  # whole tokens in, the token's symbol out
+    assert f"task {task_id} funded: escrow task" in funded.stdout and "50 DCT" in funded.stdout
+    assert f"task {task_id} epoch 1: 1 earnings, total 5 DCT" in closed.stdout
+    assert f"task {task_id}: claimed 5 DCT (epoch 1" in claimed.stdout
     assert token.balance_of(contributor.address) - before == 5 * 10**18
     assert "nothing to claim" in nothing.stdout
     assert refused.returncode != 0 and refused.stderr.startswith(
         "error [authorization]: only the node's operator"
     )
-    assert "5000000000000000000" in earnings.stdout
+    assert "5 DCT" in earnings.stdout

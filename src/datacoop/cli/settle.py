@@ -8,7 +8,6 @@ otherwise); ``epoch close`` asks the node, signed in as its operator, to close o
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import typer
@@ -23,10 +22,12 @@ from datacoop.cli._common import (
     console,
     reports_errors,
 )
-from datacoop.cli.tasks import task_app
+from datacoop.cli.tasks import money, task_app
 from datacoop.client import DataCoopClient, load_account
 from datacoop.errors import InvalidInput, Unavailable
 from datacoop.settlement import wallet
+from datacoop.tasks.amounts import parse_units
+from datacoop.tasks.schemas import TaskPublic
 
 __all__ = ["register"]
 
@@ -45,35 +46,47 @@ def _chain_info(client: DataCoopClient, rpc: str | None) -> tuple[str, dict[str,
     return str(url), chain
 
 
-def parse_amount(text: str, decimals: int, field: str = "amount") -> int:
-    """``12.5`` tokens → base units; refuses more decimals than the token has, and non-positive amounts."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(
-            f"{field} must be a number of tokens such as 100 or 12.5, got {text!r}", field=field
-        ) from None
-    units = value * (Decimal(10) ** decimals)
-    if units <= 0 or units != units.to_integral_value():
-        raise InvalidInput(
-            f"{field} must be positive with at most {decimals} decimal places, got {text!r}", field=field
-        )
-    return int(units)
+parse_amount = parse_units  # whole tokens → base units (the exchange's --price too)
+
+
+class _Tasks:
+    """The tasks a command prints amounts of, each asked once (their token says how to print them)."""
+
+    def __init__(self, client: DataCoopClient) -> None:
+        self._client, self._seen = client, dict[int, TaskPublic]()
+
+    def money(self, task_id: int, units: int | str) -> str:
+        if task_id not in self._seen:
+            self._seen[task_id] = self._client.get_task(task_id)
+        return money(self._seen[task_id], units)
 
 
 @reports_errors
 def fund(
     task_id: Annotated[int, typer.Argument(help="the task to fund")],
-    amount: Annotated[str, typer.Option(help="budget in whole tokens, e.g. 500 or 12.5")],
+    amount: Annotated[
+        str,
+        typer.Option(
+            "--amount", "--budget", help="budget in whole tokens of the task's token, e.g. 500 or 12.5"
+        ),
+    ],
     claim_window: Annotated[
         str, typer.Option(help="how long after the deadline claims stay open, e.g. 30d")
     ] = "30d",
+    permit: Annotated[
+        bool | None,
+        typer.Option(
+            "--permit/--approve",
+            help="sign an EIP-2612 permit instead of sending approve "
+            "(default: permit where the token supports it)",
+        ),
+    ] = None,
     url: UrlOpt = DEFAULT_URL,
     key: KeyOpt = None,
     rpc: RpcOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
 ) -> None:
-    """Put a task's budget into escrow on chain (approve + openTask) and tell the node."""
+    """Put a task's budget into escrow on chain (permit or approve, then openTask) and tell the node."""
     window = _WINDOW.match(claim_window)
     if window is None:
         raise InvalidInput(f"claim_window must look like 30d, got {claim_window!r}", field="claim_window")
@@ -82,15 +95,20 @@ def fund(
     client.login()
     task = client.get_task(task_id)
     rpc_url, info = _chain_info(client, rpc)
-    units = parse_amount(amount, wallet.token_decimals(rpc_url, str(info["token"])))
-    console.print(f"approving {amount} tokens for the escrow …")
-    funded = wallet.fund_task(
-        rpc_url, account, token=str(info["token"]), escrow=str(info["escrow"]), amount=units,
+    # a task made before tasks named their token pays in the node's
+    token = task.token.address if task.token else str(info["token"])
+    decimals = task.token.decimals if task.token else wallet.token_decimals(rpc_url, token)
+    units = parse_units(amount, decimals, "--amount")
+    use_permit = wallet.supports_permit(rpc_url, token) if permit is None else permit
+    console.print(f"{'signing a permit' if use_permit else 'approving'} for {money(task, units)} …")
+    fund_with = wallet.fund_task_with_permit if use_permit else wallet.fund_task
+    funded = fund_with(
+        rpc_url, account, token=token, escrow=str(info["escrow"]), amount=units,
         deadline=int(task.deadline.timestamp()), claim_window_s=int(window.group(1)) * 86_400,
     )  # fmt: skip
     linked = client.link_escrow(task_id, funded.escrow_task_id)
     console.print(
-        f"task {task_id} funded: escrow task {funded.escrow_task_id}, {linked['funded']} base units "
+        f"task {task_id} funded: escrow task {funded.escrow_task_id}, {money(task, linked['funded'])} "
         f"(tx {funded.tx_hash})"
     )
 
@@ -109,13 +127,15 @@ def close(
     if epoch is None:
         console.print(f"task {task_id}: nothing new is owed; no epoch closed")
         return
+    tasks = _Tasks(client)
     console.print(
-        f"task {task_id} epoch {epoch['epoch']}: {epoch['earnings']} earnings, total {epoch['total']} "
-        f"({epoch['status']}); the node posts it now"
+        f"task {task_id} epoch {epoch['epoch']}: {epoch['earnings']} earnings, "
+        f"total {tasks.money(task_id, epoch['total'])} ({epoch['status']}); the node posts it now"
     )
     if int(epoch["shortfall"]):
         console.print(
-            f"  {epoch['shortfall']} more is owed than the escrow holds: the requester should top up"
+            f"  {tasks.money(task_id, epoch['shortfall'])} more is owed than the escrow holds: "
+            "the requester should top up"
         )
 
 
@@ -125,9 +145,11 @@ def list_epochs(
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
     """A task's epochs and their state on chain."""
-    table = Table("epoch", "status", "earnings", "total", "tx")
-    for e in DataCoopClient(url).epochs(task_id):
-        table.add_row(str(e["epoch"]), e["status"], str(e["earnings"]), e["total"], e["tx_hash"] or "")
+    client = DataCoopClient(url)
+    tasks, table = _Tasks(client), Table("epoch", "status", "earnings", "total", "tx")
+    for e in client.epochs(task_id):
+        total = tasks.money(task_id, e["total"])
+        table.add_row(str(e["epoch"]), e["status"], str(e["earnings"]), total, e["tx_hash"] or "")
     console.print(table)
 
 
@@ -149,12 +171,14 @@ def claim(
         console.print("nothing to claim")
         return
     rpc_url, _ = _chain_info(client, rpc)
+    tasks = _Tasks(client)
     for c in owed:
         tx_hash = wallet.claim(
             rpc_url, account, escrow=c["escrow"], escrow_task_id=c["escrow_task_id"],
             cumulative=int(c["cumulative"]), proof=c["proof"],
         )  # fmt: skip
-        console.print(f"task {c['task_id']}: claimed {c['claimable']} (epoch {c['epoch']}, tx {tx_hash})")
+        paid = tasks.money(c["task_id"], c["claimable"])
+        console.print(f"task {c['task_id']}: claimed {paid} (epoch {c['epoch']}, tx {tx_hash})")
 
 
 @reports_errors
@@ -166,7 +190,7 @@ def earnings(
     """What your items and votes earned, per task and epoch."""
     client = DataCoopClient(url, account=load_account(key, data_dir=data_dir))
     client.login()
-    table = Table("task", "epoch", "status", "items", "votes", "total")
+    tasks, table = _Tasks(client), Table("task", "epoch", "status", "items", "votes", "total")
     for e in client.statement()["epochs"]:
         kinds = [i["kind"] for i in e["items"]]
         table.add_row(
@@ -175,7 +199,7 @@ def earnings(
             e["status"],
             str(kinds.count("item")),
             str(kinds.count("vote")),
-            e["total"],
+            tasks.money(e["task_id"], e["total"]),
         )
     console.print(table)
 

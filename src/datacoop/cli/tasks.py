@@ -23,7 +23,7 @@ from datacoop.errors import InvalidInput
 from datacoop.tasks.rules import Modality
 from datacoop.tasks.schemas import AcceptanceRules, TaskCreate, TaskPublic
 
-__all__ = ["parse_deadline", "register"]
+__all__ = ["money", "parse_deadline", "register"]
 
 task_app = typer.Typer(help="Create, list and show data-collection tasks.", no_args_is_help=True)
 _DURATION = re.compile(r"^(\d+)([dhm])$")
@@ -44,9 +44,17 @@ def parse_deadline(text: str, now: datetime | None = None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def money(task: TaskPublic, units: int | str) -> str:
+    """``units`` of the task's token as a person reads them (``12.5 USDC``); base units where the
+    node recorded no token (it runs without a chain)."""
+    return task.token.format(units) if task.token else f"{units} base units"
+
+
 def _print_task(task: TaskPublic) -> None:
-    console.print(f"[bold]task {task.id}[/bold]: {task.title} ({task.modality}, {task.status})")
-    console.print(f"  reward per item: {task.reward_per_item}   target: {task.target_count}")
+    console.print(f"[bold]task {task.id}[/bold]: {task.title} ({task.modality}, {task.status})", markup=False)
+    console.print(f"  reward per item: {money(task, task.reward_per_item)}   target: {task.target_count}")
+    if task.token:
+        console.print(f"  token: {task.token.symbol} {task.token.address} ({task.token.decimals} decimals)")
     console.print(f"  deadline: {task.deadline.isoformat()}   licence: {task.licence}")
     countries = ", ".join(task.allowed_jurisdictions) or "any"
     console.print(f"  countries: {countries}   submissions: {task.submission_count}")
@@ -57,13 +65,16 @@ def _print_task(task: TaskPublic) -> None:
 @reports_errors
 def create(
     title: Annotated[str, typer.Option(help="a short title")],
-    reward: Annotated[int, typer.Option(help="token base units per accepted item")],
+    reward: Annotated[str, typer.Option(help="whole tokens per accepted item, e.g. 5 or 0.25")],
     target: Annotated[int, typer.Option(help="how many accepted items are wanted")],
     consent: Annotated[str, typer.Option(help="the consent text contributors sign")],
     description: Annotated[str, typer.Option(help="what an item must show")] = "",
     modality: Annotated[Modality, typer.Option()] = Modality.IMAGE,
     deadline: Annotated[str, typer.Option(help="30d, 12h or an ISO time")] = "30d",
     licence: Annotated[str, typer.Option()] = "CC-BY-4.0",
+    token: Annotated[
+        str | None, typer.Option(help="the ERC-20 the task pays in (default: the node's token)")
+    ] = None,
     country: Annotated[
         list[str] | None, typer.Option(help="allowed contributor country (repeatable)")
     ] = None,
@@ -84,7 +95,8 @@ def create(
         description=description or title,
         modality=modality,
         rules=AcceptanceRules(min_width=min_width, min_height=min_height, auto_accept=auto_accept),
-        reward_per_item=reward,
+        token=token,
+        reward=reward,
         target_count=target,
         deadline=parse_deadline(deadline),
         consent_text=consent,
@@ -103,7 +115,7 @@ def list_(
     table = Table("id", "title", "modality", "reward", "target", "submissions", "deadline", "status")
     for t in DataCoopClient(url).list_tasks(status):
         table.add_row(
-            str(t.id), t.title, t.modality, t.reward_per_item, str(t.target_count),
+            str(t.id), t.title, t.modality, money(t, t.reward_per_item), str(t.target_count),
             str(t.submission_count), t.deadline.date().isoformat(), t.status,
         )  # fmt: skip
     console.print(table)

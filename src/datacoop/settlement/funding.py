@@ -2,8 +2,9 @@
 
 A requester opens (and funds) a task on the TaskEscrow contract themselves, then links it here.
 The link is checked against the chain (the escrow task exists and was opened by the same
-requester) and kept once: a task has one escrow task, and an escrow task funds one task. Linking
-the same pair again answers as the first time did. Settlement only closes epochs of linked tasks.
+requester, in the token the task pays in) and kept once: a task has one escrow task, and an escrow
+task funds one task. Linking the same pair again answers as the first time did. Settlement only
+closes epochs of linked tasks. A task made before tasks named their token takes the escrow task's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacoop.chain.contracts import EscrowTask, TaskEscrow
+from datacoop.chain.tokens import TokenInfo, read_token
 from datacoop.db.models import Task, TaskFunding
 from datacoop.errors import Conflict, Forbidden, NotFound, Unprocessable
 from datacoop.identity.addresses import normalize_address
@@ -37,8 +39,10 @@ class Funding:
         """Tie a task to the TaskEscrow task its requester opened (and funded) on chain."""
         chain, escrow = self._h.need_chain(), self._h.escrow()
         on_chain, chain_id = _escrow_task(escrow, escrow_task_id), chain.client.chain_id  # chain first
+        token = read_token(chain.client, on_chain.token, "escrow_task_id")
         with self._h.db.transaction() as s:
             _check_requester(s, requester, task_id, escrow_task_id, on_chain)
+            _check_token(s.get_one(Task, task_id), escrow_task_id, token)
             existing = s.get(TaskFunding, task_id)
             if existing is not None:
                 if existing.escrow_task_id == escrow_task_id and existing.escrow == escrow.address:
@@ -82,6 +86,18 @@ def _check_requester(
         raise Forbidden(
             f"escrow task {escrow_task_id} was opened by {on_chain.requester}, "
             f"not by this task's requester {task.requester.address}",
+            field="escrow_task_id",
+        )
+
+
+def _check_token(task: Task, escrow_task_id: int, token: TokenInfo) -> None:
+    """The escrow task holds the task's token; a task that recorded none takes this one."""
+    if task.token is None:
+        task.token, task.token_symbol, task.token_decimals = token.address, token.symbol, token.decimals
+    elif normalize_address(task.token) != token.address:
+        raise Unprocessable(
+            f"escrow task {escrow_task_id} holds {token.symbol or 'a token'} ({token.address}), "
+            f"but task {task.id} pays in {task.token_symbol or 'a token'} ({task.token})",
             field="escrow_task_id",
         )
 

@@ -13,10 +13,20 @@ from dataclasses import dataclass
 from eth_account.signers.local import LocalAccount
 from web3.logs import DISCARD
 
+from datacoop.chain import tokens
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import TaskEscrow, TestToken
+from datacoop.errors import Unprocessable
 
-__all__ = ["Funded", "claim", "fund_task", "token_balance", "token_decimals"]
+__all__ = [
+    "Funded",
+    "claim",
+    "fund_task",
+    "fund_task_with_permit",
+    "supports_permit",
+    "token_balance",
+    "token_decimals",
+]
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,59 @@ def fund_task(
     chain = ChainClient(rpc_url)
     erc20, factory = TestToken(chain, token), TaskEscrow(chain, escrow)
     chain.send(account, erc20.approve(factory.address, amount).as_tx())
-    receipt = chain.send(account, factory.open_task(erc20.address, amount, deadline, claim_window_s).as_tx())
+    return _open(chain, account, factory, erc20.address, amount, deadline, claim_window_s)
+
+
+def supports_permit(rpc_url: str, token: str) -> bool:
+    """Whether the ERC-20 at ``token`` takes EIP-2612 permits this wallet can sign."""
+    try:
+        tokens.read_permit_domain(ChainClient(rpc_url), token)
+    except Unprocessable:
+        return False
+    return True
+
+
+def fund_task_with_permit(
+    rpc_url: str,
+    account: LocalAccount,
+    *,
+    token: str,
+    escrow: str,
+    amount: int,
+    deadline: int,
+    claim_window_s: int,
+    relayer: LocalAccount | None = None,
+) -> Funded:
+    """Open a task holding ``amount`` with one EIP-2612 signature in place of ``approve``.
+
+    ``account`` (the requester) signs a permit for the escrow; ``relayer`` (default: the requester)
+    sends it, paying its gas; then the requester's ``openTask`` pulls the budget. The permit is good
+    until the task's ``deadline``.
+
+    Raises:
+        Unprocessable: the token has no permit this wallet can sign (``token``).
+        Conflict: the token or the escrow refused.
+    """
+    chain = ChainClient(rpc_url)
+    factory = TaskEscrow(chain, escrow)
+    domain = tokens.read_permit_domain(chain, token)
+    nonce = tokens.permit_nonce(chain, token, account.address)
+    typed = tokens.permit_typed_data(domain, account.address, factory.address, amount, nonce, deadline)
+    chain.send(relayer or account, tokens.permit_call(typed, tokens.sign_permit(account, typed)).as_tx())
+    return _open(chain, account, factory, domain.token, amount, deadline, claim_window_s)
+
+
+def _open(
+    chain: ChainClient,
+    account: LocalAccount,
+    factory: TaskEscrow,
+    token: str,
+    amount: int,
+    deadline: int,
+    claim_window_s: int,
+) -> Funded:
+    """``openTask`` from the requester (the allowance is in place); the escrow task's id."""
+    receipt = chain.send(account, factory.open_task(token, amount, deadline, claim_window_s).as_tx())
     full = chain.w3.eth.get_transaction_receipt(receipt.tx_hash)  # type: ignore[arg-type]
     opened = factory.contract.events.TaskOpened().process_receipt(full, errors=DISCARD)
     return Funded(int(opened[0]["args"]["taskId"]), receipt.tx_hash)
