@@ -22,7 +22,7 @@ from datacoop.chain.networks import Network, network_for
 from datacoop.chain.outbox import Relay
 from datacoop.chain.verify import verify_deployment
 from datacoop.db import Database
-from datacoop.errors import InvalidInput
+from datacoop.errors import Conflict, InvalidInput
 from datacoop.settings import Settings
 
 __all__ = ["DeployPlan", "DeployReport", "deploy", "network_for", "summary"]
@@ -79,11 +79,30 @@ def _check_admin(settings: Settings, plan: DeployPlan, operator: str) -> None:
         raise InvalidInput("timelock_delay must be 0 to 30 days", field="timelock_delay", limit=30 * 86_400)
 
 
-def _ensure(client: ChainClient, relay: Relay, signer: Signer, plan: DeployPlan) -> Deployment:
+def _ensure(client: ChainClient, relay: Relay, signer: Signer, plan: DeployPlan, path: Path) -> Deployment:
     return ensure_deployed(
-        client, relay, signer, plan.out, admin=plan.admin, treasury=plan.treasury,
+        client, relay, signer, path, admin=plan.admin, treasury=plan.treasury,
         timelock_delay_s=plan.timelock_delay_s, token=plan.token,
     )  # fmt: skip
+
+
+def _check_matches(deployment: Deployment, plan: DeployPlan, *, source: str) -> None:
+    """The outbox's keys name the chain and the contract, not the options: a database that already
+    deployed on this chain with other options would hand those contracts back. Say so."""
+    differs = []
+    if plan.token and deployment.token != Web3.to_checksum_address(plan.token):
+        differs.append(f"token {deployment.token}")
+    wanted_admin = Web3.to_checksum_address(plan.admin) if plan.admin else None
+    if wanted_admin and not deployment.timelock and deployment.admin != wanted_admin:
+        differs.append(f"admin {deployment.admin or deployment.operator}")
+    if plan.timelock_delay_s is not None and not deployment.timelock:
+        differs.append("no timelock")
+    if differs:
+        raise Conflict(
+            f"{source} holds a DataCoop deployment on this chain with other options ({', '.join(differs)}): "
+            "attach to it without those options, or deploy with a fresh database (DATACOOP_DATABASE_URL)",
+            field="deployment_file",
+        )
 
 
 def deploy(
@@ -107,19 +126,23 @@ def deploy(
     known = load_deployment(plan.out)
     if known is not None:
         verify_deployment(client, known, source=str(plan.out))  # loud, before anything is signed
+        _check_matches(known, plan, source=str(plan.out))
         return DeployReport(known, plan.out, attached=True, transactions=0)
     nonce_before = client.w3.eth.get_transaction_count(Web3.to_checksum_address(signer.address))
+    staging = plan.out.with_name(plan.out.name + ".pending")
     db = Database(settings.resolved_database_url)
     try:
         db.migrate()
         relay = Relay(db, client, signer, confirmations=plan.network.confirmations, fees=plan.network.fees)
         try:
-            deployment = _ensure(client, relay, signer, plan)
+            deployment = _ensure(client, relay, signer, plan, staging)
         finally:
             relay.close()
     finally:
         db.dispose()
-    verify_deployment(client, deployment, source=str(plan.out))
+    verify_deployment(client, deployment, source=str(staging))
+    _check_matches(deployment, plan, source=f"the outbox of {settings.resolved_database_url}")
+    staging.replace(plan.out)  # only a deployment as asked becomes the file `up` reads
     nonce_after = client.w3.eth.get_transaction_count(Web3.to_checksum_address(signer.address))
     return DeployReport(deployment, plan.out, attached=False, transactions=nonce_after - nonce_before)
 
