@@ -12,10 +12,9 @@ from rich.table import Table
 
 from datacoop.cli._common import console, err_console, reports_errors
 from datacoop.demo import DemoOptions, run_demo
+from datacoop.tasks.amounts import format_units
 
 __all__ = ["register"]
-
-UNIT = 10**18
 
 
 @reports_errors
@@ -44,18 +43,22 @@ def demo(
     _print_summary(summary)
 
 
-def _tokens(base_units: str | int) -> str:
-    return f"{int(base_units) / UNIT:,.2f}"
-
-
 def _print_summary(s: dict[str, Any]) -> None:
+    token = s["task"]["token"] or {
+        "decimals": 0,
+        "symbol": "base units",
+    }  # the task's token: its decimals, not 18, say what a base unit is
+
+    def _tokens(base_units: str | int) -> str:
+        return format_units(base_units, token["decimals"])
+
     pre, review, settle, ds = s["prescreen"], s["review"], s["settlement"], s["dataset"]
     table = Table("step", "what happened", "seconds", title="DataCoop demo", title_justify="left")
     secs = s["seconds"]
     table.add_row(
         "1 fund",
         f"task {s['task']['id']} → escrow task {s['task']['escrow_task_id']}, "
-        f"{_tokens(s['task']['budget'])} tokens",
+        f"{_tokens(s['task']['budget'])} {token['symbol']}",
         str(secs.get("fund")),
     )
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(s["submitted"]["by_kind"].items()))
@@ -83,7 +86,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     table.add_row(
         "5 settle",
         f"epoch {settle['epoch']} {settle['status']}: {settle['accepted']} accepted items, "
-        f"{settle['claims']} claims paid {_tokens(settle['paid_total'])} tokens",
+        f"{settle['claims']} claims paid {_tokens(settle['paid_total'])} {token['symbol']}",
         str(secs.get("settle")),
     )
     exported = ", ".join(ds["exports"]) + (
@@ -96,7 +99,7 @@ def _print_summary(s: dict[str, Any]) -> None:
         str(secs.get("dataset")),
     )
     console.print(table)
-    payouts = Table("contributor", "accepted", "balance before", "after", "gained")
+    payouts = Table("contributor", "accepted", f"balance before ({token['symbol']})", "after", "gained")
     for p in settle["payouts"]:
         payouts.add_row(
             p["address"], str(p["accepted"]), _tokens(p["before"]), _tokens(p["after"]), _tokens(p["gained"])

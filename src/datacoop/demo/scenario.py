@@ -219,9 +219,11 @@ def _fund(story: _Story, requester: DataCoopClient) -> TaskPublic:
         "escrow_task_id": escrow_task_id,
         "reward_per_item": str(REWARD),
         "budget": str(budget),
+        "token": task.token.model_dump() if task.token else None,
         "requester": requester.account.address,
     }
-    story.say(f"1. task {task.id} funded on chain: escrow task {escrow_task_id}, {budget // UNIT} tokens")
+    shown = task.token.format(budget) if task.token else f"{budget} base units"
+    story.say(f"1. task {task.id} funded on chain: escrow task {escrow_task_id}, {shown}")
     story.clock.lap("fund")
     return task
 
