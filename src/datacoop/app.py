@@ -135,6 +135,7 @@ class Node:
         changed |= self.settlement.tick()
         self.datasets.sync()
         self.exchange.sync()  # listings, publisher shares and royalty rounds
+        changed |= self.review.slashing.sync()  # recorded incidents: executed once their appeal period ends
         every = self.settings.audit_anchor_seconds
         if every and time.monotonic() - self.audit_anchored_at >= every:
             self.audit_anchored_at = time.monotonic()

@@ -8,6 +8,7 @@ own key through :meth:`ChainClient.send`, the operator's through the outbox
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from datacoop.errors import NotFound
 __all__ = [
     "DatasetRegistry",
     "EscrowTask",
+    "Incident",
+    "IncidentState",
     "LicenseMarket",
     "TaskEscrow",
     "TaskVault",
@@ -234,8 +237,28 @@ class LicenseMarket(_Wrapper):
                 "root": "0x" + bytes(p[5]).hex()}  # fmt: skip
 
 
+class IncidentState(enum.IntEnum):
+    """ValidatorStaking's ``IncidentState`` flag (0: no incident under that evidence hash)."""
+
+    NONE = 0
+    PENDING = 1
+    APPEALED = 2
+    EXECUTED = 4
+    DISMISSED = 8
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A recorded dispute outcome against a validator: what it holds and until when it can be appealed."""
+
+    validator: str
+    amount: int
+    appealable_until: int
+    state: IncidentState
+
+
 class ValidatorStaking(_Wrapper):
-    """Validator stakes, unbonding and slashing."""
+    """Validator stakes, unbonding, and slashing by recorded incidents (record, appeal, execute)."""
 
     NAME = "ValidatorStaking"
 
@@ -248,8 +271,30 @@ class ValidatorStaking(_Wrapper):
     def withdraw(self) -> TxRequest:
         return self._tx("withdraw")
 
-    def slash(self, validator: str, amount: int, reason_hash: str) -> TxRequest:
-        return self._tx("slash", validator, amount, _b32(reason_hash))
+    def record_incident(self, validator: str, amount: int, evidence_hash: str) -> TxRequest:
+        """The operator's record of a dispute outcome; holds ``amount`` capped at :meth:`slash_cap`."""
+        return self._tx("recordIncident", validator, amount, _b32(evidence_hash))
+
+    def appeal(self, evidence_hash: str) -> TxRequest:
+        return self._tx("appeal", _b32(evidence_hash))
+
+    def resolve_appeal(self, evidence_hash: str, upheld: bool) -> TxRequest:
+        return self._tx("resolveAppeal", _b32(evidence_hash), upheld)
+
+    def execute_slash(self, evidence_hash: str) -> TxRequest:
+        return self._tx("executeSlash", _b32(evidence_hash))
+
+    def incident(self, evidence_hash: str) -> Incident:
+        i = self._read("incidents", _b32(evidence_hash))
+        return Incident(
+            validator=i[0], amount=int(i[1]), appealable_until=int(i[2]), state=IncidentState(i[3])
+        )
 
     def slashable(self, validator: str) -> int:
         return int(self._read("slashable", validator))
+
+    def slash_cap(self, validator: str) -> int:
+        return int(self._read("slashCap", validator))
+
+    def appeal_period(self) -> int:
+        return int(self._read("appealPeriod"))

@@ -1,7 +1,8 @@
 """Validators' stakes: the port the review service reads, and its adapters.
 
-Only tokens staked and not unbonding count: a validator who asked to unbond is on the way out,
-even while those tokens stay slashable.
+Only tokens staked, not unbonding and not held by an open slashing incident count: a validator who
+asked to unbond is on the way out, even while those tokens stay slashable, and a recorded incident
+takes its amount from the stake first when it is executed.
 
 Review reads a stake on every request for work and every vote; :class:`CachedStakes` keeps a
 sufficient reading for a few seconds (``review_stake_cache_seconds``) so that a busy validator does
@@ -42,7 +43,7 @@ class InMemoryStakes:
 
 
 class ChainStakes:
-    """Stakes read from the ValidatorStaking contract (``validators(address).staked``)."""
+    """Stakes read from the ValidatorStaking contract: ``staked`` less what open incidents hold."""
 
     def __init__(self, client: ChainClient, staking_address: str) -> None:
         self._staking = ValidatorStaking(client, staking_address)
@@ -51,7 +52,8 @@ class ChainStakes:
         record = self._staking.contract.functions.validators(
             normalize_address(address, field="address")
         ).call()
-        return int(record[0])  # (staked, unbonding, unbondingReleaseAt, slashed)
+        staked, reserved = int(record[0]), int(record[4])  # (staked, unbonding, releaseAt, slashed, reserved)
+        return max(0, staked - reserved)
 
 
 class CachedStakes:
