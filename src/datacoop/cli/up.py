@@ -29,6 +29,10 @@ def up(
     host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on (default 8000)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    deployment: Annotated[
+        Path | None,
+        typer.Option(help="the contracts' deployment file (`datacoop deploy --out`); default: settings"),
+    ] = None,
 ) -> None:
     """Start DataCoop on its embedded default and serve the API until Ctrl-C or SIGTERM."""
     # uvicorn drains requests on SIGTERM, then raises the signal again under the handler it found: with
@@ -40,6 +44,8 @@ def up(
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
+    if deployment is not None:
+        overrides["deployment_file"] = deployment
     settings = Settings(**overrides)  # type: ignore[arg-type]
     console.print("starting DataCoop (the first start compiles and deploys the contracts) …")
     # The API process stays lean: pre-screening runs in a worker process of its own (below).
