@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from datacoop.client._transport import Transport, _raise_for
+from datacoop.errors import Conflict
 
 __all__ = ["MoneyCalls"]
 
@@ -67,8 +69,15 @@ class MoneyCalls(Transport):
         jurisdiction: str,
         purpose: str = "training",
         safeguards: Iterable[str] = (),
+        *,
+        wait_s: float = 300,
     ) -> dict[str, Any]:
-        """Tell the node about a licence bought on chain (LicenseMarket.buy); returns the grant."""
+        """Tell the node about a licence bought on chain (LicenseMarket.buy); returns the grant.
+
+        The node records the order once its own chain watcher holds the purchase at the node's
+        confirmation depth; until then it answers Conflict on ``confirmations``, and this asks again
+        for up to ``wait_s`` seconds.
+        """
         body = {
             "listing_id": listing_id,
             "tx_hash": tx_hash,
@@ -76,7 +85,14 @@ class MoneyCalls(Transport):
             "purpose": purpose,
             "safeguards": list(safeguards),
         }
-        return dict(self._request("POST", "/orders", json=body).json())
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return dict(self._request("POST", "/orders", json=body).json())
+            except Conflict as exc:
+                if exc.field != "confirmations" or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.5)
 
     def order(self, order_id: int) -> dict[str, Any]:
         return dict(self._request("GET", f"/orders/{order_id}").json())

@@ -1,8 +1,9 @@
-"""Orders: a purchase verified on chain, recorded once, and the compliant grant.
+"""Orders: a purchase the node's chain watcher saw at the confirmation depth, recorded once, and the grant.
 
 See :mod:`datacoop.exchange.service` for the whole flow; this module holds what a buyer meets
-after paying: the order (recorded once per transaction and licence, decided item by item by the
-compliance policy, written to the audit log). Its download, checked on chain per request, is
+after paying: the order (recorded once per transaction and licence, only once the watcher keeps its
+``LicenceSold`` event ``confirmations`` blocks deep, decided item by item by the compliance policy,
+written to the audit log). Its download, checked on chain per request, is
 :mod:`datacoop.exchange.access`, which :class:`ExchangeOrders` composes.
 """
 
@@ -14,12 +15,11 @@ from typing import Any
 import sqlalchemy.exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from web3.exceptions import TransactionNotFound
-from web3.logs import DISCARD
 
 from datacoop.audit.log import AuditLog
 from datacoop.chain.contracts import LicenseMarket, TestToken
 from datacoop.chain.setup import ChainHandle, is_operator, require_chain
+from datacoop.chain.watcher import ChainWatcher
 from datacoop.clock import Clock, utc_now
 from datacoop.compliance import (
     Buyer,
@@ -37,7 +37,7 @@ from datacoop.datasets.manifest import Manifest
 from datacoop.datasets.service import DatasetService
 from datacoop.db import Database
 from datacoop.db.models import Listing, Order, Participant
-from datacoop.errors import Conflict, Forbidden, InvalidInput, NotFound
+from datacoop.errors import Conflict, DataCoopError, Forbidden, InvalidInput, NotFound
 from datacoop.exchange.access import Delivery, OrderAccess
 from datacoop.exchange.order_rows import listing_row, order_json, own_order
 from datacoop.exchange.schemas import DownloadLink, OrderPublic
@@ -61,8 +61,9 @@ class ExchangeOrders:
         secret: str,
         url_ttl: timedelta = timedelta(minutes=10),
         clock: Clock = utc_now,
+        watcher: ChainWatcher | None = None,
     ) -> None:
-        self._db, self._datasets, self._engine = db, datasets, compliance
+        self._db, self._datasets, self._engine, self._watcher = db, datasets, compliance, watcher
         self._audit, self._chain, self._secret, self._ttl, self._clock = audit, chain, secret, url_ttl, clock
         self._access = OrderAccess(
             db, datasets, audit, self._market, secret=secret, url_ttl=url_ttl, clock=clock
@@ -99,32 +100,73 @@ class ExchangeOrders:
         purpose: str,
         safeguards: list[str] | None = None,
     ) -> OrderPublic:
-        """Verify the purchase in ``tx_hash`` on chain, record it once, and grant the compliant items.
+        """Record the purchase in ``tx_hash`` once the chain watcher holds it at the confirmation depth,
+        and grant the compliant items.
+
+        ``tx_hash`` only says which ``LicenceSold`` event to look for: what was bought, by whom and for
+        how much is read from the event the node's own watcher kept (:mod:`datacoop.chain.watcher`),
+        never from the client.
 
         Raises:
+            Conflict: (``confirmations``) the purchase is not at the node's confirmation depth yet: ask
+                again (``limit`` is the depth); (``tx_hash``) another participant already recorded it.
             NotFound: (``tx_hash``) the chain does not know the transaction.
-            Forbidden: (``tx_hash``) it bought another listing, or someone else bought; (``jurisdiction``)
-                the listing is not offered there.
-            Conflict: (``tx_hash``) another participant already recorded it.
+            Forbidden: (``tx_hash``) it bought another listing, or someone else bought, or nothing on this
+                node's market; (``jurisdiction``) the listing is not offered there.
         """
         buyer = Buyer(
             jurisdiction, purpose, frozenset(parse_enum(Safeguard, g, "safeguards") for g in safeguards or ())
         )
-        market = self._market()
+        watcher = self._need_watcher()
         with self._db.transaction() as s:
             listing = self._listing(s, listing_id)
             known = self._recorded(s, who, listing_id, tx_hash)
             if known is not None:
                 return self._order_json(known)
             self._check_offered(listing, buyer)
-        sale = self._sale(market, listing, tx_hash, who.address)
+            event = watcher.final_event(s, "LicenceSold", tx_hash)
+            sale = dict(event.args) if event is not None else None
+            depth, processed = watcher.depth_of(s, tx_hash), watcher.processed(s)
+        if sale is None:
+            raise self._not_final(tx_hash, depth, processed)
+        self._check_sale(listing, sale, tx_hash, who.address)
         granted, withheld = self._decide(listing, self._datasets.manifest(listing.version_id), buyer)
+        market = self._market()
         with self._db.transaction() as s:
             row = self._insert_order(s, who, listing, tx_hash, sale, buyer, (granted, withheld))
             self._forward(s, market, listing, row)
             grant_for_order(s, listing, row, self._clock())
             self._log_grant(s, row)
             return self._order_json(row)  # the chain follower opens the royalty round the sale made due
+
+    def _need_watcher(self) -> ChainWatcher:
+        self._need_chain()
+        assert self._watcher is not None, "a node with a chain has a chain watcher (app.py)"
+        return self._watcher
+
+    def _not_final(self, tx_hash: str, depth: int | None, processed: int) -> DataCoopError:
+        """Why ``tx_hash`` is no order yet; the chain's receipt is read only to say how long to wait."""
+        need = self._need_watcher().confirmations
+        if depth is not None:
+            return Conflict(
+                f"the purchase in {tx_hash} has {depth} of the {need} confirmations this node waits for: "
+                f"ask again in {need - depth} block(s)",
+                field="confirmations",
+                limit=need,
+            )
+        receipt = self._need_chain().client.receipt(tx_hash)
+        if receipt is None:
+            return NotFound(f"the chain has no mined transaction {tx_hash}", field="tx_hash")
+        if receipt.status != 1:
+            return InvalidInput(f"transaction {tx_hash} reverted: nothing was bought", field="tx_hash")
+        if processed - receipt.block_number + 1 >= need:  # read past the depth, and no sale of it kept
+            return Forbidden(f"transaction {tx_hash} bought nothing on this node's market", field="tx_hash")
+        return Conflict(
+            f"the purchase in {tx_hash} (block {receipt.block_number}) is not read yet: this node has read "
+            f"the chain up to block {processed} and waits for {need} confirmations; ask again shortly",
+            field="confirmations",
+            limit=need,
+        )
 
     @staticmethod
     def _recorded(s: Session, who: Caller, listing_id: int, tx_hash: str) -> Order | None:
@@ -154,7 +196,7 @@ class ExchangeOrders:
         decision: tuple[list[str], dict[str, dict[str, str]]],
     ) -> Order:
         """Add the order row of ``sale``, once per licence and transaction."""
-        if s.scalar(select(Order.id).where(Order.licence_id == sale["licenceId"])) is not None:
+        if s.scalar(select(Order.id).where(Order.licence_id == int(sale["licenceId"]))) is not None:
             raise Conflict(f"licence {sale['licenceId']} is already recorded", field="tx_hash")
         granted, withheld = decision
         row = Order(
@@ -199,22 +241,9 @@ class ExchangeOrders:
             },
         )
 
-    def _sale(self, market: LicenseMarket, listing: Listing, tx_hash: str, address: str) -> dict[str, Any]:
-        """The LicenceSold event of ``tx_hash`` for ``listing``, bought by ``address``."""
-        try:
-            receipt = market.client.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except (TransactionNotFound, ValueError):
-            raise NotFound(f"the chain has no mined transaction {tx_hash}", field="tx_hash") from None
-        if receipt["status"] != 1:
-            raise InvalidInput(f"transaction {tx_hash} reverted: nothing was bought", field="tx_hash")
-        sold = [
-            dict(e["args"])
-            for e in market.contract.events.LicenceSold().process_receipt(receipt, errors=DISCARD)
-            if normalize_address(e["address"]) == market.address
-        ]
-        if not sold:
-            raise Forbidden(f"transaction {tx_hash} bought no licence on this node's market", field="tx_hash")
-        sale = sold[0]
+    @staticmethod
+    def _check_sale(listing: Listing, sale: dict[str, Any], tx_hash: str, address: str) -> None:
+        """The kept ``LicenceSold`` of ``tx_hash`` is a sale of ``listing`` to ``address``."""
         if listing.market_listing_id is None or int(sale["listingId"]) != int(listing.market_listing_id):
             raise Forbidden(
                 f"transaction {tx_hash} bought a licence of market listing {sale['listingId']}, "
@@ -225,7 +254,6 @@ class ExchangeOrders:
             raise Forbidden(
                 f"transaction {tx_hash} was a purchase by {sale['buyer']}, not by you", field="tx_hash"
             )
-        return sale
 
     def _decide(
         self, listing: Listing, manifest: Manifest, buyer: Buyer

@@ -5,11 +5,12 @@ Who does what:
 - a **publisher** (the dataset's owner; the operator holds its DatasetRegistry token) lists an
   anchored version: the node sends ``LicenseMarket.list`` through the operator's outbox;
 - a **buyer** pays on chain with their own key (approve + ``buy``), then tells the node the
-  transaction: the node reads the receipt's ``LicenceSold`` event (buyer = the signed-in
-  participant, listing, licence id, expiry), records the order once (unique on transaction and
-  licence), decides every item with the compliance policy and grants the deliverable ones,
-  writing the grant to the audit log; the publisher's share, paid to the operator as the
-  token's holder, is forwarded to the publisher through the outbox;
+  transaction, as a hint: the node records the order only once its own chain watcher
+  (:mod:`datacoop.chain.watcher`) keeps that transaction's ``LicenceSold`` event at the confirmation
+  depth (buyer = the signed-in participant, listing, licence id, expiry; until then the answer is
+  "ask again"), records it once (unique on transaction and licence), decides every item with the
+  compliance policy and grants the deliverable ones, writing the grant to the audit log; the
+  publisher's share, paid to the operator as the token's holder, is forwarded through the outbox;
 - **delivery** is a signed, short-lived URL; each request re-checks the licence on chain
   (holder, listing, expiry) before a byte is sent, and is written to the audit log;
 - **royalties** follow :mod:`datacoop.exchange.royalties`.
@@ -183,8 +184,10 @@ class ExchangeService(ExchangeOrders):
         return found
 
     def _drive(self) -> None:
-        """One step of the outbox, then follow (for callers that wait for their own transaction)."""
+        """One step of the outbox and of the watcher, then follow (callers that wait for their own
+        transaction)."""
         self._need_chain().wait_step()
+        self._need_watcher().step()
         self.sync()
 
     @staticmethod

@@ -59,14 +59,21 @@ class Market:
     listing: ListingPublic = field(init=False)  # set by open_market, once listed
     items: Accepted
 
-    def buy(self, buyer: LocalAccount, listing: ListingPublic | None = None) -> str:
-        """Approve and buy with the buyer's own key, as `datacoop buy` does; the buy's tx hash."""
+    def buy(self, buyer: LocalAccount, listing: ListingPublic | None = None, *, final: bool = True) -> str:
+        """Approve and buy with the buyer's own key, as `datacoop buy` does; the buy's tx hash.
+
+        ``final``: then step the node's chain watcher (the chain follower's work) until it holds the
+        sale at the confirmation depth, so the node will record the order."""
         listing = listing or self.listing
         price = int(listing.price)
         self.chain.send(buyer, self.token.mint(buyer.address, price).as_tx())
         self.chain.send(buyer, self.token.approve(self.market.address, price).as_tx())
         assert listing.market_listing_id is not None
-        return self.chain.send(buyer, self.market.buy(listing.market_listing_id).as_tx()).tx_hash
+        tx_hash = self.chain.send(buyer, self.market.buy(listing.market_listing_id).as_tx()).tx_hash
+        if final:
+            assert self.node.watcher is not None
+            self.node.watcher.wait_final(tx_hash, "LicenceSold")
+        return tx_hash
 
     def list_version(self, version_id: int, **terms: Any) -> ListingPublic:
         fields: dict[str, Any] = {
@@ -220,8 +227,9 @@ def test_the_cli_buys_downloads_and_claims_royalties(
 
     from datacoop.cli import app
 
-    # Prepare
+    # Prepare: the node runs its chain follower, as `datacoop up` does (its watcher sees the purchase)
     m = open_market(node, sdk, accounts)
+    node.start_chain_follower()
     buyer, contributor = accounts[4], accounts[3]
     m.chain.send(buyer, m.token.mint(buyer.address, PRICE).as_tx())
 
