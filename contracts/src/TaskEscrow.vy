@@ -8,21 +8,24 @@
         contributors against cumulative Merkle roots.
 
         - A requester opens a task (ids 1, 2, ...) with a token, a budget,
-          a deadline and a claim window. The factory deploys the task's
-          vault from a blueprint (a full copy, not a proxy: a claim must not
-          pay for a DELEGATECALL) and moves the budget from the requester
-          (who approved this contract) straight into it; the budget
-          credited is what the vault actually received (fee-on-transfer
-          tokens cannot over-credit). The requester may top it up before
-          the deadline.
-        - The operator (OPERATOR_ROLE) posts, epoch after epoch, through
-          this contract the root of the task's cumulative entitlements and
-          their total, which never decreases and never exceeds the budget;
-          the root is handed to the vault.
-        - Anyone may claim for an account on the task's vault
-          (`TaskVault.claim(account, cumulativeAmount, proof)`, the vault's
-          address in `vaultOf(taskId)`, `tasks(taskId).vault` and the
-          `TaskOpened` event) until deadline + claim window.
+          a deadline, a claim window, a reward per accepted item and a
+          challenge window. The factory creates the task's vault (an
+          EIP-1167 minimal proxy to one TaskVault implementation, created
+          from a blueprint in this constructor) and moves the budget from
+          the requester (who approved this contract) straight into it; the
+          budget credited is what the vault actually received. The
+          requester may top it up before the deadline.
+        - The operator (OPERATOR_ROLE) posts, epoch after epoch, the root of
+          the task's cumulative entitlements, their total and the number of
+          items accepted since the previous root. The total never decreases,
+          never exceeds the budget, and rises by at most accepted items x
+          reward per item. A root pays only after the task's challenge
+          window; until then the requester or any validator with stake in
+          ValidatorStaking may dispute it, which freezes it for good (and
+          voids its raise of the total); the next root supersedes it.
+        - Anyone may claim for an account on the task's vault, directly or
+          with the account's EIP-712 signature (gasless, a capped fee to the
+          relayer), until deadline + claim window.
         - After deadline + claim window the requester takes back what the
           vault holds, once; the task is then closed for good.
 
@@ -31,12 +34,6 @@
         takes the contract-wide lock (`@nonreentrant`) and writes its state
         before calling out, except that a deposit must call the token
         first to learn what arrived.
-
-        Why roots go through the factory rather than straight to the
-        vault: one role registry for every task (granting or revoking the
-        operator applies at once to all vaults), one contract whose
-        `RootPosted` events an indexer follows, and the same
-        `postRoot(taskId, ...)` call the node's outbox already sends.
 """
 
 from ethereum.ercs import IERC20
@@ -55,6 +52,13 @@ exports: (
     access_control.DEFAULT_ADMIN_ROLE,
 )
 
+
+interface IValidatorStaking:
+    # The first word of ValidatorStaking's `validators(address)` struct is
+    # `staked`; decoding only that word keeps working if fields are appended.
+    def validators(account: address) -> uint256: view
+
+
 # @dev Role allowed to post roots.
 OPERATOR_ROLE: public(constant(bytes32)) = keccak256("OPERATOR_ROLE")
 
@@ -62,25 +66,28 @@ OPERATOR_ROLE: public(constant(bytes32)) = keccak256("OPERATOR_ROLE")
 # right at the deadline before contributors could claim the last epoch.
 MIN_CLAIM_WINDOW: public(constant(uint256)) = 86_400
 
-# @dev Upper bound (exclusive) of deadline + claim window.
-CLOSING_TIME_LIMIT: public(constant(uint256)) = 2**64
+# @dev Shortest challenge window on any chain but a local development one.
+MIN_CHALLENGE_WINDOW: public(constant(uint256)) = 3_600
 
-# @dev The TaskVault blueprint (EIP-5202) every task's vault is created from.
-VAULT_BLUEPRINT: public(immutable(address))
+# @dev anvil's and hardhat's default chain id: any challenge window (even 0) is allowed there.
+LOCAL_CHAIN_ID: public(constant(uint256)) = 31_337
 
+# @dev Upper bound (exclusive) of deadline + claim window (40 bits in the vault's packed word).
+CLOSING_TIME_LIMIT: public(constant(uint256)) = 2**40
 
-# @dev The token and the closing time (deadline + claim window) are the vault's
-# immutables (`TOKEN`, `CLOSES_AT`), read from it rather than stored twice:
-# two storage words fewer per task opened (44,200 gas).
-struct TaskInfo:
-    vault: address
-    requester: address
-    deadline: uint256
-    funded: uint256
-    total: uint256
-    epoch: uint256
-    refunded: bool
-    refundedAmount: uint256
+# @dev Upper bound (exclusive) of a task's budget and of a reward per item.
+FUNDING_LIMIT: public(constant(uint256)) = 2**128
+REWARD_LIMIT: public(constant(uint256)) = 2**96
+
+# @dev The implementation every task's vault is a minimal proxy to.
+VAULT_IMPLEMENTATION: public(immutable(address))
+
+# @dev Where a validator's stake is read (a dispute needs stake).
+STAKING: public(immutable(address))
+
+MASK_40: constant(uint256) = 2**40 - 1
+MASK_128: constant(uint256) = 2**128 - 1
+MASK_160: constant(uint256) = 2**160 - 1
 
 
 # @dev What `tasks(id)` returns: everything an indexer or the node needs.
@@ -96,6 +103,11 @@ struct Task:
     claimWindow: uint256
     refunded: bool
     vault: address
+    rewardPerItem: uint256
+    challengeWindow: uint256
+    latestRoot: bytes32
+    readyAt: uint256
+    frozen: bool
 
 
 event TaskOpened:
@@ -106,6 +118,8 @@ event TaskOpened:
     deadline: uint256
     claimWindow: uint256
     vault: address
+    rewardPerItem: uint256
+    challengeWindow: uint256
 
 
 event TaskToppedUp:
@@ -119,6 +133,15 @@ event RootPosted:
     epoch: indexed(uint256)
     root: bytes32
     total: uint256
+    acceptedCount: uint256
+    readyAt: uint256
+
+
+event RootDisputed:
+    taskId: indexed(uint256)
+    epoch: indexed(uint256)
+    disputer: indexed(address)
+    root: bytes32
 
 
 event Refunded:
@@ -130,20 +153,45 @@ event Refunded:
 # @dev Number of tasks opened; the last task id.
 taskCount: public(uint256)
 
-_info: HashMap[uint256, TaskInfo]
+# Per task, packed so that opening one writes three words (22,100 gas each):
+# vault | deadline << 160 | challengeWindow << 200 | refunded << 240
+_where: HashMap[uint256, uint256]
+# requester | rewardPerItem << 160
+_who: HashMap[uint256, uint256]
+# funded | total << 128
+_money: HashMap[uint256, uint256]
+_epoch: HashMap[uint256, uint256]
+# total before the latest root: a dispute of that root restores it
+_baseTotal: HashMap[uint256, uint256]
+_refundedAmount: HashMap[uint256, uint256]
 
 
 @deploy
-def __init__(operator: address, vaultBlueprint: address):
+def __init__(operator: address, vaultBlueprint: address, staking: address):
     """
-    @dev The deployer becomes admin; `operator` may post roots;
-         `vaultBlueprint` holds TaskVault's init code as an EIP-5202 blueprint.
+    @dev The deployer becomes admin; `operator` may post roots. The vault
+         implementation is created here from `vaultBlueprint` (TaskVault's
+         init code as an EIP-5202 blueprint), so its `ESCROW` is this contract.
     """
     access_control.__init__()
     assert operator != empty(address), "TaskEscrow: operator is zero"
     assert vaultBlueprint.is_contract, "TaskEscrow: vault blueprint has no code"
+    assert staking.is_contract, "TaskEscrow: staking has no code"
     access_control._grant_role(OPERATOR_ROLE, operator)
-    VAULT_BLUEPRINT = vaultBlueprint
+    VAULT_IMPLEMENTATION = create_from_blueprint(vaultBlueprint)
+    STAKING = staking
+
+
+@internal
+@view
+def _vault(taskId: uint256) -> address:
+    return convert(convert(self._where[taskId] & MASK_160, uint160), address)
+
+
+@internal
+@view
+def _requester(taskId: uint256) -> address:
+    return convert(convert(self._who[taskId] & MASK_160, uint160), address)
 
 
 @internal
@@ -164,28 +212,41 @@ def _deposit(token: address, owner: address, vault: address, amount: uint256) ->
 
 @external
 @nonreentrant
-def openTask(token: address, amount: uint256, deadline: uint256, claimWindow: uint256) -> uint256:
+def openTask(
+    token: address,
+    amount: uint256,
+    deadline: uint256,
+    claimWindow: uint256,
+    rewardPerItem: uint256,
+    challengeWindow: uint256,
+) -> uint256:
     """
     @dev Opens a task funded with `amount` of `token` pulled from the caller
-         (who must have approved this contract), deploys its vault and
-         returns the task's id.
+         (who must have approved this contract), creates its vault and
+         returns the task's id. A root may raise the task's total by at most
+         `rewardPerItem` per item accepted since the previous root, and pays
+         only `challengeWindow` seconds after it is posted.
     """
     assert token != empty(address), "TaskEscrow: token is zero"
     assert amount != 0, "TaskEscrow: amount is zero"
+    assert amount < FUNDING_LIMIT, "TaskEscrow: amount too large"
     assert deadline > block.timestamp, "TaskEscrow: deadline passed"
     assert claimWindow >= MIN_CLAIM_WINDOW, "TaskEscrow: claim window too short"
     assert deadline + claimWindow < CLOSING_TIME_LIMIT, "TaskEscrow: deadline too far"
+    assert rewardPerItem != 0, "TaskEscrow: reward per item is zero"
+    assert rewardPerItem < REWARD_LIMIT, "TaskEscrow: reward per item too large"
+    assert challengeWindow >= MIN_CHALLENGE_WINDOW or chain.id == LOCAL_CHAIN_ID, "TaskEscrow: challenge window too short"
+    assert challengeWindow < claimWindow, "TaskEscrow: challenge window not shorter than claim window"
 
     task_id: uint256 = self.taskCount + 1
     self.taskCount = task_id
     closes_at: uint256 = deadline + claimWindow
-    vault: address = create_from_blueprint(VAULT_BLUEPRINT, token, task_id, closes_at)
+    vault: address = create_minimal_proxy_to(VAULT_IMPLEMENTATION)
+    extcall ITaskVault(vault).initialise(token, task_id, closes_at)
     received: uint256 = self._deposit(token, msg.sender, vault, amount)
-    # Field by field: the zero fields (total, epoch, refunded) need no write.
-    self._info[task_id].vault = vault
-    self._info[task_id].requester = msg.sender
-    self._info[task_id].deadline = deadline
-    self._info[task_id].funded = received
+    self._where[task_id] = convert(vault, uint256) | (deadline << 160) | (challengeWindow << 200)
+    self._who[task_id] = convert(msg.sender, uint256) | (rewardPerItem << 160)
+    self._money[task_id] = received  # total 0
     log TaskOpened(
         taskId=task_id,
         requester=msg.sender,
@@ -194,6 +255,8 @@ def openTask(token: address, amount: uint256, deadline: uint256, claimWindow: ui
         deadline=deadline,
         claimWindow=claimWindow,
         vault=vault,
+        rewardPerItem=rewardPerItem,
+        challengeWindow=challengeWindow,
     )
     return task_id
 
@@ -205,39 +268,77 @@ def topUp(taskId: uint256, amount: uint256):
     @dev Adds `amount` to the budget of task `taskId`; requester only,
          before the deadline.
     """
-    assert self._info[taskId].requester == msg.sender, "TaskEscrow: not the requester"
-    assert block.timestamp < self._info[taskId].deadline, "TaskEscrow: deadline passed"
+    assert self._requester(taskId) == msg.sender, "TaskEscrow: not the requester"
+    where: uint256 = self._where[taskId]
+    assert block.timestamp < (where >> 160) & MASK_40, "TaskEscrow: deadline passed"
     assert amount != 0, "TaskEscrow: amount is zero"
 
-    vault: address = self._info[taskId].vault
+    vault: address = self._vault(taskId)
     received: uint256 = self._deposit(staticcall ITaskVault(vault).TOKEN(), msg.sender, vault, amount)
-    funded: uint256 = self._info[taskId].funded + received
-    self._info[taskId].funded = funded
+    money: uint256 = self._money[taskId]
+    funded: uint256 = (money & MASK_128) + received
+    assert funded < FUNDING_LIMIT, "TaskEscrow: budget too large"
+    self._money[taskId] = (money & ~MASK_128) | funded
     log TaskToppedUp(taskId=taskId, amount=received, funded=funded)
 
 
 @external
 @nonreentrant
-def postRoot(taskId: uint256, epoch: uint256, root: bytes32, total: uint256):
+def postRoot(taskId: uint256, epoch: uint256, root: bytes32, total: uint256, acceptedCount: uint256):
     """
     @dev Posts the root of epoch `epoch` of task `taskId`; operator only.
          `total` (the sum of all cumulative entitlements in the tree) may
-         not decrease and may not exceed the budget.
+         not decrease, may not exceed the budget, and may rise by at most
+         `acceptedCount` (items accepted since the previous root, committed
+         in `RootPosted`) times the task's reward per item. The root is
+         claimable after the task's challenge window unless disputed.
     """
     access_control._check_role(OPERATOR_ROLE, msg.sender)
-    vault: address = self._info[taskId].vault
+    where: uint256 = self._where[taskId]
+    vault: address = convert(convert(where & MASK_160, uint160), address)
     assert vault != empty(address), "TaskEscrow: unknown task"
-    assert not self._info[taskId].refunded, "TaskEscrow: task refunded"
-    assert block.timestamp <= staticcall ITaskVault(vault).CLOSES_AT(), "TaskEscrow: claims closed"
-    assert epoch == self._info[taskId].epoch + 1, "TaskEscrow: epoch out of order"
+    assert where >> 240 == 0, "TaskEscrow: task refunded"
+    ready_at: uint256 = block.timestamp + ((where >> 200) & MASK_40)
+    assert ready_at <= staticcall ITaskVault(vault).CLOSES_AT(), "TaskEscrow: claims close before the challenge window ends"
+    assert epoch == self._epoch[taskId] + 1, "TaskEscrow: epoch out of order"
     assert root != empty(bytes32), "TaskEscrow: root is zero"
-    assert total >= self._info[taskId].total, "TaskEscrow: total decreased"
-    assert total <= self._info[taskId].funded, "TaskEscrow: total above funded"
+    money: uint256 = self._money[taskId]
+    base: uint256 = money >> 128
+    assert total >= base, "TaskEscrow: total decreased"
+    assert total <= money & MASK_128, "TaskEscrow: total above funded"
+    reward: uint256 = self._who[taskId] >> 160
+    # Rounded up: (total - base) <= acceptedCount * reward without overflow
+    # (total < 2**128, reward < 2**96).
+    assert (total - base + reward - 1) // reward <= acceptedCount, "TaskEscrow: total above accepted items x reward"
 
-    self._info[taskId].epoch = epoch
-    self._info[taskId].total = total
-    extcall ITaskVault(vault).setRoot(root)
-    log RootPosted(taskId=taskId, epoch=epoch, root=root, total=total)
+    self._epoch[taskId] = epoch
+    self._baseTotal[taskId] = base
+    self._money[taskId] = (money & MASK_128) | (total << 128)
+    extcall ITaskVault(vault).setRoot(root, ready_at)
+    log RootPosted(taskId=taskId, epoch=epoch, root=root, total=total, acceptedCount=acceptedCount, readyAt=ready_at)
+
+
+@external
+@nonreentrant
+def disputeRoot(taskId: uint256, epoch: uint256):
+    """
+    @dev Freezes the task's latest root (epoch `epoch`) during its challenge
+         window; the requester or any validator with stake. A frozen root
+         never pays; the task's total goes back to what it was before it, and
+         the operator's next root supersedes it.
+    """
+    vault: address = self._vault(taskId)
+    assert vault != empty(address), "TaskEscrow: unknown task"
+    assert epoch == self._epoch[taskId] and epoch != 0, "TaskEscrow: not the latest epoch"
+    if msg.sender != self._requester(taskId):
+        assert staticcall IValidatorStaking(STAKING).validators(msg.sender) != 0, "TaskEscrow: not the requester or a staked validator"
+    assert not staticcall ITaskVault(vault).frozen(), "TaskEscrow: already disputed"
+    assert block.timestamp < staticcall ITaskVault(vault).readyAt(), "TaskEscrow: challenge window over"
+
+    money: uint256 = self._money[taskId]
+    self._money[taskId] = (money & MASK_128) | (self._baseTotal[taskId] << 128)
+    extcall ITaskVault(vault).freeze()
+    log RootDisputed(taskId=taskId, epoch=epoch, disputer=msg.sender, root=staticcall ITaskVault(vault).latestRoot())
 
 
 @external
@@ -248,14 +349,15 @@ def refund(taskId: uint256):
          deadline + claim window, exactly once. The task is then terminal:
          its vault accepts no claim after its closing time.
     """
-    assert self._info[taskId].requester == msg.sender, "TaskEscrow: not the requester"
-    assert not self._info[taskId].refunded, "TaskEscrow: already refunded"
-    vault: address = self._info[taskId].vault
+    assert self._requester(taskId) == msg.sender, "TaskEscrow: not the requester"
+    where: uint256 = self._where[taskId]
+    assert where >> 240 == 0, "TaskEscrow: already refunded"
+    vault: address = convert(convert(where & MASK_160, uint160), address)
     assert block.timestamp > staticcall ITaskVault(vault).CLOSES_AT(), "TaskEscrow: claim window open"
 
-    self._info[taskId].refunded = True
+    self._where[taskId] = where | (1 << 240)
     amount: uint256 = extcall ITaskVault(vault).release(msg.sender)
-    self._info[taskId].refundedAmount = amount
+    self._refundedAmount[taskId] = amount
     log Refunded(taskId=taskId, requester=msg.sender, amount=amount)
 
 
@@ -265,37 +367,47 @@ def vaultOf(taskId: uint256) -> address:
     """
     @dev The vault of task `taskId`, where its claims are sent (zero for an unknown id).
     """
-    return self._info[taskId].vault
+    return self._vault(taskId)
 
 
 @external
 @view
 def tasks(taskId: uint256) -> Task:
     """
-    @dev Everything about task `taskId`; all zero for an unknown id. `paid`
-         is funded minus what the vault holds (before the refund) or
-         returned (after it); tokens sent to a vault directly, outside
-         `openTask`/`topUp`, count as unpaid budget.
+    @dev Everything about task `taskId`; all zero for an unknown id. `root`
+         is the root claims use now, `latestRoot` the newest posted (claimable
+         from `readyAt` unless `frozen`). `paid` is funded minus what the vault
+         holds (before the refund) or returned (after it).
     """
-    info: TaskInfo = self._info[taskId]
-    if info.vault == empty(address):
+    where: uint256 = self._where[taskId]
+    vault: address = convert(convert(where & MASK_160, uint160), address)
+    if vault == empty(address):
         return empty(Task)
-    token: address = staticcall ITaskVault(info.vault).TOKEN()
-    left: uint256 = info.refundedAmount
-    if not info.refunded:
-        left = staticcall IERC20(token).balanceOf(info.vault)
+    token: address = staticcall ITaskVault(vault).TOKEN()
+    money: uint256 = self._money[taskId]
+    funded: uint256 = money & MASK_128
+    refunded: bool = where >> 240 != 0
+    left: uint256 = self._refundedAmount[taskId]
+    if not refunded:
+        left = staticcall IERC20(token).balanceOf(vault)
+    deadline: uint256 = (where >> 160) & MASK_40
     return Task(
-        requester=info.requester,
+        requester=self._requester(taskId),
         token=token,
-        funded=info.funded,
-        paid=info.funded - min(left, info.funded),
-        total=info.total,
-        epoch=info.epoch,
-        root=staticcall ITaskVault(info.vault).root(),
-        deadline=info.deadline,
-        claimWindow=staticcall ITaskVault(info.vault).CLOSES_AT() - info.deadline,
-        refunded=info.refunded,
-        vault=info.vault,
+        funded=funded,
+        paid=funded - min(left, funded),
+        total=money >> 128,
+        epoch=self._epoch[taskId],
+        root=staticcall ITaskVault(vault).root(),
+        deadline=deadline,
+        claimWindow=staticcall ITaskVault(vault).CLOSES_AT() - deadline,
+        refunded=refunded,
+        vault=vault,
+        rewardPerItem=self._who[taskId] >> 160,
+        challengeWindow=(where >> 200) & MASK_40,
+        latestRoot=staticcall ITaskVault(vault).latestRoot(),
+        readyAt=staticcall ITaskVault(vault).readyAt(),
+        frozen=staticcall ITaskVault(vault).frozen(),
     )
 
 
@@ -305,7 +417,7 @@ def claimed(taskId: uint256, account: address) -> uint256:
     """
     @dev Cumulative amount already paid to `account` in task `taskId` (0 for an unknown id).
     """
-    vault: address = self._info[taskId].vault
+    vault: address = self._vault(taskId)
     if vault == empty(address):
         return 0
     return staticcall ITaskVault(vault).claimed(account)
@@ -316,10 +428,10 @@ def claimed(taskId: uint256, account: address) -> uint256:
 def claimable(taskId: uint256, account: address, cumulativeAmount: uint256) -> uint256:
     """
     @dev What a claim of `cumulativeAmount` would pay `account` in task
-         `taskId` now, assuming a valid proof (0 when nothing is owed or
-         claims are closed).
+         `taskId` now, assuming a valid proof under the claimable root (0
+         when nothing is owed or claims are closed).
     """
-    vault: address = self._info[taskId].vault
+    vault: address = self._vault(taskId)
     if vault == empty(address) or block.timestamp > staticcall ITaskVault(vault).CLOSES_AT():
         return 0
     already: uint256 = staticcall ITaskVault(vault).claimed(account)

@@ -5,35 +5,43 @@
 @license AGPL-3.0-only
 @notice The escrow of ONE data-collection task: it holds only that task's
         tokens and pays contributors against the task's cumulative Merkle
-        root. `TaskEscrow` (the factory) deploys one per task from a
-        blueprint of this contract, deposits the budget into it, posts its
-        roots and triggers its refund; contributors claim here directly.
+        roots. `TaskEscrow` (the factory) creates one implementation of this
+        contract in its constructor and, per task, an EIP-1167 minimal proxy
+        to it (`create_minimal_proxy_to`), initialised once with the task's
+        token, id and closing time; it deposits the budget into the proxy,
+        posts its roots, freezes disputed ones and triggers its refund.
 
+        - Each posted root becomes claimable only at its `readyAt` (posting
+          time + the task's challenge window), unless it was disputed
+          (frozen) before then: a frozen root never pays. Until a newer root
+          is ready, claims use `settledRoot`, the last root that passed its
+          window undisputed. Posting a root promotes the previous one to
+          `settledRoot` if it is ready and not frozen; a frozen or unripe
+          one is superseded (entitlements are cumulative: nothing is lost).
         - `claim(account, cumulativeAmount, proof)` pays `account` its
           cumulative entitlement minus what it was already paid, until the
-          task's closing time (deadline + claim window, an immutable).
-        - `setRoot` and `release` are for the factory only. The factory
-          checks that a root's total only rises and never exceeds what was
-          funded; `release` (after the closing time) sends the whole
-          balance to the requester.
+          task's closing time (deadline + claim window).
+        - `claimWithSig(...)`: the same, relayed by anyone, on the account's
+          EIP-712 signature of (account, cumulativeAmount, relayer, fee,
+          deadline); `fee` (at most MAX_RELAYER_FEE_BPS of what the claim
+          pays) goes to the relayer, the rest to the account. A signature
+          cannot be replayed: it names the cumulative amount, and once that
+          is paid nothing more can be claimed with it; the domain names this
+          vault and the chain.
+        - `initialise`, `setRoot`, `freeze` and `release` answer only the
+          factory (`ESCROW`, an immutable of the implementation).
 
         Why no per-task cap on claims: the vault can pay at most its own
-        balance, which is what the task was funded with minus what it has
-        paid, so "per task, total paid <= funded" holds by construction,
-        whatever a root says. After the closing time nothing can be
-        claimed, so after the refund nothing more can be paid.
+        balance, the task's funding minus what it has paid, so "per task,
+        total paid <= funded" holds by construction, whatever a root says.
 
         Leaves and pairs follow OpenZeppelin's StandardMerkleTree:
         leaf = keccak256(keccak256(abi.encode(account, cumulativeAmount))),
-        a parent hashes its two children smaller first. A leaf is the hash
-        of 32 bytes and a parent the hash of 64, so an inner node cannot
-        pass as a leaf (second-preimage attack).
+        a parent hashes its two children smaller first.
 
-        No reentrancy lock on `claim` (it would cost every claim gas): it
-        writes what the account was paid before its only external call,
-        the token transfer, so a re-entering token finds nothing more to
-        claim; `setRoot` and `release` answer only the factory, which holds
-        its own lock.
+        No reentrancy lock on the claims: they write what the account was
+        paid before calling the token, so a re-entering token finds nothing
+        more to claim.
 """
 
 from ethereum.ercs import IERC20
@@ -41,21 +49,40 @@ from ethereum.ercs import IERC20
 # @dev Deepest proof accepted: 2**32 leaves is far beyond any epoch.
 MAX_PROOF_DEPTH: public(constant(uint256)) = 32
 
-# @dev The ERC-20 this vault pays.
-TOKEN: public(immutable(address))
+# @dev Most a relayer may take of a gasless claim, in basis points of what it pays.
+MAX_RELAYER_FEE_BPS: public(constant(uint256)) = 1_000
 
-# @dev The factory (TaskEscrow) that deployed this vault: the only caller of
-# `setRoot` and `release`.
+CLAIM_TYPEHASH: constant(bytes32) = keccak256(
+    "Claim(address account,uint256 cumulativeAmount,address relayer,uint256 fee,uint256 deadline)"
+)
+DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
+    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+NAME_HASH: constant(bytes32) = keccak256("DataCoop TaskVault")
+VERSION_HASH: constant(bytes32) = keccak256("1")
+# @dev Upper half of secp256k1's order excluded: one valid signature per message.
+S_MAX: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
+
+MASK_40: constant(uint256) = 2**40 - 1
+MASK_160: constant(uint256) = 2**160 - 1
+
+# @dev The factory (TaskEscrow) that created the implementation: the only
+# caller of `initialise`, `setRoot`, `freeze` and `release`. An immutable
+# lives in the implementation's code, so every proxy shares it.
 ESCROW: public(immutable(address))
 
+# @dev One word a claim reads whole (one cold SLOAD instead of four):
+# token (bits 0-159) | closesAt (160-199) | readyAt of latestRoot (200-239) | frozen (240).
+_state: uint256
+
+# @dev The newest root posted (claimable from `readyAt` unless frozen).
+latestRoot: public(bytes32)
+
+# @dev The newest root that passed its challenge window undisputed, as of the last posting.
+settledRoot: public(bytes32)
+
 # @dev The task's id in the factory.
-TASK_ID: public(immutable(uint256))
-
-# @dev Last second (inclusive) at which a claim is accepted: deadline + claim window.
-CLOSES_AT: public(immutable(uint256))
-
-# @dev The task's current root of cumulative entitlements (zero before the first epoch).
-root: public(bytes32)
+TASK_ID: public(uint256)
 
 # @dev Cumulative amount already paid to an account.
 claimed: public(HashMap[address, uint256])
@@ -68,44 +95,78 @@ event Claimed:
 
 
 @deploy
-def __init__(token: address, taskId: uint256, closesAt: uint256):
+def __init__():
     """
-    @dev Deployed by the factory (via `create_from_blueprint`), which is
-         recorded as `ESCROW`.
+    @dev Deployed by the factory (from a blueprint, in its constructor), which is recorded as `ESCROW`.
     """
-    assert token != empty(address)
-    TOKEN = token
     ESCROW = msg.sender
-    TASK_ID = taskId
-    CLOSES_AT = closesAt
 
 
 @external
-def setRoot(newRoot: bytes32):
+def initialise(token: address, taskId: uint256, closesAt: uint256):
     """
-    @dev Makes `newRoot` the root claims are checked against; factory only,
-         which checks the epoch and the total. Not after the closing time.
+    @dev Sets the proxy's task once; factory only. `closesAt` < 2**40 (the factory checks).
     """
-    # Bare asserts here and in `release`: TaskEscrow checks the same with
-    # clear messages first, and every revert string adds to the code each
-    # task's vault deploys (about 200 gas a byte).
+    # Bare asserts in the factory-only functions: TaskEscrow checks the same
+    # first with messages; the implementation's size does not matter, but
+    # these never fire for an honest factory.
     assert msg.sender == ESCROW
-    assert block.timestamp <= CLOSES_AT
-    assert newRoot != empty(bytes32)
-    self.root = newRoot
+    assert self._state == 0
+    assert token != empty(address)
+    self._state = convert(token, uint256) | (closesAt << 160)
+    self.TASK_ID = taskId
+
+
+@internal
+@view
+def _root_of(state: uint256) -> bytes32:
+    """
+    @dev The root claims are checked against, given the packed state.
+    """
+    if state >> 240 == 0 and block.timestamp >= (state >> 200) & MASK_40:
+        return self.latestRoot
+    return self.settledRoot
 
 
 @external
-def claim(account: address, cumulativeAmount: uint256, proof: DynArray[bytes32, MAX_PROOF_DEPTH]):
+def setRoot(newRoot: bytes32, readyAt: uint256):
     """
-    @dev Pays `account` its cumulative entitlement `cumulativeAmount` minus
-         what it was already paid, if `proof` shows the leaf
-         `(account, cumulativeAmount)` under the current root. Anyone may
-         submit; the tokens always go to `account`. Reverts when nothing is
-         owed, the proof is wrong, claims are closed, or the vault holds
-         less than is owed (the token's transfer fails).
+    @dev Posts `newRoot`, claimable from `readyAt`; factory only. Promotes the
+         previous root first if it is ready and not frozen.
     """
-    assert block.timestamp <= CLOSES_AT, "TaskVault: claims closed"
+    assert msg.sender == ESCROW
+    state: uint256 = self._state
+    assert block.timestamp <= (state >> 160) & MASK_40
+    assert readyAt < 2**40
+    latest: bytes32 = self.latestRoot
+    if latest != empty(bytes32) and state >> 240 == 0 and block.timestamp >= (state >> 200) & MASK_40:
+        self.settledRoot = latest
+    self.latestRoot = newRoot
+    # keep token and closesAt, set readyAt, clear frozen
+    self._state = (state & (2**200 - 1)) | (readyAt << 200)
+
+
+@external
+def freeze():
+    """
+    @dev Freezes the latest root for good (a dispute); factory only, before it is ready.
+    """
+    assert msg.sender == ESCROW
+    state: uint256 = self._state
+    assert self.latestRoot != empty(bytes32)
+    assert state >> 240 == 0
+    assert block.timestamp < (state >> 200) & MASK_40
+    self._state = state | (1 << 240)
+
+
+@internal
+def _record(account: address, cumulativeAmount: uint256, proof: DynArray[bytes32, MAX_PROOF_DEPTH]) -> (address, uint256):
+    """
+    @dev Checks a claim against the claimable root, records it and returns
+         (token, amount owed). Writes before any external call.
+    """
+    state: uint256 = self._state
+    assert block.timestamp <= (state >> 160) & MASK_40, "TaskVault: claims closed"
     already: uint256 = self.claimed[account]
     assert cumulativeAmount > already, "TaskVault: nothing to claim"
 
@@ -115,13 +176,80 @@ def claim(account: address, cumulativeAmount: uint256, proof: DynArray[bytes32, 
             node = keccak256(abi_encode(node, sibling))
         else:
             node = keccak256(abi_encode(sibling, node))
-    # Before the first root, `root` is zero: no keccak-256 output is known to be zero.
-    assert node == self.root, "TaskVault: invalid proof"
+    # No root yet reads as zero: no keccak-256 output is known to be zero.
+    assert node == self._root_of(state), "TaskVault: invalid proof"
 
     self.claimed[account] = cumulativeAmount
-    amount: uint256 = unsafe_sub(cumulativeAmount, already)
+    return convert(convert(state & MASK_160, uint160), address), unsafe_sub(cumulativeAmount, already)
+
+
+@internal
+def _pay(token: address, to: address, amount: uint256):
     # `default_return_value` also checks `extcodesize` when nothing comes back.
-    assert extcall IERC20(TOKEN).transfer(account, amount, default_return_value=True), "TaskVault: transfer failed"
+    assert extcall IERC20(token).transfer(to, amount, default_return_value=True), "TaskVault: transfer failed"
+
+
+@external
+def claim(account: address, cumulativeAmount: uint256, proof: DynArray[bytes32, MAX_PROOF_DEPTH]):
+    """
+    @dev Pays `account` its cumulative entitlement minus what it was already
+         paid, if `proof` shows the leaf under the claimable root. Anyone may
+         submit; the tokens always go to `account`.
+    """
+    token: address = empty(address)
+    amount: uint256 = 0
+    token, amount = self._record(account, cumulativeAmount, proof)
+    self._pay(token, account, amount)
+    log Claimed(account=account, amount=amount, cumulativeAmount=cumulativeAmount)
+
+
+@external
+@view
+def claimDigest(account: address, cumulativeAmount: uint256, relayer: address, fee: uint256, deadline: uint256) -> bytes32:
+    """
+    @dev The EIP-712 digest `account` signs to authorise a gasless claim.
+    """
+    return self._digest(account, cumulativeAmount, relayer, fee, deadline)
+
+
+@internal
+@view
+def _digest(account: address, cumulativeAmount: uint256, relayer: address, fee: uint256, deadline: uint256) -> bytes32:
+    domain: bytes32 = keccak256(abi_encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chain.id, self))
+    struct_hash: bytes32 = keccak256(abi_encode(CLAIM_TYPEHASH, account, cumulativeAmount, relayer, fee, deadline))
+    return keccak256(concat(x"1901", domain, struct_hash))
+
+
+@external
+def claimWithSig(
+    account: address,
+    cumulativeAmount: uint256,
+    proof: DynArray[bytes32, MAX_PROOF_DEPTH],
+    relayer: address,
+    fee: uint256,
+    deadline: uint256,
+    v: uint8,
+    r: bytes32,
+    s: bytes32,
+):
+    """
+    @dev A claim the account signed and anyone relays: `fee` to the caller,
+         the rest to `account`. `relayer` zero lets anyone relay; otherwise
+         only that address may. The fee is signed, so no relayer can change it.
+    """
+    assert block.timestamp <= deadline, "TaskVault: signature expired"
+    assert relayer == empty(address) or relayer == msg.sender, "TaskVault: not the signed relayer"
+    assert convert(s, uint256) <= S_MAX, "TaskVault: bad signature"
+    signer: address = ecrecover(self._digest(account, cumulativeAmount, relayer, fee, deadline), v, r, s)
+    assert signer == account and signer != empty(address), "TaskVault: bad signature"
+
+    token: address = empty(address)
+    amount: uint256 = 0
+    token, amount = self._record(account, cumulativeAmount, proof)
+    assert fee <= amount * MAX_RELAYER_FEE_BPS // 10_000, "TaskVault: fee above cap"
+    self._pay(token, account, unsafe_sub(amount, fee))
+    if fee != 0:
+        self._pay(token, msg.sender, fee)
     log Claimed(account=account, amount=amount, cumulativeAmount=cumulativeAmount)
 
 
@@ -129,12 +257,52 @@ def claim(account: address, cumulativeAmount: uint256, proof: DynArray[bytes32, 
 def release(to: address) -> uint256:
     """
     @dev Sends everything the vault holds to `to` and returns the amount;
-         factory only (the requester's refund), after the closing time, so
-         no claim can follow.
+         factory only (the requester's refund), after the closing time.
     """
     assert msg.sender == ESCROW
-    assert block.timestamp > CLOSES_AT
-    amount: uint256 = staticcall IERC20(TOKEN).balanceOf(self)
+    state: uint256 = self._state
+    assert block.timestamp > (state >> 160) & MASK_40
+    token: address = convert(convert(state & MASK_160, uint160), address)
+    amount: uint256 = staticcall IERC20(token).balanceOf(self)
     if amount != 0:
-        assert extcall IERC20(TOKEN).transfer(to, amount, default_return_value=True)
+        assert extcall IERC20(token).transfer(to, amount, default_return_value=True)
     return amount
+
+
+@external
+@view
+def root() -> bytes32:
+    """
+    @dev The root claims are checked against now (zero before any root is claimable).
+    """
+    return self._root_of(self._state)
+
+
+@external
+@view
+def TOKEN() -> address:
+    return convert(convert(self._state & MASK_160, uint160), address)
+
+
+@external
+@view
+def CLOSES_AT() -> uint256:
+    return (self._state >> 160) & MASK_40
+
+
+@external
+@view
+def readyAt() -> uint256:
+    """
+    @dev When `latestRoot` becomes claimable (unless frozen).
+    """
+    return (self._state >> 200) & MASK_40
+
+
+@external
+@view
+def frozen() -> bool:
+    """
+    @dev Whether `latestRoot` was disputed: it never pays.
+    """
+    return self._state >> 240 != 0

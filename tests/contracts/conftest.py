@@ -8,7 +8,9 @@ from the state its fixtures built.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,9 @@ MOCKS = REPO / "contracts" / "tests" / "mocks"
 DAY = 86_400
 UNIT = 10**18
 TERMS = b"\x11" * 32
+LOCAL_CHAIN_ID = 31337
+NO_CAP = 2**64  # an accepted-item count that never limits a root (tests of the cap pass their own)
+BIG_REWARD = 2**95  # a reward per item that, with NO_CAP, allows any total below the funding limit
 
 
 @pytest.fixture(autouse=True)
@@ -96,13 +101,20 @@ class Escrow:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.factory, name)
 
+    def postRoot(
+        self, task_id: int, epoch: int, root: bytes, total: int, accepted: int = NO_CAP, **kw: Any
+    ) -> Any:
+        """``postRoot`` with an accepted-item count that does not limit the root unless given."""
+        return self.factory.postRoot(task_id, epoch, root, total, accepted, **kw)
+
     def vault(self, task_id: int) -> Any:
         address = self.factory.vaultOf(task_id)
         assert int(address, 16) != 0, f"no task {task_id}"
         return self.vault_at(address)
 
     def vault_at(self, address: str) -> Any:
-        return self._vault_deployer.at(address)
+        with _proxy_code():
+            return self._vault_deployer.at(address)
 
     def claim(self, task_id: int, account: str, amount: int, proof: list[bytes], **kw: Any) -> Any:
         return self.vault(task_id).claim(account, amount, proof, **kw)
@@ -112,6 +124,14 @@ class Escrow:
         return int(token.balanceOf(self.factory.vaultOf(task_id)))
 
 
+@contextmanager
+def _proxy_code() -> Iterator[None]:
+    """Quiet titanoboa's warning that a vault's code is not TaskVault's: it is a minimal proxy to it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "casted bytecode does not match compiled bytecode")
+        yield
+
+
 class _OpenTask:
     """``factory.openTask`` that also makes the task's vault known to boa (see :class:`Escrow`)."""
 
@@ -119,22 +139,54 @@ class _OpenTask:
         self._escrow = escrow
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
-        task_id = self._escrow.factory.openTask(*args, **kw)
+        """``openTask(token, amount, deadline, claimWindow[, rewardPerItem[, challengeWindow]])``: a reward
+        per item of :data:`BIG_REWARD` (no limit with :data:`NO_CAP`), no challenge window, unless given."""
+        args = (*args, BIG_REWARD, 0) if len(args) == 4 else (*args, 0) if len(args) == 5 else args
+        with _proxy_code():
+            task_id = self._escrow.factory.openTask(*args, **kw)
         # From the call's own event: calling the factory again would replace the logs tests read.
         for log in self._escrow.factory.get_logs():
             if type(log).__name__ == "TaskOpened":
                 self._escrow.vault_at(log.vault)
         return task_id
 
-    def __getattr__(self, name: str) -> Any:  # prepare_calldata and the like
+    def prepare_calldata(self, *args: Any, **kw: Any) -> Any:
+        args = (*args, BIG_REWARD, 0) if len(args) == 4 else args
+        return self._escrow.factory.openTask.prepare_calldata(*args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._escrow.factory.openTask, name)
 
 
+def deploy_staking(deployer: Any, token: Any, operator: str, admin: str) -> Any:
+    """A ValidatorStaking (treasury: admin, delays of a day), whichever constructor it has now."""
+    inputs = len(deployer.compiler_data.global_ctx.init_function.decl_node.args.args)
+    args: list[Any] = [token.address, admin, DAY, operator]
+    return deployer.deploy(*(args if inputs == 4 else [*args, admin, DAY, 1000]))
+
+
 @pytest.fixture
-def escrow(deployers: dict[str, Any], admin: str, operator: str) -> Escrow:
+def staking(deployers: dict[str, Any], token: Any, admin: str, operator: str) -> Any:
+    """The ValidatorStaking the escrow reads a disputing validator's stake from."""
+    with boa.env.prank(admin):
+        return deploy_staking(deployers["ValidatorStaking"], token, operator, admin)
+
+
+@pytest.fixture
+def local_chain() -> Iterator[None]:
+    """Run the test on the local chain id (31337), where a task's challenge window may be 0:
+    each root is claimable as soon as it is posted (tests of the window set their own)."""
+    before = boa.env.evm.patch.chain_id
+    boa.env.evm.patch.chain_id = LOCAL_CHAIN_ID
+    yield
+    boa.env.evm.patch.chain_id = before
+
+
+@pytest.fixture
+def escrow(deployers: dict[str, Any], admin: str, operator: str, staking: Any, local_chain: None) -> Escrow:
     with boa.env.prank(admin):
         blueprint = deployers["TaskVault"].deploy_as_blueprint()
-        factory = deployers["TaskEscrow"].deploy(operator, blueprint.address)
+        factory = deployers["TaskEscrow"].deploy(operator, blueprint.address, staking.address)
     return Escrow(factory, deployers["TaskVault"])
 
 

@@ -8,7 +8,7 @@ import boa
 import pytest
 from boa.contracts.base_evm_contract import BoaError
 from eth.exceptions import Revert
-from tests.contracts.conftest import DAY
+from tests.contracts.conftest import DAY, NO_CAP
 from tests.contracts.tree import Tree, build_tree
 
 
@@ -163,7 +163,7 @@ def test_every_escrow_entry_point_is_locked_during_a_refund(
         "refund": escrow.refund.prepare_calldata(task_id),
         "topUp": escrow.topUp.prepare_calldata(task_id, 1),
         "openTask": escrow.openTask.prepare_calldata(hostile.address, 1, boa.env.timestamp + DAY, DAY),
-        "postRoot": escrow.postRoot.prepare_calldata(task_id, 1, b"\1" * 32, 50),
+        "postRoot": escrow.factory.postRoot.prepare_calldata(task_id, 1, b"\1" * 32, 50, NO_CAP),
     }
     boa.env.time_travel(seconds=2 * DAY + 1)
     hostile.arm(escrow.address, payloads[function], True)  # bubble: the inner revert fails the refund
@@ -173,7 +173,8 @@ def test_every_escrow_entry_point_is_locked_during_a_refund(
     # lock, not one of its own checks (each of those carries a reason string).
     innermost = failure.value.stack_trace[-1]
     assert innermost.vm_error.args[0] == b""
-    assert len(failure.value.stack_trace) == 4  # refund -> vault.release -> transfer -> re-entered
+    # refund -> the vault (a proxy) -> its implementation's release (DELEGATECALL) -> transfer -> re-entered
+    assert len(failure.value.stack_trace) == 5
     assert not escrow.tasks(task_id).refunded
     hostile.arm(escrow.address, payloads[function], False)
     escrow.refund(task_id, sender=requester)
@@ -188,7 +189,7 @@ def test_the_vault_takes_roots_only_from_its_escrow(
     task_id = _open(escrow, hostile, requester, 100)
     tree = _post(escrow, operator, task_id, [(alice, 30), (bob, 20)])
     vault = escrow.vault(task_id)
-    payload = vault.setRoot.prepare_calldata(b"\1" * 32)
+    payload = vault.setRoot.prepare_calldata(b"\1" * 32, 0)
     for caller in (requester, operator):
         with pytest.raises(Revert):
             boa.env.raw_call(vault.address, data=payload, sender=caller)

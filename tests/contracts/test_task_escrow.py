@@ -245,7 +245,7 @@ def test_post_root_stops_when_claims_close(escrow: Any, open_task: OpenTask, ope
     boa.env.time_travel(seconds=2 * DAY)
     escrow.postRoot(task_id, 1, b"\1" * 32, 0, sender=operator)  # the last second still counts
     boa.env.time_travel(seconds=1)
-    with boa.reverts("TaskEscrow: claims closed"):
+    with boa.reverts("TaskEscrow: claims close before the challenge window ends"):
         escrow.postRoot(task_id, 2, b"\1" * 32, 0, sender=operator)
 
 

@@ -1288,6 +1288,8 @@ export interface components {
              * @description the epoch's Merkle root, as posted on chain
              */
             root: string;
+            /** @description the task's token, what the amounts are in (null: never recorded) */
+            token?: components["schemas"]["TokenPublic"] | null;
         };
         /**
          * DashboardSample
@@ -1488,6 +1490,8 @@ export interface components {
              * @description why the posting failed, when it did
              */
             error: string | null;
+            /** @description the task's token, what the amounts are in (null: never recorded) */
+            token?: components["schemas"]["TokenPublic"] | null;
         };
         /**
          * ErrorBody
@@ -1544,11 +1548,8 @@ export interface components {
              * @description the task's id inside that escrow
              */
             escrow_task_id: number;
-            /**
-             * Token
-             * @description the ERC-20 token the escrow task is funded in
-             */
-            token: string;
+            /** @description the ERC-20 the escrow task is funded in (the task's) */
+            token: components["schemas"]["TokenPublic"];
             /**
              * Funded
              * @description what the escrow task was funded with so far, base units as decimal text
@@ -2623,6 +2624,8 @@ export interface components {
              * @description the newest confirmed epoch's shortfall, 0 when covered
              */
             top_up_needed: string;
+            /** @description the task's token, what the amounts are in (null: never recorded) */
+            token?: components["schemas"]["TokenPublic"] | null;
         };
         /** StateChange */
         StateChange: {
@@ -2660,6 +2663,8 @@ export interface components {
             total: string;
             /** Items */
             items: components["schemas"]["StatementItem"][];
+            /** @description the task's token, what the amounts are in (null: never recorded) */
+            token?: components["schemas"]["TokenPublic"] | null;
         };
         /**
          * StatementItem

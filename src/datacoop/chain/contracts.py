@@ -15,6 +15,7 @@ from typing import Any
 from web3.contract import Contract
 
 from datacoop.chain.client import ChainClient
+from datacoop.chain.gasless import ClaimAuthorisation, SignedClaim
 from datacoop.errors import NotFound
 
 __all__ = [
@@ -87,33 +88,55 @@ class EscrowTask:
     total: int
     epoch: int
     root: str
+    """The root claims are checked against now (zero until a root passed its challenge window)."""
     deadline: int
     claim_window: int
     refunded: bool
     vault: str
     """The task's own escrow contract (a :class:`TaskVault`), where claims are sent."""
+    reward_per_item: int
+    """The most a root may add to the total per item accepted since the previous root."""
+    challenge_window: int
+    latest_root: str
+    """The newest root posted: claimable from ``ready_at`` unless ``frozen`` (disputed)."""
+    ready_at: int
+    frozen: bool
 
 
 class TaskVault(_Wrapper):
-    """The escrow of one task: holds its budget and pays claims against its current root."""
+    """The escrow of one task: holds its budget and pays claims against its claimable root."""
 
     NAME = "TaskVault"
 
     def claim(self, account: str, cumulative: int, proof: list[str]) -> TxRequest:
         return self._tx("claim", account, cumulative, [_b32(p) for p in proof])
 
+    def claim_with_sig(self, signed: SignedClaim, proof: list[str]) -> TxRequest:
+        """A gasless claim: anyone (the signed relayer, if one is named) sends it and earns its fee."""
+        a = signed.auth
+        return self._tx(
+            "claimWithSig", a.account, a.cumulative, [_b32(p) for p in proof], a.relayer, a.fee,
+            a.deadline, signed.v, signed.r, signed.s,
+        )  # fmt: skip
+
+    def claim_digest(self, auth: ClaimAuthorisation) -> str:
+        """The EIP-712 digest the vault checks for ``auth``."""
+        d = self._read("claimDigest", auth.account, auth.cumulative, auth.relayer, auth.fee, auth.deadline)
+        return "0x" + bytes(d).hex()
+
     def claimed(self, account: str) -> int:
         return int(self._read("claimed", account))
 
     def root(self) -> str:
+        """The root claims are checked against now."""
         return "0x" + bytes(self._read("root")).hex()
 
 
 class TaskEscrow(_Wrapper):
     """Task budgets and cumulative Merkle payouts: the factory of one :class:`TaskVault` per task.
 
-    Opening, topping up, posting roots and refunds go to the factory; a claim goes straight
-    to the task's vault (:meth:`claim` resolves it, once per task).
+    Opening, topping up, posting and disputing roots and refunds go to the factory; a claim goes
+    straight to the task's vault (:meth:`claim` resolves it, once per task).
     """
 
     NAME = "TaskEscrow"
@@ -122,14 +145,36 @@ class TaskEscrow(_Wrapper):
         super().__init__(client, address)
         self._vaults: dict[int, TaskVault] = {}
 
-    def open_task(self, token: str, amount: int, deadline: int, claim_window: int) -> TxRequest:
-        return self._tx("openTask", token, amount, deadline, claim_window)
+    def open_task(
+        self,
+        token: str,
+        amount: int,
+        deadline: int,
+        claim_window: int,
+        reward_per_item: int | None = None,
+        challenge_window: int = 0,
+    ) -> TxRequest:
+        """``openTask``; ``reward_per_item`` None caps nothing below the budget (each root may then
+        raise the total up to ``amount``): pass the task's reward, votes included, to bound roots."""
+        cap = amount if reward_per_item is None else reward_per_item
+        return self._tx("openTask", token, amount, deadline, claim_window, cap, challenge_window)
 
     def top_up(self, task_id: int, amount: int) -> TxRequest:
         return self._tx("topUp", task_id, amount)
 
-    def post_root(self, task_id: int, epoch: int, root: str, total: int) -> TxRequest:
-        return self._tx("postRoot", task_id, epoch, _b32(root), total)
+    def post_root(self, task_id: int, epoch: int, root: str, total: int, accepted_count: int) -> TxRequest:
+        """``postRoot``: ``accepted_count`` items accepted since the previous root, committed beside it."""
+        return self._tx("postRoot", task_id, epoch, _b32(root), total, accepted_count)
+
+    def dispute_root(self, task_id: int, epoch: int) -> TxRequest:
+        """Freeze the task's latest root during its challenge window (the requester or a staked validator)."""
+        return self._tx("disputeRoot", task_id, epoch)
+
+    def disputed_epochs(self, task_id: int, from_block: int = 0) -> list[int]:
+        """The epochs of ``task_id`` whose roots were disputed, from the ``RootDisputed`` events."""
+        event = self.contract.events.RootDisputed
+        logs = event.get_logs(from_block=from_block, argument_filters={"taskId": task_id})
+        return sorted(int(e["args"]["epoch"]) for e in logs)
 
     def claim(self, task_id: int, account: str, cumulative: int, proof: list[str]) -> TxRequest:
         """A claim of ``account``'s cumulative entitlement, addressed to the task's vault."""
@@ -157,7 +202,8 @@ class TaskEscrow(_Wrapper):
         return EscrowTask(
             requester=t[0], token=t[1], funded=t[2], paid=t[3], total=t[4], epoch=t[5],
             root="0x" + bytes(t[6]).hex(), deadline=t[7], claim_window=t[8], refunded=t[9],
-            vault=t[10],
+            vault=t[10], reward_per_item=t[11], challenge_window=t[12],
+            latest_root="0x" + bytes(t[13]).hex(), ready_at=t[14], frozen=t[15],
         )  # fmt: skip
 
     def claimed(self, task_id: int, account: str) -> int:

@@ -179,7 +179,7 @@ def _deploy_all(
     staking_args = [token, treasury, UNBONDING_DELAY_S, op, admin, APPEAL_PERIOD_S, MAX_SLASH_BPS]
     staking = _deploy(client, relay, "ValidatorStaking", staking_args, tag)
     vault_blueprint = _deploy(client, relay, "TaskVault", [], tag, blueprint=True)
-    escrow = _deploy(client, relay, "TaskEscrow", [op, vault_blueprint], tag)
+    escrow = _deploy(client, relay, "TaskEscrow", [op, vault_blueprint, staking], tag)  # staking: disputes
     registry = _deploy(client, relay, "DatasetRegistry", [], tag)
     fee_recipient = op if treasury == DEV_TREASURY else treasury
     market = _deploy(client, relay, "LicenseMarket", [registry, op, fee_recipient, OPERATOR_FEE_BPS], tag)

@@ -31,6 +31,8 @@ from datacoop.settlement.schemas import (
     StatementItem,
     StatementPublic,
 )
+from datacoop.tasks.schemas import TokenPublic
+from datacoop.tasks.service import task_token
 
 __all__ = ["Claims"]
 
@@ -67,7 +69,9 @@ class Claims:
                 .where(Earning.account == account)
                 .order_by(Earning.task_id, Earning.id)
             ).all()
-        return StatementPublic(account=account, epochs=_statement_groups(rows))
+            tasks = s.scalars(select(Task).where(Task.id.in_({r[0].task_id for r in rows}))).all()
+            token_of = {t.id: task_token(t) for t in tasks}
+        return StatementPublic(account=account, epochs=_statement_groups(rows, token_of))
 
     def spend(self, requester: Caller, task_id: int) -> SpendPublic:
         """The requester's view: funded, posted, paid, remaining and cost per accepted item."""
@@ -83,6 +87,7 @@ class Claims:
                 raise Conflict(f"task {task_id} is not funded on chain yet", field="task_id")
             last = last_confirmed(s, task_id)
             items, waiting = _items_paid(s, task_id), _earnings_waiting(s, task_id)
+            token = task_token(task)
         on_chain = escrow.task(funding.escrow_task_id)
         posted = last.total if last else 0
         return SpendPublic(
@@ -96,6 +101,7 @@ class Claims:
             cost_per_item=str(posted // items) if items else None,
             earnings_waiting=waiting,
             top_up_needed=str(last.shortfall) if last and last.shortfall else "0",
+            token=token,
         )
 
 
@@ -108,6 +114,7 @@ class _Owed:
     escrow_task_id: int
     epoch: int
     entitlement: Entitlement
+    token: TokenPublic | None
 
 
 def _owed(s: Session, task_id: int, account: str) -> _Owed | None:
@@ -119,7 +126,8 @@ def _owed(s: Session, task_id: int, account: str) -> _Owed | None:
     found = entitlement(entitlements(s, epoch.id), epoch.root, account, mismatch=mismatch, field="epoch")
     if found is None:  # pragma: no cover - entitlements only grow
         return None
-    return _Owed(task_id, funding.escrow, funding.escrow_task_id, epoch.number, found)
+    token = task_token(s.get_one(Task, task_id))
+    return _Owed(task_id, funding.escrow, funding.escrow_task_id, epoch.number, found, token)
 
 
 def _claim(escrow: TaskEscrow, owed: _Owed) -> ClaimPublic:
@@ -131,12 +139,15 @@ def _claim(escrow: TaskEscrow, owed: _Owed) -> ClaimPublic:
         escrow_task_id=owed.escrow_task_id,
         vault=escrow.vault(owed.escrow_task_id).address,  # where claims go
         epoch=owed.epoch,
+        token=owed.token,
         **owed.entitlement.claim_json(claimed),
     )
 
 
-def _statement_groups(rows: Sequence[Row[Earning, int, str]]) -> list[StatementEpoch]:
-    """The earnings grouped by task and epoch, in order, each group with its total.
+def _statement_groups(
+    rows: Sequence[Row[Earning, int, str]], token_of: dict[int, TokenPublic | None]
+) -> list[StatementEpoch]:
+    """The earnings grouped by task and epoch, in order, each group with its total and its task's token.
 
     A row is (earning, epoch number, epoch status); both are None while the earning waits (outer join).
     """
@@ -150,6 +161,7 @@ def _statement_groups(rows: Sequence[Row[Earning, int, str]]) -> list[StatementE
             status=status,
             total=str(sum(e.amount for e in earnings)),
             items=[StatementItem(kind=e.kind, id=e.source_id, amount=str(e.amount)) for e in earnings],
+            token=token_of.get(task_id),
         )
         for (task_id, number), (status, earnings) in groups.items()
     ]

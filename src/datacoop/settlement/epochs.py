@@ -18,18 +18,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from datacoop import merkle
 from datacoop.chain.contracts import TaskEscrow
 from datacoop.chain.outbox import POSTING_STATUS
 from datacoop.chain.setup import ChainHandle
-from datacoop.db.models import ChainTx, Earning, Epoch, EpochEntitlement, TaskFunding
+from datacoop.db.models import ChainTx, Earning, Epoch, EpochEntitlement, Task, TaskFunding
 from datacoop.errors import Conflict, NotFound, Unavailable
 from datacoop.settlement import rules as settlement
 from datacoop.settlement.earnings import VoteRewards, no_votes, record_earnings, waiting_earnings
 from datacoop.settlement.handles import Handles
 from datacoop.settlement.schemas import EpochPublic
+from datacoop.tasks.schemas import TokenPublic
+from datacoop.tasks.service import task_token
 
 __all__ = ["OPEN", "EpochView", "Epochs", "entitlements", "last_confirmed"]
 
@@ -53,9 +55,12 @@ class EpochView:
     shortfall: int
     tx_hash: str | None
     error: str | None
+    token: TokenPublic | None = None
 
     @classmethod
     def of(cls, e: Epoch) -> EpochView:
+        s = object_session(e)  # the task's token, from the session the epoch was read in
+        task = s.get(Task, e.task_id) if s is not None else None
         return cls(
             e.task_id,
             e.number,
@@ -67,6 +72,7 @@ class EpochView:
             e.shortfall,
             e.tx_hash,
             e.error,
+            task_token(task) if task is not None else None,
         )
 
     def public(self) -> EpochPublic:
@@ -82,6 +88,7 @@ class EpochView:
             shortfall=str(self.shortfall),
             tx_hash=self.tx_hash,
             error=self.error,
+            token=self.token,
         )
 
 

@@ -20,6 +20,7 @@ from datacoop.identity.addresses import normalize_address
 from datacoop.identity.schemas import Caller
 from datacoop.settlement.handles import Handles
 from datacoop.settlement.schemas import FundingPublic
+from datacoop.tasks.schemas import TokenPublic
 
 __all__ = ["Funding"]
 
@@ -46,7 +47,7 @@ class Funding:
             existing = s.get(TaskFunding, task_id)
             if existing is not None:
                 if existing.escrow_task_id == escrow_task_id and existing.escrow == escrow.address:
-                    return _funding_public(existing, on_chain.funded)
+                    return _funding_public(existing, on_chain.funded, token)
                 raise Conflict(
                     f"task {task_id} is already funded by escrow task {existing.escrow_task_id}",
                     field="task_id",
@@ -62,7 +63,7 @@ class Funding:
             )
             s.add(row)
             s.flush()
-            return _funding_public(row, on_chain.funded)
+            return _funding_public(row, on_chain.funded, token)
 
 
 def _escrow_task(escrow: TaskEscrow, escrow_task_id: int) -> EscrowTask:
@@ -115,11 +116,11 @@ def _refuse_taken(s: Session, chain_id: int, escrow: str, escrow_task_id: int) -
         raise Conflict(f"escrow task {escrow_task_id} already funds task {taken}", field="escrow_task_id")
 
 
-def _funding_public(row: TaskFunding, funded: int) -> FundingPublic:
+def _funding_public(row: TaskFunding, funded: int, token: TokenInfo) -> FundingPublic:
     return FundingPublic(
         task_id=row.task_id,
         escrow=row.escrow,
         escrow_task_id=row.escrow_task_id,
-        token=row.token,
+        token=TokenPublic(address=token.address, symbol=token.symbol, decimals=token.decimals),
         funded=str(funded),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from datacoop.tasks.schemas import TokenPublic
+
 __all__ = [
     "ClaimPublic",
     "EpochPublic",
@@ -32,6 +34,9 @@ class ClaimPublic(BaseModel):
     claimable: str = Field(description="cumulative minus claimed, never below 0")
     proof: list[str] = Field(description="Merkle proof of (account, cumulative): 0x-hex 32-byte words")
     root: str = Field(description="the epoch's Merkle root, as posted on chain")
+    token: TokenPublic | None = Field(
+        default=None, description="the task's token, what the amounts are in (null: never recorded)"
+    )
 
 
 class FundingPublic(BaseModel):
@@ -42,7 +47,7 @@ class FundingPublic(BaseModel):
     task_id: int
     escrow: str = Field(description="the TaskEscrow contract holding the task's funds")
     escrow_task_id: int = Field(description="the task's id inside that escrow")
-    token: str = Field(description="the ERC-20 token the escrow task is funded in")
+    token: TokenPublic = Field(description="the ERC-20 the escrow task is funded in (the task's)")
     funded: str = Field(description="what the escrow task was funded with so far, base units as decimal text")
 
 
@@ -62,6 +67,9 @@ class EpochPublic(BaseModel):
     shortfall: str = Field(description="what was owed but not covered by the escrow (waits for a top-up)")
     tx_hash: str | None = Field(description="the postRoot transaction, once sent")
     error: str | None = Field(description="why the posting failed, when it did")
+    token: TokenPublic | None = Field(
+        default=None, description="the task's token, what the amounts are in (null: never recorded)"
+    )
 
 
 class SpendPublic(BaseModel):
@@ -79,6 +87,9 @@ class SpendPublic(BaseModel):
     cost_per_item: str | None = Field(description="posted divided by the items paid; null before any")
     earnings_waiting: int = Field(description="earnings no epoch has taken yet")
     top_up_needed: str = Field(description="the newest confirmed epoch's shortfall, 0 when covered")
+    token: TokenPublic | None = Field(
+        default=None, description="the task's token, what the amounts are in (null: never recorded)"
+    )
 
 
 class StatementItem(BaseModel):
@@ -101,6 +112,9 @@ class StatementEpoch(BaseModel):
     status: str = Field(description="the epoch's status, or waiting")
     total: str = Field(description="the items' amounts summed, base units as decimal text")
     items: list[StatementItem]
+    token: TokenPublic | None = Field(
+        default=None, description="the task's token, what the amounts are in (null: never recorded)"
+    )
 
 
 class StatementPublic(BaseModel):

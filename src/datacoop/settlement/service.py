@@ -27,6 +27,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from datacoop.chain.contracts import TaskEscrow
+from datacoop.chain.gasless import SignedClaim
 from datacoop.chain.setup import ChainHandle
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
@@ -37,6 +38,7 @@ from datacoop.settlement.earnings import VoteReward, VoteRewards, no_votes
 from datacoop.settlement.epochs import Epochs, EpochView
 from datacoop.settlement.funding import Funding
 from datacoop.settlement.handles import Handles
+from datacoop.settlement.relaying import ClaimRelay, Relayed
 from datacoop.settlement.schemas import ClaimPublic, FundingPublic, SpendPublic, StatementPublic
 
 __all__ = ["EpochView", "SettlementService", "VoteReward"]
@@ -64,6 +66,7 @@ class SettlementService:
         self._funding = Funding(self._h)
         self._epochs = Epochs(self._h, vote_rewards)
         self._claims = Claims(self._h)
+        self._relay = ClaimRelay(self._h, self._claims)
         self._interval, self._last_round = epoch_interval, clock()
 
     def tick(self, _worker: str = "") -> bool:
@@ -137,3 +140,7 @@ class SettlementService:
     def spend(self, requester: Caller, task_id: int) -> SpendPublic:
         """The requester's view: funded, posted, paid, remaining and cost per accepted item."""
         return self._claims.spend(requester, task_id)
+
+    def relay_claim(self, task_id: int, signed: SignedClaim) -> Relayed:
+        """Check a contributor's signed gasless claim and enqueue it; the node's operator sends it."""
+        return self._relay.relay(task_id, signed)

@@ -23,6 +23,7 @@ from datacoop.chain.outbox import Relay
 from datacoop.errors import Conflict, NotFound
 
 UNIT = 10**18
+REWARD = 5 * UNIT  # the most a root may add per item accepted since the previous one
 
 
 def _invariants(task: EscrowTask, token: TestToken) -> None:
@@ -36,14 +37,15 @@ def _open(
     chain.send(requester, token.mint(requester.address, budget).as_tx())
     chain.send(requester, token.approve(escrow.address, budget).as_tx())
     now = chain.w3.eth.get_block("latest")["timestamp"]
-    chain.send(requester, escrow.open_task(token.address, budget, now + 3600, 86_400).as_tx())
+    opening = escrow.open_task(token.address, budget, now + 3600, 86_400, reward_per_item=REWARD)
+    chain.send(requester, opening.as_tx())
     return escrow.task_count()
 
 
 def _post(
     relay: Relay, escrow: TaskEscrow, task_id: int, epoch: int, tree: merkle.MerkleTree, total: int
 ) -> None:
-    req = escrow.post_root(task_id, epoch, tree.root, total)
+    req = escrow.post_root(task_id, epoch, tree.root, total, -(-total // REWARD))  # enough accepted items
     row = relay.drive(relay.submit(f"root:{task_id}:{epoch}", to=req.to, data=req.data).key)
     assert row.status == "confirmed", row.error
 
@@ -61,7 +63,7 @@ def test_epochs_claims_and_refund(
     first = escrow.claim(task_id, alice.address, 10 * UNIT, tree1.proof(0))
     assert first.to == escrow.task(task_id).vault == escrow.vault(task_id).address != escrow.address
     receipt = chain.send(alice, first.as_tx())
-    assert receipt.gas_used < 97_500
+    assert receipt.gas_used < 101_000  # a fresh holder, through the vault's minimal proxy
     epoch2 = [(alice.address, 25 * UNIT), (bob.address, 5 * UNIT), (carol.address, 7 * UNIT)]
     tree2 = merkle.build(epoch2)
     _post(relay, escrow, task_id, 2, tree2, 37 * UNIT)
@@ -105,9 +107,10 @@ def test_roots_cannot_exceed_the_budget_and_refund_is_final(
     requester, alice = accounts[1], accounts[2]
     task_id = _open(chain, token, escrow, requester, 20 * UNIT)
     too_much = merkle.build([(alice.address, 21 * UNIT)])
-    req = escrow.post_root(task_id, 1, too_much.root, 21 * UNIT)
-    row = relay.drive(relay.submit(f"root:{task_id}:1:over", to=req.to, data=req.data).key)
-    assert row.status == "failed" and row.nonce is None  # refused at estimate: no nonce burnt
+    for total, accepted, why in ((21 * UNIT, 5, "over"), (8 * UNIT, 1, "cap")):  # above funded; above 1 x 5
+        req = escrow.post_root(task_id, 1, too_much.root, total, accepted)
+        row = relay.drive(relay.submit(f"root:{task_id}:1:{why}", to=req.to, data=req.data).key)
+        assert row.status == "failed" and row.nonce is None  # refused at estimate: no nonce burnt
     tree = merkle.build([(alice.address, 8 * UNIT)])
     _post(relay, escrow, task_id, 1, tree, 8 * UNIT)
     chain.rpc("evm_increaseTime", [3600 + 86_400 + 1])

@@ -145,7 +145,13 @@ def test_a_task_in_a_6_decimal_token_funded_with_one_permit(
     assert epoch is not None and int(epoch["total"]) == 25 * USDC
     spend = sdk(requester).spend(task.id)
     assert task.token.format(spend["remaining"]) == "75 USDC"
-    assert [task.token.format(c["claimable"]) for c in sdk(contributor).claims()] == ["25 USDC"]
+    claims = sdk(contributor).claims()
+    assert [task.token.format(c["claimable"]) for c in claims] == ["25 USDC"]
+    statement = sdk(contributor).statement()["epochs"]
+    usdc_json = task.token.model_dump()
+    named = [linked["token"], epoch["token"], spend["token"], claims[0]["token"], statement[0]["token"]]
+    assert named == [usdc_json] * 5  # every response with an amount of the task names its token
+    assert [e["token"] for e in sdk(requester).epochs(task.id)] == [usdc_json]
 
 
 def test_whole_tokens_finer_than_the_token_are_refused(
