@@ -1,9 +1,10 @@
 """Claims, statements and spending: what settlement owes each account and what a task has cost.
 
-A claim always uses the task's newest *confirmed* epoch: its Merkle tree is rebuilt from the stored
-entitlements and checked against the stored root before a proof is handed out, and the amount
-already claimed is read from the chain once the database transaction is over. A statement lists,
-per task and epoch, the items and votes that earned an account what (earnings no epoch has taken
+A claim uses the confirmed epoch whose root the task's vault pays now (a root becomes claimable
+after its challenge window, never if disputed): its Merkle tree is rebuilt from the stored
+entitlements and checked against the stored root before a proof is handed out; the claimable root
+and the amount already claimed are read from the chain between database transactions. A statement
+lists, per task and epoch, the items and votes that earned an account what (earnings no epoch has taken
 yet show as ``waiting``). Spending is the requester's view of one task: funded, posted, paid and
 remaining, and the cost per paid item.
 """
@@ -55,8 +56,13 @@ class Claims:
                 .distinct()
                 .order_by(Epoch.task_id)
             ).all()
-            owed = [o for o in (_owed(s, task_id, account) for task_id in task_ids) if o is not None]
-        # the chain is read after the transaction: each task's vault and what is claimed there so far
+            funding = {t: s.get_one(TaskFunding, t).escrow_task_id for t in task_ids}
+        # The chain is read between transactions: the root each vault pays now. A root still in its
+        # challenge window, or disputed, is not claimable: its epoch shows no claim yet.
+        roots = {t: escrow.vault(escrow_task).root() for t, escrow_task in funding.items()}
+        with self._h.db.transaction() as s:
+            owed = [o for o in (_owed(s, t, account, roots[t]) for t in task_ids) if o is not None]
+        # then each task's vault and what is claimed there so far
         return [_claim(escrow, o) for o in owed]
 
     def statement(self, address: str) -> StatementPublic:
@@ -117,11 +123,18 @@ class _Owed:
     token: TokenPublic | None
 
 
-def _owed(s: Session, task_id: int, account: str) -> _Owed | None:
-    """``account``'s entitlement on one task from its newest confirmed epoch, with the proof."""
-    epoch = last_confirmed(s, task_id)
+def _owed(s: Session, task_id: int, account: str, claimable_root: str) -> _Owed | None:
+    """``account``'s entitlement on one task from the confirmed epoch whose root the vault pays now
+    (``claimable_root``), with the proof; None while no epoch of the task is claimable."""
+    epoch = s.scalar(
+        select(Epoch)
+        .where(Epoch.task_id == task_id, Epoch.status == "confirmed", Epoch.root == claimable_root)
+        .order_by(Epoch.number.desc())
+        .limit(1)
+    )
     funding = s.get(TaskFunding, task_id)
-    assert epoch is not None and funding is not None
+    if epoch is None or funding is None:
+        return None
     mismatch = f"task {task_id} epoch {epoch.number}: the stored entitlements do not rebuild the posted root"
     found = entitlement(entitlements(s, epoch.id), epoch.root, account, mismatch=mismatch, field="epoch")
     if found is None:  # pragma: no cover - entitlements only grow

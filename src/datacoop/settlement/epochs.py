@@ -133,23 +133,24 @@ class Epochs:
             _refuse_while_open(s, task_id)
         # The chain is read before the transaction below, never under the funding row's lock. An escrow
         # task's funded amount only grows (top-ups; claims raise ``paid``, not this), so allocating
-        # against the value read here never pays more than the escrow holds when the root is posted.
-        funded = escrow.task(escrow_task_id).funded
+        # against the value read here never pays more than the escrow holds when the root is posted;
+        # its reward per item never changes.
+        on_chain = escrow.task(escrow_task_id)
         with self._h.db.transaction() as s:
             funding = _funding(s, task_id, lock=True)
             _refuse_while_open(s, task_id)
             record_earnings(s, task_id, now, self._vote_rewards)
             last = last_confirmed(s, task_id)
             waiting = waiting_earnings(s, task_id)
-            plan = _allocate(s, last, waiting, funded=funded)
+            plan = _allocate(s, last, _within_cap(waiting, on_chain.reward_per_item), funded=on_chain.funded)
             if not plan.taken:
                 if plan.waiting:
                     log.warning("task %s: %s owed but the escrow is spent; top up", task_id, plan.shortfall)
                 return None
-            number = (last.number if last else 0) + 1
+            number = _last_posted_number(s, task_id) + 1
             epoch = _write_epoch(s, chain, funding, number, plan, now)
             _take(waiting, plan, epoch.id)
-            _enqueue_posting(s, chain, escrow, funding, epoch, now)
+            _enqueue_posting(s, chain, escrow, funding, epoch, _accepted_count(waiting, plan), now)
             return EpochView.of(epoch)
 
     # --- following postings -----------------------------------------------------------------
@@ -247,6 +248,39 @@ def _allocate(
     )
 
 
+def _within_cap(waiting: Sequence[Earning], reward_per_item: int) -> list[Earning]:
+    """The oldest waiting earnings whose sum stays within (accepted items among them) x the escrow's
+    reward per item, the cap ``postRoot`` enforces; the first that does not fit stops (it waits for
+    more accepted items: a vote's reward rides on the items' headroom)."""
+    taken: list[Earning] = []
+    added = items = 0
+    for earning in waiting:
+        counted = items + (earning.kind == "item")
+        if added + earning.amount > counted * reward_per_item:
+            log.warning("task %s: earning %s waits: above accepted x reward", earning.task_id, earning.id)
+            break
+        added, items = added + earning.amount, counted
+        taken.append(earning)
+    return taken
+
+
+def _accepted_count(waiting: Sequence[Earning], plan: settlement.Allocation) -> int:
+    """How many accepted items the epoch pays for the first time: the count ``postRoot`` commits."""
+    taken = {e.id for e in plan.taken}
+    return sum(1 for row in waiting if row.id in taken and row.kind == "item")
+
+
+def _last_posted_number(s: Session, task_id: int) -> int:
+    """The task's newest epoch number the chain has seen (confirmed or disputed there; 0 for none)."""
+    number = s.scalar(
+        select(Epoch.number)
+        .where(Epoch.task_id == task_id, Epoch.status.in_(("confirmed", "disputed")))
+        .order_by(Epoch.number.desc())
+        .limit(1)
+    )
+    return int(number or 0)
+
+
 def _write_epoch(
     s: Session,
     chain: ChainHandle,
@@ -289,10 +323,16 @@ def _take(waiting: Sequence[Earning], plan: settlement.Allocation, epoch_id: int
 
 
 def _enqueue_posting(
-    s: Session, chain: ChainHandle, escrow: TaskEscrow, funding: TaskFunding, epoch: Epoch, now: datetime
+    s: Session,
+    chain: ChainHandle,
+    escrow: TaskEscrow,
+    funding: TaskFunding,
+    epoch: Epoch,
+    accepted: int,
+    now: datetime,
 ) -> None:
-    """Enqueue the epoch's ``postRoot`` in the outbox, under the epoch's key."""
-    req = escrow.post_root(funding.escrow_task_id, epoch.number, epoch.root, epoch.total)
+    """Enqueue the epoch's ``postRoot`` (with its ``accepted`` item count) in the outbox, under its key."""
+    req = escrow.post_root(funding.escrow_task_id, epoch.number, epoch.root, epoch.total, accepted)
     chain.enqueue(s, key=epoch.tx_key, to=req.to, data=req.data, now=now)
     s.flush()
 
