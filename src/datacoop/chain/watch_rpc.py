@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
@@ -90,6 +91,6 @@ def watch_deployment(
     key = hashlib.sha256(",".join(sorted(a.lower() for a in contracts)).encode()).hexdigest()[:16]
     return ChainWatcher(
         db, RpcReader(client), contracts, name=f"{client.chain_id}:{key}", chain_id=client.chain_id,
-        confirmations=confirmations, lease=lease, start_block=deployed_at(client, deployment.escrow),
-        clock=clock,
+        confirmations=confirmations, lease=lease, clock=clock,
+        start_block=functools.partial(deployed_at, client, deployment.escrow),  # searched only when fresh
     )  # fmt: skip

@@ -20,8 +20,10 @@ No RPC is made while a database transaction is open.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -100,7 +102,7 @@ class ChainWatcher:
         chain_id: int,
         confirmations: int,
         lease: OutboxLease,
-        start_block: int = 0,
+        start_block: int | Callable[[], int] = 0,
         max_range: int = 1000,
         max_ranges: int = 10,
         clock: Clock = utc_now,
@@ -108,9 +110,14 @@ class ChainWatcher:
         self._db, self._reader, self._decoder = db, reader, EventDecoder(contracts)
         self.name, self.chain_id, self.confirmations = name, chain_id, max(confirmations, 1)
         self._lease, self._lock = lease, process_lock(f"watcher:{name}")
-        self.start_block, self.max_range, self.max_ranges = start_block, max_range, max_ranges
+        self._start, self.max_range, self.max_ranges = start_block, max_range, max_ranges
         self.window = self.confirmations + 64  # recent headers kept to find where a reorg forked
         self._clock = clock
+
+    @functools.cached_property
+    def start_block(self) -> int:
+        """The first block read (a callable given is asked once, when first needed: it may search)."""
+        return self._start if isinstance(self._start, int) else self._start()
 
     # --- reading (any process) ----------------------------------------------------------------
 
@@ -123,13 +130,13 @@ class ChainWatcher:
     def processed(self, s: Session) -> int:
         """The last block processed (``start_block - 1`` before the first step)."""
         row = s.get(ChainCursor, self.name)
-        return self.start_block - 1 if row is None else row.block_number
+        return row.block_number if row is not None else self.start_block - 1
 
     def state(self) -> WatcherState:
         head = self._reader.head()
         with self._db.transaction() as s:
             row = s.get(ChainCursor, self.name)
-            done = self.start_block - 1 if row is None else row.block_number
+            done = row.block_number if row is not None else self.start_block - 1
             reorgs = (row.reorgs, row.deep_reorgs) if row is not None else (0, 0)
         return WatcherState(head, done, done - self.confirmations + 1, max(head - done, 0), *reorgs)
 
@@ -192,7 +199,7 @@ class ChainWatcher:
         return point
 
     def _reorged(self, cursor: _Point) -> bool:
-        if cursor.number < self.start_block:
+        if cursor.number < 0:  # nothing read yet, from genesis on
             return False
         found = self._reader.header(cursor.number)
         return found is None or found.hash != cursor.hash
