@@ -8,6 +8,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from datacoop import __version__
 from datacoop.api.body_limit import JsonDepthGuard, JsonTooLarge
 from datacoop.api.errors import error_responses, install_error_handlers
+from datacoop.api.metrics import RequestTimer
+from datacoop.api.metrics import router as metrics_router
 from datacoop.api.openapi import install_exact_openapi
 from datacoop.api.routes import (
     auth,
@@ -25,6 +27,7 @@ from datacoop.api.routes import (
 from datacoop.api.web import dev_router, mount_web
 from datacoop.app import Node
 from datacoop.identity.ratelimits import RateLimits, limits_from
+from datacoop.metrics import NodeMetrics
 
 __all__ = ["create_app"]
 
@@ -46,11 +49,14 @@ def create_app(node: Node) -> FastAPI:
     v1.include_router(chain.router)
     v1.include_router(dev_router)
     app.include_router(v1, max_body_size=node.settings.max_request_body_bytes)  # blobs: their own
+    app.state.metrics = NodeMetrics(node.db)
+    app.include_router(metrics_router)  # Prometheus' page, outside /v1 and the OpenAPI document
     mount_web(app)  # last: the web app's catch-all answers only what no API route does
     install_error_handlers(app)
     install_exact_openapi(app)
     app.add_middleware(JsonTooLarge)
     app.add_middleware(JsonDepthGuard)  # no JSON body reaches the recursive C parser nested deeper than 64
+    app.add_middleware(RequestTimer, metrics=app.state.metrics)  # outermost: times every answer
     if node.settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=node.settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
