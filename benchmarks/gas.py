@@ -3,8 +3,9 @@
     python benchmarks/gas.py --json [--items 10000] [--contributors 1000]
 
 Every number is ``gasUsed`` of a mined transaction (the 21,000 base and calldata included).
-Each task has its own escrow contract (a ``TaskVault`` that ``TaskEscrow.openTask`` deploys);
-claims are sent straight to it, as a contributor's wallet sends them.
+Each task has its own escrow contract (a ``TaskVault``, a minimal proxy ``TaskEscrow.openTask``
+creates); claims are sent straight to it, as a contributor's wallet sends them, and a gasless claim
+(signed by a fresh account, relayed by a token holder for a fee) too.
 The epoch comparison settles ``--items`` accepted items earned by ``--contributors`` people
 once through DataCoop (one root, one claim per contributor) and once the naive way (one
 ERC-20 transfer per item), both sent in full, and divides each total by the item count.
@@ -30,6 +31,7 @@ from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import DatasetRegistry, LicenseMarket, TaskEscrow, TestToken, TxRequest
 from datacoop.chain.deploy import Deployment, ensure_deployed
+from datacoop.chain.gasless import ClaimAuthorisation, SignedClaim
 from datacoop.chain.outbox import Relay
 from datacoop.client import derive_dev_accounts
 from datacoop.db import Database
@@ -79,6 +81,8 @@ def _open_task(chain: ChainClient, d: Deployment, requester: LocalAccount, budge
     _send(chain, requester, token.mint(requester.address, budget))
     _send(chain, requester, token.approve(escrow.address, budget))
     now = chain.w3.eth.get_block("latest")["timestamp"]
+    # reward per item: the whole budget (the benchmark's roots are not capped below it); challenge window 0
+    # (allowed on anvil's chain id): each root is claimable at once, and a claim reads the same words
     gas = _send(chain, requester, escrow.open_task(token.address, budget, now + 30 * DAY, DAY))
     return escrow.task_count(), gas
 
@@ -94,16 +98,32 @@ def claims_at_depth(
         root, proof = _sibling_proof_root(fresh, 10 * UNIT, depth)
         epoch = escrow.task(task_id).epoch + 1
         total = escrow.task(task_id).total + 10 * UNIT
-        out["post_root_gas"] = _send(chain, op, escrow.post_root(task_id, epoch, root, total))
+        out["post_root_gas"] = _send(chain, op, escrow.post_root(task_id, epoch, root, total, 1))
         out[f"claim_gas_depth{depth}"] = _send(
             chain, requester, escrow.claim(task_id, fresh, 10 * UNIT, proof)
         )
     # the same account again after a later epoch raised its entitlement
     root, proof = _sibling_proof_root(fresh, 15 * UNIT, 20)
     t = escrow.task(task_id)
-    _send(chain, op, escrow.post_root(task_id, t.epoch + 1, root, t.total + 5 * UNIT))
+    _send(chain, op, escrow.post_root(task_id, t.epoch + 1, root, t.total + 5 * UNIT, 1))
     out["claim_gas_repeat_depth20"] = _send(chain, requester, escrow.claim(task_id, fresh, 15 * UNIT, proof))
+    out["gasless_claim_gas_depth20"] = gasless_claim(chain, d, op, task_id)
     return out
+
+
+def gasless_claim(chain: ChainClient, d: Deployment, relayer: LocalAccount, task_id: int) -> int:
+    """A claim signed by a fresh account (no ETH, no token) and relayed by the operator, who holds the
+    token already and takes a 1 % fee (EIP-712, ``TaskVault.claimWithSig``), at depth 20."""
+    escrow, signer = TaskEscrow(chain, d.escrow), Account.create()
+    _send(chain, relayer, TestToken(chain, d.token).mint(relayer.address, UNIT))
+    root, proof = _sibling_proof_root(signer.address, 10 * UNIT, 20)
+    t = escrow.task(task_id)
+    _send(chain, relayer, escrow.post_root(task_id, t.epoch + 1, root, t.total + 10 * UNIT, 1))
+    now = chain.w3.eth.get_block("latest")["timestamp"]
+    vault = escrow.vault(task_id)
+    auth = ClaimAuthorisation(chain.chain_id, vault.address, signer.address, 10 * UNIT, relayer.address,
+                              UNIT // 10, now + DAY)  # fmt: skip
+    return _send(chain, relayer, vault.claim_with_sig(SignedClaim.sign(signer, auth), proof))
 
 
 def epoch_comparison(
@@ -115,7 +135,7 @@ def epoch_comparison(
     accounts = [Account.create().address for _ in range(people)]
     task_id, _ = _open_task(chain, d, payer, items * reward)
     tree = merkle.build([(a, c * reward) for a, c in zip(accounts, counts, strict=True)])
-    root_gas = _send(chain, op, escrow.post_root(task_id, 1, tree.root, items * reward))
+    root_gas = _send(chain, op, escrow.post_root(task_id, 1, tree.root, items * reward, items))
     claims = [
         escrow.claim(task_id, a, c * reward, tree.proof(i))
         for i, (a, c) in enumerate(zip(accounts, counts, strict=True))
