@@ -87,6 +87,7 @@ export function writer(c: ChainInfo, account: Account | Address, provider?: EIP1
   return createWalletClient({ account, chain: chainOf(c), transport });
 }
 
+/** What amounts are in: a task's token (from the API's ``token``) or the node's own. */
 export type Token = { symbol: string; decimals: number };
 let token: Promise<Token> | null = null;
 
@@ -119,23 +120,24 @@ export async function sendAndWait(
   return { hash, logs: receipt.logs };
 }
 
-/** approve + openTask: the task's budget into escrow; returns the escrow task id. */
+/** approve + openTask: the task's budget, in the task's token, into escrow; returns the escrow task id. */
 export async function fundTask(
   c: ChainInfo,
   w: WalletClient,
+  token: Address,
   units: bigint,
   deadline: bigint,
   claimWindow: bigint,
   onStep: (step: "approve" | "open") => void,
 ): Promise<bigint> {
   onStep("approve");
-  await sendAndWait(c, w, { address: c.token, abi: erc20Abi, functionName: "approve", args: [c.escrow, units] } as never);
+  await sendAndWait(c, w, { address: token, abi: erc20Abi, functionName: "approve", args: [c.escrow, units] } as never);
   onStep("open");
   const { logs } = await sendAndWait(c, w, {
     address: c.escrow,
     abi: escrowAbi,
     functionName: "openTask",
-    args: [c.token, units, deadline, claimWindow],
+    args: [token, units, deadline, claimWindow],
   } as never);
   const opened = parseEventLogs({ abi: escrowAbi, eventName: "TaskOpened", logs: logs as never });
   if (!opened.length) throw new Error("the escrow opened no task");

@@ -188,6 +188,11 @@ function Tasks({ t, onPick }: { t: T; onPick: (task: Task) => void }) {
   useEffect(() => {
     api<Task[]>("GET", "/tasks?status=open").then(setTasks, (err) => setError(errorText(t, err)));
   }, []);
+  // each task pays in its own token; one made before tasks named theirs pays in the node's
+  const rewardOf = (x: Task) => {
+    const unit = x.token ?? token;
+    return unit ? amount(x.reward_per_item, unit) : x.reward_per_item;
+  };
   const shown = (tasks ?? []).filter((x) => `${x.title} ${x.description}`.toLowerCase().includes(query.toLowerCase()));
   return (
     <section aria-labelledby="tasks-h">
@@ -207,7 +212,7 @@ function Tasks({ t, onPick }: { t: T; onPick: (task: Task) => void }) {
               <dt>{t("tasks.modality")}</dt>
               <dd>{t(`modality.${x.modality}` as Key)}</dd>
               <dt>{t("tasks.reward")}</dt>
-              <dd>{token ? amount(x.reward_per_item, token) : x.reward_per_item}</dd>
+              <dd>{rewardOf(x)}</dd>
               <dt>{t("tasks.deadline")}</dt>
               <dd>{when(x.deadline, t)}</dd>
               <dt>{t("tasks.countries")}</dt>
@@ -478,9 +483,15 @@ function CreateTask({ t, onCreated }: { t: T; onCreated: (id: number) => void })
   const [touched, setTouched] = useState<Set<keyof Form>>(new Set());
   const [server, setServer] = useState<{ field: string | null; message: string } | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  // the task pays in the node's token (the form names no other); without a chain the node records
+  // none and takes base units, so the typed tokens are converted here at the decimals shown
   const [token, setTokenInfo] = useState<Token>({ symbol: "", decimals: 18 });
+  const [onChain, setOnChain] = useState(false);
   useEffect(() => {
-    void chainInfo().then((c) => c && tokenOf(c).then(setTokenInfo));
+    void chainInfo().then((c) => {
+      setOnChain(c !== null);
+      if (c) void tokenOf(c).then(setTokenInfo);
+    });
   }, []);
   const errors = check(t, form, token.decimals);
   const fieldError = (k: keyof Form) =>
@@ -503,7 +514,10 @@ function CreateTask({ t, onCreated }: { t: T; onCreated: (id: number) => void })
         title: form.title.trim(),
         description: form.description.trim(),
         modality: form.modality,
-        reward_per_item: parseUnits(form.reward_per_item.trim(), token.decimals).toString(),
+        // on a chain the node converts the typed tokens with the token's own decimals (exact, checked)
+        ...(onChain
+          ? { reward: form.reward_per_item.trim() }
+          : { reward_per_item: parseUnits(form.reward_per_item.trim(), token.decimals).toString() }),
         target_count: Number(form.target_count),
         deadline: new Date(form.deadline).toISOString(),
         consent_text: form.consent_text.trim(),
@@ -527,7 +541,8 @@ function CreateTask({ t, onCreated }: { t: T; onCreated: (id: number) => void })
       setDone(t("create.done", { id: made.id }));
       onCreated(made.id);
     } catch (err) {
-      const field = err instanceof ApiFailure ? err.error.field?.split(".")[0] ?? null : null;
+      const named = err instanceof ApiFailure ? err.error.field?.split(".")[0] ?? null : null;
+      const field = named === "reward" ? "reward_per_item" : named; // the form's one reward field
       setServer({ field: field && field in form ? field : null, message: errorText(t, err) });
     }
   };

@@ -31,14 +31,16 @@ export function Earnings({ t, wallet }: { t: T; wallet: Wallet }) {
     }
   };
   usePoll(load, 5000, [wallet.address]);
-  const money = (units: string | bigint) => (token ? amount(units, token) : String(units));
+  // the wallet's balance is in the node's token; each claim in its own task's token (any ERC-20)
+  const money = (units: string | bigint, of: Token | null | undefined = token) =>
+    of ? amount(units, of) : String(units);
   const send = async (c: Claim) => {
     if (!chain) return;
     setBusy(c.task_id);
     setStatus(t("earn.claiming"));
     try {
       const hash = await claim(chain, await wallet.client(chain), c);
-      setStatus(t("earn.claimed.done", { amount: money(c.claimable), hash }));
+      setStatus(t("earn.claimed.done", { amount: money(c.claimable, c.token ?? token), hash }));
       await load();
     } catch (err) {
       setStatus(t("earn.claim.failed", { message: errorText(t, err) }));
@@ -82,10 +84,10 @@ export function Earnings({ t, wallet }: { t: T; wallet: Wallet }) {
                 <tr data-testid="claim-row">
                   <td data-label={t("earn.task")}>{c.task_id}</td>
                   <td data-label={t("earn.epoch")}>{c.epoch}</td>
-                  <td data-label={t("earn.total")}>{money(c.cumulative)}</td>
-                  <td data-label={t("earn.claimed")}>{money(c.claimed)}</td>
+                  <td data-label={t("earn.total")}>{money(c.cumulative, c.token ?? token)}</td>
+                  <td data-label={t("earn.claimed")}>{money(c.claimed, c.token ?? token)}</td>
                   <td data-label={t("earn.claimable")} data-testid="claimable">
-                    <strong>{money(c.claimable)}</strong>
+                    <strong>{money(c.claimable, c.token ?? token)}</strong>
                   </td>
                   <td>
                     <button

@@ -1,7 +1,8 @@
-// The requester's side: their tasks, funding one on chain (approve + deposit), and its dashboard:
+// The requester's side: their tasks, funding one on chain in the task's token (approve + deposit), and
+// its dashboard (amounts in the task's token: its decimals and symbol come with the task from the API):
 // progress, acceptance, rejections by cause, spend, gold items, a sample gallery, dataset versions.
 import { useEffect, useState } from "preact/hooks";
-import { parseUnits } from "viem";
+import { parseUnits, type Address } from "viem";
 import { api, upload } from "../api";
 import { amount, chainInfo, fundTask, tokenOf, type ChainInfo, type Token } from "../chain";
 import { usePoll } from "../hooks";
@@ -59,9 +60,11 @@ function Dashboard({ t, wallet, task, onBack }: { t: T; wallet: Wallet; task: Ta
   useEffect(() => {
     void chainInfo().then((c) => {
       setChain(c);
-      if (c) void tokenOf(c).then(setToken);
+      // a task made before tasks named their token pays in the node's
+      if (task.token) setToken(task.token);
+      else if (c) void tokenOf(c).then(setToken);
     });
-  }, []);
+  }, [task.id]);
   usePoll(
     (live) =>
       api<Dash>("GET", `/tasks/${task.id}/dashboard`).then(
@@ -204,7 +207,8 @@ function Fund({
     try {
       const client = await wallet.client(chain);
       const deadline = BigInt(Math.floor(new Date(task.deadline).getTime() / 1000));
-      const escrowTaskId = await fundTask(chain, client, units, deadline, BigInt(Number(days) * 86_400), (s) =>
+      const erc20 = (task.token?.address ?? chain.token) as Address;
+      const escrowTaskId = await fundTask(chain, client, erc20, units, deadline, BigInt(Number(days) * 86_400), (s) =>
         setStep(t(s === "approve" ? "fund.approving" : "fund.depositing")),
       );
       setStep(t("fund.linking"));
