@@ -23,7 +23,16 @@ from datacoop.chain.artifacts import Artifact, compile_contract
 from datacoop.chain.client import ChainClient
 from datacoop.errors import IntegrityError, InvalidInput
 
-__all__ = ["ROLE_CONTRACTS", "VERIFIED", "code_matches", "refuse_unsafe_deployment", "verify_deployment"]
+__all__ = [
+    "ROLE_CONTRACTS",
+    "VERIFIED",
+    "CodeLayout",
+    "code_layout",
+    "code_matches",
+    "is_test_token",
+    "refuse_unsafe_deployment",
+    "verify_deployment",
+]
 
 # Deployment field -> the contract compiled for it (the token is any ERC-20: not ours to verify).
 VERIFIED = {
@@ -50,12 +59,12 @@ BLUEPRINT_PREAMBLE = b"\xfe\x71\x00"  # EIP-5202, version 0, no data section
 
 
 @dataclass(frozen=True)
-class _Layout:
+class CodeLayout:
     runtime_size: int
     immutables_size: int
 
 
-def _layout(artifact: Artifact) -> _Layout:
+def code_layout(artifact: Artifact) -> CodeLayout:
     """Sizes from the CBOR metadata Vyper appends to the init code (its last 2 bytes: the length)."""
     init = artifact.bytecode
     length = int.from_bytes(init[-2:], "big")
@@ -63,12 +72,12 @@ def _layout(artifact: Artifact) -> _Layout:
     runtime_size, immutables_size = int(meta[1]), int(meta[3])
     if runtime_size != len(artifact.runtime_bytecode):  # pragma: no cover - another compiler's layout
         raise IntegrityError(f"{artifact.name}: unexpected Vyper metadata {meta!r}", field="contracts")
-    return _Layout(runtime_size, immutables_size)
+    return CodeLayout(runtime_size, immutables_size)
 
 
 def code_matches(code: bytes, artifact: Artifact) -> bool:
     """Whether deployed ``code`` is ``artifact``'s runtime code followed by its immutables."""
-    layout = _layout(artifact)
+    layout = code_layout(artifact)
     return (
         len(code) == layout.runtime_size + layout.immutables_size
         and code[: layout.runtime_size] == artifact.runtime_bytecode
