@@ -119,7 +119,7 @@ def build_review(
     forget: Callable[[str], None] | None = None
     if chain is not None:
         cached = CachedStakes(
-            ChainStakes(chain.client, chain.deployment.staking),
+            ChainStakes(chain.client, chain.deployment.staking, confirmations=chain.relay.confirmations),
             ttl=settings.review_stake_cache_seconds,
             cache_from=settings.review_min_stake,
         )

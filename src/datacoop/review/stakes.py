@@ -43,15 +43,27 @@ class InMemoryStakes:
 
 
 class ChainStakes:
-    """Stakes read from the ValidatorStaking contract: ``staked`` less what open incidents hold."""
+    """Stakes read from the ValidatorStaking contract: ``staked`` less what open incidents hold.
 
-    def __init__(self, client: ChainClient, staking_address: str) -> None:
+    With ``confirmations`` above 1, a stake counts only as far as it held ``confirmations`` blocks
+    deep as well as now: a new stake gives review only once a reorg can no longer take it away,
+    while an unbond or a slash takes effect at once.
+    """
+
+    def __init__(self, client: ChainClient, staking_address: str, *, confirmations: int = 1) -> None:
+        self._client, self._confirmations = client, confirmations
         self._staking = ValidatorStaking(client, staking_address)
 
     def stake_of(self, address: str) -> int:
-        record = self._staking.contract.functions.validators(
-            normalize_address(address, field="address")
-        ).call()
+        account = normalize_address(address, field="address")
+        now = self._read(account, None)  # the latest block
+        if self._confirmations <= 1:
+            return now
+        settled = max(self._client.block_number() - self._confirmations + 1, 0)
+        return min(now, self._read(account, settled))
+
+    def _read(self, account: str, block: int | None) -> int:
+        record = self._staking.contract.functions.validators(account).call(block_identifier=block)
         staked, reserved = int(record[0]), int(record[4])  # (staked, unbonding, releaseAt, slashed, reserved)
         return max(0, staked - reserved)
 
