@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -139,6 +140,13 @@ def _production(network: Network, deployment: Path, tmp_path: Path) -> Settings:
     )  # fmt: skip
 
 
+def _sent_by(network: Network, since: int) -> list[Any]:
+    """The deployer's transactions mined from block ``since`` on."""
+    w3 = network.client.w3
+    blocks = (w3.eth.get_block(n, full_transactions=True) for n in range(since, w3.eth.block_number + 1))
+    return [tx for b in blocks for tx in b["transactions"] if tx["from"] == network.deployer.address]  # type: ignore[index]
+
+
 def _start(settings: Settings) -> str:
     """Connect a production node's chain as `up` does; the deployment's token."""
     db = Database(settings.resolved_database_url)
@@ -189,15 +197,21 @@ def test_production_deploys_a_real_token_behind_a_timelock_and_starts(
     # Execute
     as_admin = network.deploy("--token", usdc, "--admin", network.deployer.address, out=out, env=env)
     no_token = network.deploy("--admin", multisig, out=out, env=env)
+    first_block = network.client.block_number()
     done = network.deploy(
-        "--token", usdc, "--admin", multisig, "--timelock-delay", "3600", "--json", out=out, env=env
-    )
+        "--token", usdc, "--admin", multisig, "--timelock-delay", "3600", "--json",
+        "--priority-fee-gwei", "2", "--max-fee-gwei", "50", out=out, env=env,
+    )  # fmt: skip
     # Assert: the operator as admin and the TestToken are refused before anything is sent
     assert as_admin.exit_code == 2 and "[admin]" in as_admin.stderr
     assert no_token.exit_code == 2 and "[token]" in no_token.stderr
     assert done.exit_code == 0, done.output
     report = json.loads(done.output)
     assert report["token"] == usdc and report["timelock"] and report["admin"] == report["timelock"]
+    sent = _sent_by(network, first_block)
+    assert len(sent) == report["transactions"] >= 9  # timelock, 5 contracts, 2 × (grant, renounce)
+    assert {tx["maxPriorityFeePerGas"] for tx in sent} == {2 * 10**9}  # the fee policy asked for
+    assert max(tx["maxFeePerGas"] for tx in sent) <= 50 * 10**9
     # a production node starts on it: keystore key, verified code, no TestToken, operator not admin
     handle_token = _start(_production(network, out, tmp_path))
     assert handle_token == usdc
