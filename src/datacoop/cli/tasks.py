@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from datacoop.cli._common import (
@@ -51,7 +52,7 @@ def money(task: TaskPublic, units: int | str) -> str:
 
 
 def _print_task(task: TaskPublic) -> None:
-    console.print(f"[bold]task {task.id}[/bold]: {task.title} ({task.modality}, {task.status})", markup=False)
+    console.print(f"[bold]task {task.id}[/bold]: {escape(task.title)} ({task.modality}, {task.status})")
     console.print(f"  reward per item: {money(task, task.reward_per_item)}   target: {task.target_count}")
     if task.token:
         console.print(f"  token: {task.token.symbol} {task.token.address} ({task.token.decimals} decimals)")
