@@ -24,7 +24,6 @@ from datacoop.chain.client import ChainClient
 from datacoop.errors import IntegrityError, InvalidInput
 
 __all__ = [
-    "ROLE_CONTRACTS",
     "VERIFIED",
     "CodeLayout",
     "code_layout",
@@ -53,8 +52,17 @@ _WIRING = (
     ("staking", "token", "token"),
     ("staking", "treasury", "treasury"),
 )
-# Contracts whose admin is snekmate's access_control DEFAULT_ADMIN_ROLE.
-ROLE_CONTRACTS = ("escrow", "market", "staking")
+# (field, role): roles that administer, so the operator's hot key must hold none of them. A
+# timelock proposer can change parameters after the delay: an admin too. Roles this version's
+# contract lacks are skipped.
+_ADMIN_ROLES = (
+    ("escrow", "DEFAULT_ADMIN_ROLE"),
+    ("market", "DEFAULT_ADMIN_ROLE"),
+    ("staking", "DEFAULT_ADMIN_ROLE"),
+    ("staking", "ARBITER_ROLE"),
+    ("timelock", "DEFAULT_ADMIN_ROLE"),
+    ("timelock", "PROPOSER_ROLE"),
+)
 BLUEPRINT_PREAMBLE = b"\xfe\x71\x00"  # EIP-5202, version 0, no data section
 
 
@@ -150,14 +158,14 @@ def refuse_unsafe_deployment(client: ChainClient, deployment: Any, operator: str
             "production: anyone can mint it; deploy with a real ERC-20 (`datacoop deploy`)",
             field="token",
         )
-    admin_role = b"\x00" * 32  # snekmate's DEFAULT_ADMIN_ROLE
-    for field in ROLE_CONTRACTS:
-        if fields.get(field):
-            roles = client.contract(VERIFIED[field], fields[field])
-            if roles.functions.hasRole(admin_role, Web3.to_checksum_address(operator)).call():
+    for field, role in _ADMIN_ROLES:
+        if fields.get(field) and _has_getter(VERIFIED[field], role):
+            contract = client.contract(VERIFIED[field], fields[field])
+            role_id = contract.functions[role]().call()
+            if contract.functions.hasRole(role_id, Web3.to_checksum_address(operator)).call():
                 raise InvalidInput(
-                    f"admin: the operator {operator} holds DEFAULT_ADMIN_ROLE on {VERIFIED[field]} "
-                    f"({source}); in production the admin must be another address (a multisig or the "
-                    "timelock): redeploy with `datacoop deploy --admin ADDR`, or revoke the role",
+                    f"admin: the operator {operator} holds {role} on {VERIFIED[field]} ({source}); in "
+                    "production the admin must be another address (a multisig or the timelock): "
+                    "redeploy with `datacoop deploy --admin ADDR`, or revoke the role",
                     field="admin",
                 )
