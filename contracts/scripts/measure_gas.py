@@ -316,6 +316,12 @@ def measure_staking(chain: Chain, token: Contract, gas: dict[str, int]) -> None:
     gas["request_unbond_gas"] = gas_of(chain.send(staking.functions.requestUnbond(40 * UNIT), validator))
     if any(e.get("name") == "slash" and len(e["inputs"]) == 3 for e in staking.abi):  # the one-step slash
         gas["slash_gas"] = gas_of(chain.send(staking.functions.slash(validator, 10 * UNIT, b"\x33" * 32)))
+    if any(e.get("name") == "recordIncident" for e in staking.abi):  # slashing by a recorded incident
+        evidence = b"\x33" * 32
+        record = staking.functions.recordIncident(validator, 10 * UNIT, evidence)
+        gas["record_incident_gas"] = gas_of(chain.send(record))
+        chain.warp(DAY)  # the appeal period of staking_args
+        gas["execute_slash_gas"] = gas_of(chain.send(staking.functions.executeSlash(evidence), validator))
     chain.warp(DAY)
     gas["withdraw_gas"] = gas_of(chain.send(staking.functions.withdraw(), validator))
 
