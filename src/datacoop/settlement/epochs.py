@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from datacoop import merkle
-from datacoop.chain.contracts import TaskEscrow
+from datacoop.chain.contracts import EscrowTask, TaskEscrow
 from datacoop.chain.outbox import POSTING_STATUS
 from datacoop.chain.setup import ChainHandle
 from datacoop.db.models import ChainTx, Earning, Epoch, EpochEntitlement, Task, TaskFunding
@@ -139,6 +139,7 @@ class Epochs:
         with self._h.db.transaction() as s:
             funding = _funding(s, task_id, lock=True)
             _refuse_while_open(s, task_id)
+            _mark_disputed(s, task_id, on_chain, now)
             record_earnings(s, task_id, now, self._vote_rewards)
             last = last_confirmed(s, task_id)
             waiting = waiting_earnings(s, task_id)
@@ -225,6 +226,21 @@ def _funding(s: Session, task_id: int, *, lock: bool = False) -> TaskFunding:
             f"task {task_id} is not funded on chain yet (link its escrow task first)", field="task_id"
         )
     return funding
+
+
+def _mark_disputed(s: Session, task_id: int, on_chain: EscrowTask, now: datetime) -> None:
+    """The task's newest confirmed epoch becomes ``disputed`` when the chain froze its root (it will
+    never pay); its earnings wait again, so this epoch pays and counts them afresh."""
+    last = last_confirmed(s, task_id)
+    if last is None or not on_chain.frozen or on_chain.epoch != last.number:
+        return
+    log.warning(
+        "task %s: epoch %s was disputed on chain; its earnings go to the next epoch", task_id, last.number
+    )
+    last.status, last.error, last.updated_at = "disputed", "root disputed on chain", now
+    for earning in s.scalars(select(Earning).where(Earning.epoch_id == last.id)).all():
+        earning.epoch_id = None
+    s.flush()
 
 
 def _refuse_while_open(s: Session, task_id: int) -> None:

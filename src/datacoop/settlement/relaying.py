@@ -15,6 +15,7 @@ from typing import Protocol
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from sqlalchemy import select
 
 from datacoop.chain.gasless import (
     ANY_RELAYER,
@@ -23,6 +24,7 @@ from datacoop.chain.gasless import (
     SignedClaim,
     claim_typed_data,
 )
+from datacoop.db.models import ChainTx
 from datacoop.errors import Conflict, InvalidInput
 from datacoop.identity.addresses import normalize_address
 from datacoop.settlement.handles import Handles
@@ -61,12 +63,16 @@ class ClaimRelay:
         """
         chain, escrow = self._h.need_chain(), self._h.escrow()
         auth, operator = signed.auth, normalize_address(chain.operator.address)
+        vault, account = normalize_address(auth.vault), normalize_address(auth.account)
+        key = f"relay:{auth.chain_id}:{vault}:{account}:{auth.cumulative}"
+        with self._h.db.transaction() as s:
+            known = s.scalar(select(ChainTx).where(ChainTx.key == key))
+            if known is not None:  # that amount can be paid once: the same claim is the same record
+                return Relayed(known.key, known.status, known.tx_hash)
         _check_signature(signed)
         claim = _claimable(self._claims.claims(auth.account), task_id, auth.cumulative)
         _check_terms(auth, claim, chain.client.chain_id, operator)
         req = escrow.vault(claim.escrow_task_id).claim_with_sig(signed, claim.proof)
-        vault, account = normalize_address(auth.vault), normalize_address(auth.account)
-        key = f"relay:{auth.chain_id}:{vault}:{account}:{auth.cumulative}"
         with self._h.db.transaction() as s:
             row = chain.enqueue(s, key=key, to=req.to, data=req.data, now=self._h.clock())
             return Relayed(row.key, row.status, row.tx_hash)
@@ -104,10 +110,11 @@ def _claimable(claims: list[ClaimPublic], task_id: int, cumulative: int) -> Clai
     found = next((c for c in claims if c.task_id == task_id), None)
     if found is None:
         raise Conflict(f"nothing is claimable on task {task_id} for this account yet", field="task_id")
-    if int(found.cumulative) != cumulative or int(found.claimable) == 0:
+    if int(found.cumulative) != cumulative:
         raise Conflict(
-            f"the claimable root pays a cumulative {found.cumulative} (claimed {found.claimed}), "
-            f"not {cumulative}",
+            f"cumulative must be {found.cumulative}, what the claimable root pays; got {cumulative}",
             field="cumulative",
         )
+    if int(found.claimable) == 0:
+        raise Conflict(f"cumulative {cumulative} is already claimed on task {task_id}", field="cumulative")
     return found
