@@ -107,6 +107,21 @@ def test_a_second_run_attaches_without_a_transaction(network: Network) -> None:
     assert network.nonce() == nonce and network.out.read_text() == before
 
 
+def test_a_lost_deployment_file_is_rebuilt_from_the_outbox_without_a_transaction(
+    network: Network, tmp_path: Path
+) -> None:
+    # Prepare: same database (data dir), no file: as after a crash before the file was written
+    nonce = network.nonce()
+    # Execute
+    again = network.deploy("--token", network.usdc, "--json", out=tmp_path / "rebuilt.json")
+    # Assert: the outbox's records give the same contracts back; nothing sent
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.output)
+    assert (report["attached"], report["transactions"]) == (False, 0)
+    assert json.loads((tmp_path / "rebuilt.json").read_text()) == json.loads(network.out.read_text())
+    assert network.nonce() == nonce
+
+
 def test_a_tampered_deployment_file_fails_loudly_before_signing(network: Network, tmp_path: Path) -> None:
     # Prepare: the escrow's address points at other code (the registry's)
     tampered = json.loads(network.out.read_text())
