@@ -9,12 +9,21 @@ can name them) are for the operator's eyes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from datacoop import __version__
 from datacoop.errors import DataCoopError
 
-__all__ = ["PUBLIC_DETAILS", "HealthService", "public_report"]
+__all__ = [
+    "PUBLIC_DETAILS",
+    "READY_PARTS",
+    "HealthService",
+    "LivenessPublic",
+    "ReadinessPublic",
+    "public_report",
+]
 
 Probe = Callable[[], dict[str, Any]]
 
@@ -26,6 +35,19 @@ PUBLIC_DETAILS: dict[str, frozenset[str]] = {
 }
 """Per part, the details an anonymous caller may read besides ``status`` (none where unnamed)."""
 
+READY_PARTS = ("database", "store")
+"""What a process needs to take requests: without them nothing is accepted. A chain that is down only
+delays what waits on it (the outbox keeps every transaction), so it does not make a process unready."""
+
+
+class LivenessPublic(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadinessPublic(BaseModel):
+    status: Literal["ok", "degraded"]
+    parts: dict[str, str]  # each probed part's status: ok or down
+
 
 class HealthService:
     """Runs each named probe; a probe that raises marks its part (and the node) as down."""
@@ -35,8 +57,16 @@ class HealthService:
 
     def check(self) -> dict[str, Any]:
         """The full report (the operator's): every part's status and its details."""
+        return self._run(self._probes)
+
+    def ready(self) -> dict[str, Any]:
+        """Whether this process can take requests: only the :data:`READY_PARTS` are probed."""
+        return self._run({name: probe for name, probe in self._probes.items() if name in READY_PARTS})
+
+    @staticmethod
+    def _run(probes: dict[str, Probe]) -> dict[str, Any]:
         parts: dict[str, Any] = {}
-        for name, probe in self._probes.items():
+        for name, probe in probes.items():
             try:
                 parts[name] = {"status": "ok", **probe()}
             except DataCoopError as exc:

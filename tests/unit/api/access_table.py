@@ -70,6 +70,8 @@ OWN_ORDER = {"buyer": OK, "buyer_expired_licence": OK, "buyer_transferred_licenc
 # Destructive calls (closing the task, a vote that settles an item, a withdrawal) come last.
 ACCESS: dict[str, Rule] = {
     "GET /v1/health": public("anyone (status per part; the details only to the operator)"),
+    "GET /v1/health/live": public("anyone (the process answers; no I/O)"),
+    "GET /v1/health/ready": public("anyone (database and store status only)"),
     "GET /v1/eip712": public(),
     "GET /v1/auth/nonce": public(),
     "POST /v1/auth/siwe": public("anyone with a wallet (the signed message is the credential)"),

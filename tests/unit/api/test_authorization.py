@@ -238,6 +238,8 @@ def _order(w: AuthzWorld, role: str) -> Call:
 
 CALLS: dict[str, Builder] = {
     "GET /v1/health": _fixed("/v1/health"),
+    "GET /v1/health/live": _fixed("/v1/health/live"),
+    "GET /v1/health/ready": _fixed("/v1/health/ready"),
     "GET /v1/eip712": _fixed("/v1/eip712"),
     "GET /v1/auth/nonce": _fixed("/v1/auth/nonce"),
     "POST /v1/auth/siwe": _siwe,

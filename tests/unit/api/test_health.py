@@ -28,3 +28,27 @@ def test_health_without_the_operators_session_names_no_path_or_url(
         }  # fmt: skip
         text = json.dumps(shown)
         assert not [s for s in secrets if s in text] and "url" not in text and "root" not in text
+
+
+def test_liveness_answers_without_touching_any_part(api: TestClient, node: Node) -> None:
+    # Prepare: the blob store is gone (its temp directory moved away)
+    tmp = node.store.tmp  # type: ignore[attr-defined]
+    tmp.rename(tmp.with_name("moved-away"))
+    try:
+        # Execute
+        live = api.get("/v1/health/live")
+        ready = api.get("/v1/health/ready")
+    finally:
+        tmp.with_name("moved-away").rename(tmp)
+    # Assert: the process is alive, but not ready to take requests, and says which part is down
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "degraded", "parts": {"database": "ok", "store": "down"}}
+
+
+def test_readiness_probes_only_what_requests_need(api: TestClient) -> None:
+    ready = api.get("/v1/health/ready")
+    assert (ready.status_code, ready.json()) == (
+        200,
+        {"status": "ok", "parts": {"database": "ok", "store": "ok"}},
+    )

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from datacoop.api.deps import OPTIONAL_AUTH, Eip712Dep, NodeDep, OptionalCaller, is_operator
-from datacoop.health import public_report
+from datacoop.health import READY_PARTS, LivenessPublic, ReadinessPublic, public_report
 from datacoop.identity.eip712 import typed_data_json
 from datacoop.identity.schemas import Eip712Public
 
@@ -25,6 +25,24 @@ def health(node: NodeDep, who: OptionalCaller) -> JSONResponse:
     report = node.health.check()
     shown = report if is_operator(node, who) else public_report(report)
     return JSONResponse(shown, status_code=200 if report["status"] == "ok" else 503)
+
+
+@router.get("/health/live", response_model=LivenessPublic)
+def live() -> LivenessPublic:
+    """Liveness: the process answers requests. Touches nothing else; restart the process when it fails."""
+    return LivenessPublic(status="ok")
+
+
+@router.get("/health/ready", response_model=ReadinessPublic, responses={503: {"model": ReadinessPublic}})
+def ready(node: NodeDep) -> JSONResponse:
+    """Readiness: the database and the blob store answer, so requests can be taken; 503 (take this process
+    out of the load balancer, don't restart it) when one does not. The chain is left out: the outbox
+    keeps what waits on it."""
+    report = node.health.ready()
+    body = ReadinessPublic(
+        status=report["status"], parts={n: p["status"] for n, p in report.items() if n in READY_PARTS}
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if report["status"] == "ok" else 503)
 
 
 @router.get("/eip712", response_model=Eip712Public)
