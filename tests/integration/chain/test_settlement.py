@@ -101,7 +101,9 @@ def _fund(
     chain.send(requester, token.mint(requester.address, budget).as_tx())
     chain.send(requester, token.approve(escrow.address, budget).as_tx())
     now = chain.w3.eth.get_block("latest")["timestamp"]
-    chain.send(requester, escrow.open_task(token.address, budget, now + 3600, 86_400).as_tx())
+    # the task's reward per item bounds every root: each epoch commits how many accepted items it pays
+    opening = escrow.open_task(token.address, budget, now + 3600, 86_400, reward_per_item=REWARD)
+    chain.send(requester, opening.as_tx())
     return escrow.task_count()
 
 
