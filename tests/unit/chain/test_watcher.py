@@ -131,3 +131,35 @@ def test_only_the_lease_holder_writes(db: Database, chain: MemoryChain) -> None:
     w = watcher(db, chain)
     assert w.step() is False
     assert kept(db) == []
+
+
+class ReorgDuringRead(MemoryChain):
+    """A chain whose newest block is replaced while the watcher's first eth_getLogs is under way."""
+
+    def logs(self, addresses: list[str], first: int, last: int) -> list[Any]:
+        found = super().logs(addresses, first, last)
+        if len(self.log_calls) == 1:
+            self.reorg(1)
+            self.mine(sold(2, BUYER))
+        return found
+
+
+def test_a_reorg_during_a_read_keeps_nothing_of_it_and_the_next_step_reads_anew(db: Database) -> None:
+    # Prepare
+    chain = ReorgDuringRead()
+    chain.mine(sold(1, BUYER))
+    w = watcher(db, chain)
+    # Execute
+    first = w.step()
+    after_first = kept(db)
+    run(w)
+    # Assert
+    assert (first, after_first) == (False, [])
+    assert kept(db) == [(1, "2")]
+
+
+def test_a_log_that_no_abi_describes_is_skipped(db: Database, chain: MemoryChain) -> None:
+    address, topics, data = sold(1, BUYER)
+    chain.mine((address, b"\x01" * 32 + topics[32:], data), sold(2, BUYER))
+    run(watcher(db, chain))
+    assert kept(db) == [(1, "2")]
