@@ -22,7 +22,7 @@ from datacoop.chain.outbox import Relay
 from datacoop.chain.setup import ChainHandle
 from datacoop.db import Database
 from datacoop.db.models import SlashingProposal, Validator
-from datacoop.errors import Conflict, Forbidden
+from datacoop.errors import Conflict, Forbidden, InvalidInput
 from datacoop.identity.eip712 import Eip712Domain
 from datacoop.identity.participants import as_caller, get_or_create
 from datacoop.review.outcomes import record_gold
@@ -266,3 +266,28 @@ def test_a_deployment_file_from_before_the_roles_still_loads(tmp_path: Path) -> 
     loaded = load_deployment(tmp_path / "deployment.json")
     assert loaded is not None and (loaded.admin, loaded.treasury, loaded.timelock) == ("", "", "")
     assert "timelock" not in loaded.addresses()
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"timelock_delay_s": 3600}, "admin"),
+        ({"treasury": "operator"}, "treasury"),
+        ({"admin": "0x12"}, "admin"),
+    ],
+)
+def test_a_deployment_that_would_leave_the_operator_in_charge_is_refused(
+    chain: ChainClient,
+    relay: Relay,
+    accounts: list[LocalAccount],
+    tmp_path: Path,
+    kw: dict[str, object],
+    field: str,
+) -> None:
+    """A timelock needs a proposer other than the operator; slashed stake never goes to the operator."""
+    if kw.get("treasury") == "operator":
+        kw = {"treasury": accounts[0].address}
+    with pytest.raises(InvalidInput) as refused:
+        ensure_deployed(chain, relay, accounts[0], tmp_path / "d.json", **kw)  # type: ignore[arg-type]
+    assert refused.value.field == field
+    assert not (tmp_path / "d.json").exists()
