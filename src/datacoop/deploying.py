@@ -59,9 +59,11 @@ def _signer(settings: Settings, prompt: Callable[[str], str] | None) -> Signer:
     return signer
 
 
-def _check_admin(settings: Settings, plan: DeployPlan, operator: str) -> None:
-    if plan.admin is not None and not Web3.is_address(plan.admin):
-        raise InvalidInput(f"--admin {plan.admin!r} is not an address", field="admin")
+def _check_options(settings: Settings, plan: DeployPlan, operator: str) -> None:
+    for field in ("admin", "treasury", "token"):
+        value = getattr(plan, field)
+        if value is not None and not Web3.is_address(value):
+            raise InvalidInput(f"--{field} {value!r} is not an address", field=field)
     admin = Web3.to_checksum_address(plan.admin) if plan.admin else operator
     if settings.environment == "production" and admin == operator:
         raise InvalidInput(
@@ -122,7 +124,7 @@ def deploy(
             field="chain_id",
         )
     signer = _signer(settings, prompt)
-    _check_admin(settings, plan, signer.address)
+    _check_options(settings, plan, signer.address)
     known = load_deployment(plan.out)
     if known is not None:
         verify_deployment(client, known, source=str(plan.out))  # loud, before anything is signed

@@ -146,6 +146,15 @@ def test_an_endpoint_on_another_chain_is_refused(network: Network, tmp_path: Pat
     assert f"serves chain {CHAIN_ID}, not sepolia's 11155111" in result.stderr
 
 
+@pytest.mark.parametrize("option", ["--token", "--admin", "--treasury"])
+def test_a_malformed_address_option_is_named(network: Network, tmp_path: Path, option: str) -> None:
+    result = network.deploy(option, "0x1234", out=tmp_path / "d.json")
+    assert (
+        result.exit_code == 2 and f"[{option[2:]}]" in result.stderr and "is not an address" in result.stderr
+    )
+    assert not (tmp_path / "d.json").exists()
+
+
 def _production(network: Network, deployment: Path, tmp_path: Path) -> Settings:
     return Settings(
         environment="production", chain="rpc", rpc_url=network.node.url, dev_accounts=0,
