@@ -105,12 +105,20 @@ def fund(
     funded = fund_with(
         rpc_url, account, token=token, escrow=str(info["escrow"]), amount=units,
         deadline=int(task.deadline.timestamp()), claim_window_s=int(window.group(1)) * 86_400,
+        reward_per_item=_item_cap(task),
     )  # fmt: skip
     linked = client.link_escrow(task_id, funded.escrow_task_id)
     console.print(
         f"task {task_id} funded: escrow task {funded.escrow_task_id}, {money(task, linked['funded'])} "
         f"(tx {funded.tx_hash})"
     )
+
+
+def _item_cap(task: TaskPublic) -> int:
+    """The most one accepted item may add to a root: its reward and every vote it may take paid, so
+    the escrow refuses a root that pays more than the accepted items earned."""
+    review = task.rules.review
+    return int(task.reward_per_item) + review.max_votes * review.validator_reward
 
 
 @reports_errors

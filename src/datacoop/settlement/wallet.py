@@ -57,12 +57,15 @@ def fund_task(
     amount: int,
     deadline: int,
     claim_window_s: int,
+    reward_per_item: int | None = None,
 ) -> Funded:
     """Approve ``amount`` base units for the escrow and open a task holding them (two transactions).
 
     Args:
         deadline: when contributions end, in Unix seconds.
         claim_window_s: how long after the deadline claims stay open.
+        reward_per_item: the most one accepted item (its votes included) may add to a root; None
+            bounds roots by the budget only.
 
     Raises:
         Conflict: the token or the escrow refused (the contract's reason).
@@ -71,7 +74,7 @@ def fund_task(
     chain = ChainClient(rpc_url)
     erc20, factory = TestToken(chain, token), TaskEscrow(chain, escrow)
     chain.send(account, erc20.approve(factory.address, amount).as_tx())
-    return _open(chain, account, factory, erc20.address, amount, deadline, claim_window_s)
+    return _open(chain, account, factory, erc20.address, amount, deadline, claim_window_s, reward_per_item)
 
 
 def supports_permit(rpc_url: str, token: str) -> bool:
@@ -92,13 +95,14 @@ def fund_task_with_permit(
     amount: int,
     deadline: int,
     claim_window_s: int,
+    reward_per_item: int | None = None,
     relayer: LocalAccount | None = None,
 ) -> Funded:
     """Open a task holding ``amount`` with one EIP-2612 signature in place of ``approve``.
 
     ``account`` (the requester) signs a permit for the escrow; ``relayer`` (default: the requester)
     sends it, paying its gas; then the requester's ``openTask`` pulls the budget. The permit is good
-    until the task's ``deadline``.
+    until the task's ``deadline``. Other arguments as :func:`fund_task`'s.
 
     Raises:
         Unprocessable: the token has no permit this wallet can sign (``token``).
@@ -110,7 +114,7 @@ def fund_task_with_permit(
     nonce = tokens.permit_nonce(chain, token, account.address)
     typed = tokens.permit_typed_data(domain, account.address, factory.address, amount, nonce, deadline)
     chain.send(relayer or account, tokens.permit_call(typed, tokens.sign_permit(account, typed)).as_tx())
-    return _open(chain, account, factory, domain.token, amount, deadline, claim_window_s)
+    return _open(chain, account, factory, domain.token, amount, deadline, claim_window_s, reward_per_item)
 
 
 def _open(
@@ -121,9 +125,11 @@ def _open(
     amount: int,
     deadline: int,
     claim_window_s: int,
+    reward_per_item: int | None,
 ) -> Funded:
     """``openTask`` from the requester (the allowance is in place); the escrow task's id."""
-    receipt = chain.send(account, factory.open_task(token, amount, deadline, claim_window_s).as_tx())
+    opening = factory.open_task(token, amount, deadline, claim_window_s, reward_per_item=reward_per_item)
+    receipt = chain.send(account, opening.as_tx())
     full = chain.w3.eth.get_transaction_receipt(receipt.tx_hash)  # type: ignore[arg-type]
     opened = factory.contract.events.TaskOpened().process_receipt(full, errors=DISCARD)
     return Funded(int(opened[0]["args"]["taskId"]), receipt.tx_hash)

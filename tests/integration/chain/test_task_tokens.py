@@ -124,7 +124,8 @@ def test_a_task_in_a_6_decimal_token_funded_with_one_permit(
     # Execute: one signature; the relayer sends the permit, the requester only openTask
     funded = wallet.fund_task_with_permit(
         chain.rpc_url, requester, token=usdc.address, escrow=escrow.address, amount=100 * USDC,
-        deadline=int(task.deadline.timestamp()), claim_window_s=30 * 86_400, relayer=relayer,
+        deadline=int(task.deadline.timestamp()), claim_window_s=30 * 86_400,
+        reward_per_item=int(task.reward_per_item), relayer=relayer,
     )  # fmt: skip
     linked = sdk(requester).link_escrow(task.id, funded.escrow_task_id)
     _accept(db, task.id, contributor, 2)
@@ -133,7 +134,11 @@ def test_a_task_in_a_6_decimal_token_funded_with_one_permit(
     # Assert: no approve from the requester's wallet, and the budget in the task's vault
     assert chain.w3.eth.get_transaction_count(requester.address) == nonce_before + 1  # openTask only
     on_chain = escrow.task(funded.escrow_task_id)
-    assert (on_chain.token, on_chain.funded) == (usdc.address, 100 * USDC)
+    assert (on_chain.token, on_chain.funded, on_chain.reward_per_item) == (
+        usdc.address,
+        100 * USDC,
+        12_500_000,
+    )
     assert usdc.balance_of(on_chain.vault) == 100 * USDC and usdc.balance_of(requester.address) == 0
     assert tokens.allowance(chain, usdc.address, requester.address, escrow.address) == 0
     # ... and every amount in 6-decimal units, the token named beside it
