@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from datacoop.cli._common import DEFAULT_DATA_DIR, DataDirOpt, console, reports_errors
 from datacoop.deploying import DeployPlan, deploy, network_for, summary
@@ -19,13 +18,8 @@ __all__ = ["register"]
 
 
 def _settings(**overrides: object) -> Settings:
-    """The environment's settings with the command's options on top; a refusal names its setting."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInput(str(first["msg"]).removeprefix("Value error, "), field=field) from None
+    """The environment's settings with the command's options on top (a refusal names its setting)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
 
 def _prompt(question: str) -> str:

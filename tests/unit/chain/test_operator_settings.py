@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from datacoop.cli import app
 from datacoop.settings import Settings
 
 KEY = "0x" + "11" * 32
@@ -47,3 +50,20 @@ def test_the_deployment_file_defaults_into_the_data_directory(tmp_path: Path) ->
 def test_an_operator_address_must_be_an_address() -> None:
     with pytest.raises(ValidationError, match="operator_address"):
         Settings(operator_address="0x1234")
+
+
+def test_datacoop_up_refuses_a_raw_key_in_production_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Prepare: a production environment whose only fault is the raw key
+    env = {f"DATACOOP_{k.upper()}": str(v) for k, v in PRODUCTION.items()} | {"DATACOOP_OPERATOR_KEY": KEY}
+    sigterm = signal.getsignal(signal.SIGTERM)  # `up` installs its own handler first
+    # Execute
+    try:
+        result = CliRunner().invoke(app, ["up", "--data-dir", str(tmp_path)], env=env)
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    # Assert: exit 2 (invalid input), the setting named, no traceback, nothing started
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: operator_key is refused in production")
+    assert "Traceback" not in result.output and not (tmp_path / "chain").exists()
