@@ -39,9 +39,9 @@ export const erc20Abi = parseAbi([
 ]);
 
 export const escrowAbi = parseAbi([
-  "function openTask(address token, uint256 amount, uint256 deadline, uint256 claimWindow) returns (uint256)",
+  "function openTask(address token, uint256 amount, uint256 deadline, uint256 claimWindow, uint256 rewardPerItem, uint256 challengeWindow) returns (uint256)",
   "function vaultOf(uint256 taskId) view returns (address)",
-  "event TaskOpened(uint256 indexed taskId, address indexed requester, address indexed token, uint256 funded, uint256 deadline, uint256 claimWindow, address vault)",
+  "event TaskOpened(uint256 indexed taskId, address indexed requester, address indexed token, uint256 funded, uint256 deadline, uint256 claimWindow, address vault, uint256 rewardPerItem, uint256 challengeWindow)",
 ]);
 
 // Each task's vault pays its claims (one escrow contract per task keeps claims cheap).
@@ -120,7 +120,10 @@ export async function sendAndWait(
   return { hash, logs: receipt.logs };
 }
 
-/** approve + openTask: the task's budget, in the task's token, into escrow; returns the escrow task id. */
+/** approve + openTask: the task's budget, in the task's token, into escrow; returns the escrow task id.
+ * `rewardPerItem` bounds what each root may add per accepted item (default: the whole budget, no
+ * bound below it); `challengeWindow` is how long each root waits before it pays (default: none on
+ * the local chain 31337, an hour, the contract's minimum, elsewhere). */
 export async function fundTask(
   c: ChainInfo,
   w: WalletClient,
@@ -129,6 +132,8 @@ export async function fundTask(
   deadline: bigint,
   claimWindow: bigint,
   onStep: (step: "approve" | "open") => void,
+  rewardPerItem: bigint = units,
+  challengeWindow: bigint = c.chain_id === 31337 ? 0n : 3600n,
 ): Promise<bigint> {
   onStep("approve");
   await sendAndWait(c, w, { address: token, abi: erc20Abi, functionName: "approve", args: [c.escrow, units] } as never);
@@ -137,7 +142,7 @@ export async function fundTask(
     address: c.escrow,
     abi: escrowAbi,
     functionName: "openTask",
-    args: [token, units, deadline, claimWindow],
+    args: [token, units, deadline, claimWindow, rewardPerItem, challengeWindow],
   } as never);
   const opened = parseEventLogs({ abi: escrowAbi, eventName: "TaskOpened", logs: logs as never });
   if (!opened.length) throw new Error("the escrow opened no task");
