@@ -132,6 +132,12 @@ class TaskVault(_Wrapper):
         return "0x" + bytes(self._read("root")).hex()
 
 
+LOCAL_CHAIN_ID = 31337
+"""anvil's default chain id: TaskEscrow allows any challenge window there, 0 included."""
+MIN_CHALLENGE_WINDOW_S = 3600
+"""TaskEscrow's shortest challenge window on any other chain."""
+
+
 class TaskEscrow(_Wrapper):
     """Task budgets and cumulative Merkle payouts: the factory of one :class:`TaskVault` per task.
 
@@ -152,11 +158,14 @@ class TaskEscrow(_Wrapper):
         deadline: int,
         claim_window: int,
         reward_per_item: int | None = None,
-        challenge_window: int = 0,
+        challenge_window: int | None = None,
     ) -> TxRequest:
         """``openTask``; ``reward_per_item`` None caps nothing below the budget (each root may then
-        raise the total up to ``amount``): pass the task's reward, votes included, to bound roots."""
+        raise the total up to ``amount``): pass the task's reward, votes included, to bound roots.
+        ``challenge_window`` None: none on the local chain (31337), else the contract's minimum."""
         cap = amount if reward_per_item is None else reward_per_item
+        if challenge_window is None:
+            challenge_window = 0 if self.client.chain_id == LOCAL_CHAIN_ID else MIN_CHALLENGE_WINDOW_S
         return self._tx("openTask", token, amount, deadline, claim_window, cap, challenge_window)
 
     def top_up(self, task_id: int, amount: int) -> TxRequest:
