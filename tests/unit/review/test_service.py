@@ -12,7 +12,7 @@ from tests.unit.review.review_world import STAKE, World
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.db.models import ReviewAssignment, ReviewVote, SlashingProposal, Validator, ValidatorReward
-from datacoop.errors import BadSignature, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from datacoop.errors import BadSignature, Conflict, Forbidden, Gone, InvalidInput, NotFound, Unavailable
 from datacoop.review.stakes import InMemoryStakes
 from datacoop.tasks.states import SubmissionState
 
@@ -299,6 +299,13 @@ def test_bad_gold_accuracy_excludes_and_proposes_slashing(world: World) -> None:
         proposal = s.scalars(select(SlashingProposal)).one()
         assert proposal.status == "proposed" and "gold accuracy 0.00 after 4" in proposal.reason
         assert proposal.reason_hash.startswith("0x") and len(proposal.reason_hash) == 66
+    # Without a chain nothing is recorded or slashed: the proposal waits, the follower's step is a no-op
+    with pytest.raises(Unavailable) as no_chain:
+        world.node.review.slashing.execute(proposal.id)
+    assert no_chain.value.field == "chain"
+    assert not world.node.review.slashing.sync()
+    [listed] = world.node.review.slashing.list()
+    assert (listed.status, listed.tx_hash) == ("proposed", None)
 
 
 def test_useful_votes_are_ledgered_for_settlement(world: World) -> None:
