@@ -44,6 +44,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Path(".datacoop")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text for a terminal; json: one object a line, with request ids and access lines",
+    )
 
     # database
     database_url: str | None = Field(

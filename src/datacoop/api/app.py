@@ -8,8 +8,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from datacoop import __version__
 from datacoop.api.body_limit import JsonDepthGuard, JsonTooLarge
 from datacoop.api.errors import error_responses, install_error_handlers
-from datacoop.api.metrics import RequestTimer
-from datacoop.api.metrics import router as metrics_router
+from datacoop.api.observe import ObserveRequests
+from datacoop.api.observe import router as metrics_router
 from datacoop.api.openapi import install_exact_openapi
 from datacoop.api.routes import (
     auth,
@@ -56,7 +56,7 @@ def create_app(node: Node) -> FastAPI:
     install_exact_openapi(app)
     app.add_middleware(JsonTooLarge)
     app.add_middleware(JsonDepthGuard)  # no JSON body reaches the recursive C parser nested deeper than 64
-    app.add_middleware(RequestTimer, metrics=app.state.metrics)  # outermost: times every answer
+    app.add_middleware(ObserveRequests, metrics=app.state.metrics)  # outermost: id, time and log every answer
     if node.settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=node.settings.cors_origins, allow_methods=["*"], allow_headers=["*"]

@@ -18,6 +18,7 @@ import uvicorn
 from datacoop.api.app import create_app
 from datacoop.app import build_node
 from datacoop.cli._common import DataDirOpt, console, err_console, reports_errors
+from datacoop.logs import configure_logging
 from datacoop.settings import Settings
 
 __all__ = ["register"]
@@ -47,6 +48,7 @@ def up(
     if deployment is not None:
         overrides["deployment_file"] = deployment
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings.log_format, log_level)
     console.print("starting DataCoop (the first start compiles and deploys the contracts) …")
     # The API process stays lean: pre-screening runs in a worker process of its own (below).
     node = build_node(settings, check_stages=False)
@@ -56,7 +58,12 @@ def up(
     try:
         _announce(settings, node.health.check(), [a.address for a in node.dev_accounts])
         config = uvicorn.Config(
-            create_app(node), host=settings.host, port=settings.port, log_level=log_level, access_log=False
+            create_app(node),
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            access_log=False,
+            log_config=None,  # configure_logging above: the node's lines and uvicorn's in one style
         )
         # uvicorn returns on Ctrl-C / SIGTERM after in-flight requests finish, then re-raises
         # the Ctrl-C: that stop is the expected one, not an error.

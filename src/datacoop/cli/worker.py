@@ -12,6 +12,7 @@ import typer
 from datacoop.app import build_node
 from datacoop.cli._common import DEFAULT_DATA_DIR, DataDirOpt, console, reports_errors
 from datacoop.errors import InvalidInput
+from datacoop.logs import configure_logging
 from datacoop.settings import Settings, broker_url_problem
 
 __all__ = ["register"]
@@ -45,7 +46,9 @@ def worker(
         if problem := broker_url_problem(broker):
             raise InvalidInput(problem, field="broker_url")
         overrides["broker_url"] = broker
-    node = build_node(Settings(**overrides), with_chain=False)  # type: ignore[arg-type]
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings.log_format)
+    node = build_node(settings, with_chain=False)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -1,22 +1,26 @@
-"""GET /metrics for Prometheus, and the middleware that times every request by its route template.
+"""Every request observed once: an id (``X-Request-Id``), a latency sample, an access line; and GET /metrics.
 
 The route label is the matched template (``/v1/tasks/{task_id}``), never the raw path, so the
 number of series stays bounded whatever ids callers send; a path no route matched counts as
-``unmatched``. The page carries aggregates only (see :mod:`datacoop.metrics`); a deployment that
-wants it private serves it behind its own network policy, as Prometheus targets usually are.
+``unmatched``. The metrics page carries aggregates only (see :mod:`datacoop.metrics`); a deployment
+that wants it private serves it behind its own network policy, as Prometheus targets usually are.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from fastapi import APIRouter, Request, Response
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from datacoop.logs import REQUEST_ID, new_request_id
 from datacoop.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 
-__all__ = ["RequestTimer", "router"]
+__all__ = ["ObserveRequests", "router"]
 
+access_log = logging.getLogger("datacoop.access")
 router = APIRouter()
 
 
@@ -26,8 +30,8 @@ def metrics(request: Request) -> Response:
     return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-class RequestTimer:
-    """ASGI middleware: observes each HTTP request's duration under its route template and status."""
+class ObserveRequests:
+    """ASGI middleware: gives each HTTP request an id, then times and logs it under its route template."""
 
     def __init__(self, app: ASGIApp, metrics: NodeMetrics) -> None:
         self.app = app
@@ -37,20 +41,29 @@ class RequestTimer:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = new_request_id(Headers(scope=scope).get("x-request-id"))
+        token = REQUEST_ID.set(request_id)
         status = [500]  # what a handler that raises past every error handler answers
 
-        async def send_status(message: Message) -> None:
+        async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
         started = time.perf_counter()
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, send_with_id)
         finally:
-            self.metrics.observe_request(
-                scope["method"], _template(scope), status[0], time.perf_counter() - started
-            )
+            seconds = time.perf_counter() - started
+            route = _template(scope)
+            self.metrics.observe_request(scope["method"], route, status[0], seconds)
+            access_log.info(
+                "%s %s -> %d in %.1f ms", scope["method"], route, status[0], seconds * 1000,
+                extra={"method": scope["method"], "route": route, "status": status[0],
+                       "duration_ms": round(seconds * 1000, 1)},
+            )  # fmt: skip
+            REQUEST_ID.reset(token)
 
 
 def _template(scope: Scope) -> str:
