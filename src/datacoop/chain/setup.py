@@ -108,6 +108,11 @@ def _operator(
 
 def _attach(client: ChainClient, settings: Settings, operator: Signer) -> Deployment:
     """Production: the deployment `datacoop deploy` wrote, verified, never a fresh one."""
+    if client.chain_id != settings.chain_id:  # sign-in messages and DIDs name settings.chain_id
+        raise InvalidInput(
+            f"chain_id is {settings.chain_id} but {settings.rpc_url} serves chain {client.chain_id}",
+            field="chain_id",
+        )
     path = settings.resolved_deployment_file
     deployment = load_deployment(path)
     if deployment is None:

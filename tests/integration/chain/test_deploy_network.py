@@ -159,7 +159,7 @@ def _production(network: Network, deployment: Path, tmp_path: Path) -> Settings:
     return Settings(
         environment="production", chain="rpc", rpc_url=network.node.url, dev_accounts=0,
         database_url=f"sqlite:///{tmp_path / 'node.db'}", download_secret="k" * 32,
-        operator_keystore=network.keystore, operator_password_file=network.password,
+        operator_keystore=network.keystore, operator_password_file=network.password, chain_id=CHAIN_ID,
         deployment_file=deployment, data_dir=tmp_path / "node",
     )  # fmt: skip
 
@@ -199,6 +199,13 @@ def test_production_refuses_an_operator_that_is_admin(network: Network, tmp_path
     with pytest.raises(InvalidInput, match="holds DEFAULT_ADMIN_ROLE on TaskEscrow") as err:
         _start(_production(network, network.out, tmp_path))
     assert err.value.field == "admin"
+
+
+def test_production_refuses_a_chain_id_other_than_the_endpoints(network: Network, tmp_path: Path) -> None:
+    settings = _production(network, network.out, tmp_path).model_copy(update={"chain_id": 8453})
+    with pytest.raises(InvalidInput, match=r"chain_id is 8453 but .* serves chain 84532") as err:
+        _start(settings)
+    assert err.value.field == "chain_id"
 
 
 def test_production_never_deploys_implicitly(network: Network, tmp_path: Path) -> None:
