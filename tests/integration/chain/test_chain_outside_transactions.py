@@ -32,9 +32,12 @@ from datacoop.chain.contracts import TaskEscrow, TestToken
 from datacoop.chain.deploy import Deployment
 from datacoop.chain.outbox import Relay
 from datacoop.chain.setup import ChainHandle
+from datacoop.chain.tokens import TokenReader
 from datacoop.db import Database
 from datacoop.settings import Settings
 from datacoop.settlement.service import SettlementService
+from datacoop.tasks.schemas import TaskCreate
+from datacoop.tasks.service import TaskService
 
 
 class RpcWatch:
@@ -173,3 +176,26 @@ def test_compute_reads_the_licence_token_outside_its_transaction(
     job = _guarded(watch, lambda: buyer.compute_submit(m.version_id, path))
     # Assert
     assert job.status == "queued"
+
+
+def test_a_task_reads_its_token_outside_its_transaction(
+    db: Database,
+    chain: ChainClient,
+    relay: Relay,
+    accounts: list[LocalAccount],
+    deployment: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Prepare: the requester's row first (its own transaction), then the watch
+    requester = _participant(db, accounts[1].address)
+    tasks = TaskService(db, tokens=TokenReader(chain, deployment.token))
+    body = TaskCreate.model_validate(
+        {"title": "Masks", "description": "d", "modality": "image", "reward": "2", "target_count": 1,
+         "deadline": "2030-01-01T00:00:00Z", "consent_text": "ok"}
+    )  # fmt: skip
+    watch = RpcWatch(db, chain, relay, monkeypatch)
+    # Execute: symbol and decimals are read from the chain, then the task is written
+    task = _guarded(watch, lambda: tasks.create(requester, body))
+    # Assert
+    assert task.token is not None and (task.token.symbol, task.token.decimals) == ("DCT", 18)
+    assert task.reward_per_item == str(2 * UNIT)
