@@ -194,8 +194,9 @@ def _token_reader(settings: Settings, chain: ChainHandle | None) -> TokenReader 
     production one makes each task name its own."""
     if chain is None:
         return None
-    default = chain.deployment.token if settings.environment == "development" else None
-    return TokenReader(chain.client, default)
+    production = settings.environment == "production"
+    default = None if production else chain.deployment.token
+    return TokenReader(chain.client, default, refuse_test_token=production)
 
 
 def _watcher(db: Database, chain: ChainHandle | None, clock: Clock) -> ChainWatcher | None:

@@ -24,6 +24,7 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3Excep
 
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import TxRequest
+from datacoop.chain.verify import is_test_token
 from datacoop.errors import InvalidInput, Unprocessable
 
 __all__ = [
@@ -147,15 +148,16 @@ def read_token(client: ChainClient, address: str, field: str = "token") -> Token
 class TokenReader:
     """Reads the tokens tasks name on one chain, each once; ``default`` stands in where none is named."""
 
-    def __init__(self, client: ChainClient, default: str | None) -> None:
-        self.client, self.default = client, default
+    def __init__(self, client: ChainClient, default: str | None, *, refuse_test_token: bool = False) -> None:
+        self.client, self.default, self.refuse_test_token = client, default, refuse_test_token
         self._known: dict[str, TokenInfo] = {}
 
     def resolve(self, address: str | None, field: str = "token") -> TokenInfo:
         """The named token, or the default one.
 
         Raises:
-            InvalidInput: none named and this node has no default (production names its token per task).
+            InvalidInput: none named and this node has no default (production names its token per task),
+                or (``refuse_test_token``, production) the open-mint TestToken, known by its code.
             Unprocessable: not an ERC-20 (:func:`read_token`).
         """
         if address is None:
@@ -164,6 +166,11 @@ class TokenReader:
             address = self.default
         key = address.lower()
         if key not in self._known:
+            if self.refuse_test_token and is_test_token(self.client, address):
+                raise InvalidInput(
+                    f"{field} {address} is the open-mint TestToken, refused in production: anyone mints it",
+                    field=field,
+                )
             self._known[key] = read_token(self.client, address, field)
         return self._known[key]
 

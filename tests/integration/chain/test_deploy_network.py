@@ -22,6 +22,7 @@ from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.artifacts import compile_contract
 from datacoop.chain.client import ChainClient
 from datacoop.chain.setup import connect_chain
+from datacoop.chain.tokens import TokenReader
 from datacoop.chain.verify import refuse_unsafe_deployment
 from datacoop.cli import app
 from datacoop.client import derive_dev_accounts
@@ -192,6 +193,11 @@ def test_production_refuses_the_test_token(network: Network) -> None:
     with pytest.raises(InvalidInput, match="open-mint TestToken, refused in production") as err:
         refuse_unsafe_deployment(network.client, deployment, network.deployer.address, source="d.json")
     assert err.value.field == "token" and "deployment_file" in err.value.message
+    # and as a task's token, where a production node reads the token each task names
+    tokens = TokenReader(network.client, None, refuse_test_token=True)
+    with pytest.raises(InvalidInput, match="open-mint TestToken, refused in production") as named:
+        tokens.resolve(test_token)
+    assert named.value.field == "token" and tokens.resolve(network.usdc).decimals == 6
 
 
 def test_production_refuses_an_operator_that_is_admin(network: Network, tmp_path: Path) -> None:
