@@ -10,6 +10,7 @@ import typer
 
 from datacoop.cli import (
     audit,
+    backup,
     cid,
     compute,
     dataset,
@@ -49,6 +50,7 @@ for module in (
     settle,
     policy,
     audit,
+    backup,
     demo,
     openapi,
 ):
