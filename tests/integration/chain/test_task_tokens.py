@@ -23,7 +23,6 @@ from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.artifacts import compile_contract
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import TaskEscrow, TestToken
-from datacoop.chain.deploy import Deployment
 from datacoop.db import Database
 from datacoop.errors import Conflict, Unprocessable
 from datacoop.settings import Settings
@@ -74,14 +73,14 @@ def _task(sdk: Any, requester: LocalAccount, **fields: Any) -> TaskPublic:
 
 
 def test_reads_symbol_and_decimals_and_refuses_what_is_no_erc20(
-    chain: ChainClient, usdc: TestToken, deployment: Deployment, accounts: list[LocalAccount]
+    chain: ChainClient, usdc: TestToken, accounts: list[LocalAccount]
 ) -> None:
     # Execute
     read = tokens.read_token(chain, usdc.address.lower())
     with pytest.raises(Unprocessable) as no_code:
         tokens.read_token(chain, accounts[3].address)  # an account, no contract
     with pytest.raises(Unprocessable) as no_decimals:
-        tokens.read_token(chain, deployment.escrow)  # a contract, but no decimals()
+        tokens.read_token(chain, _deploy_plain_erc20(chain, accounts[5]))  # a contract without decimals()
     # Assert
     assert read == tokens.TokenInfo(usdc.address, "USDC", 6)
     assert no_code.value.field == no_decimals.value.field == "token"
@@ -101,7 +100,7 @@ def test_permit_domain_is_the_one_the_token_checks(
 
 
 def _deploy_plain_erc20(chain: ChainClient, deployer: LocalAccount) -> str:
-    """An ERC-20 without permit (the USDT-style mock): funding falls back to approve."""
+    """The USDT-style mock: no permit (funding falls back to approve), and not even decimals()."""
     artifact = compile_contract("NoReturnToken", source_dir=REPO / "contracts" / "tests" / "mocks")
     data = (
         chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor().data_in_transaction
@@ -159,28 +158,13 @@ def test_a_task_in_a_6_decimal_token_funded_with_one_permit(
     assert [e["token"] for e in sdk(requester).epochs(task.id)] == [usdc_json]
 
 
-def test_whole_tokens_finer_than_the_token_are_refused(
-    node: Node, sdk: Any, api: Any, usdc: TestToken, accounts: list[LocalAccount]
+def test_refusals_name_the_field(
+    node: Node, sdk: Any, api: Any, chain: ChainClient, usdc: TestToken, accounts: list[LocalAccount]
 ) -> None:
-    requester = accounts[1]
-    client = sdk(requester)
-    body = {
-        "title": "Masks", "description": "d", "modality": "image", "target_count": 1, "consent_text": "ok",
-        "deadline": "2030-01-01T00:00:00Z", "token": usdc.address, "reward": "0.0000001",
-    }  # fmt: skip
-    r = api.post("/v1/tasks", json=body, headers={"Authorization": f"Bearer {client._token}"})
-    assert r.status_code == 422
-    assert (r.json()["error"]["field"], r.json()["error"]["limit"]) == ("reward", 6)
-    default = _task(sdk, requester, reward="1")  # no token named: the node's own (18 decimals)
-    assert default.token is not None and default.token.decimals == 18
-    assert default.reward_per_item == str(10**18)
-
-
-def test_an_escrow_task_in_another_token_does_not_fund_the_task(
-    node: Node, sdk: Any, chain: ChainClient, usdc: TestToken, accounts: list[LocalAccount]
-) -> None:
+    # Prepare: a task in USDC, and an escrow task opened in the node's own token
     requester = accounts[1]
     assert node.chain is not None
+    client = sdk(requester)
     task = _task(sdk, requester, token=usdc.address, reward_per_item=1)
     dct = TestToken(chain, node.chain.deployment.token)
     chain.send(requester, dct.mint(requester.address, 10**18).as_tx())
@@ -188,21 +172,33 @@ def test_an_escrow_task_in_another_token_does_not_fund_the_task(
         chain.rpc_url, requester, token=dct.address, escrow=node.chain.deployment.escrow, amount=10**18,
         deadline=int(task.deadline.timestamp()), claim_window_s=30 * 86_400,
     )  # fmt: skip
-    with pytest.raises(Unprocessable) as refused:
-        sdk(requester).link_escrow(task.id, funded.escrow_task_id)
-    assert refused.value.field == "escrow_task_id" and "pays in USDC" in refused.value.message
+    body = {
+        "title": "Masks", "description": "d", "modality": "image", "target_count": 1, "consent_text": "ok",
+        "deadline": "2030-01-01T00:00:00Z", "token": usdc.address, "reward": "0.0000001",
+    }  # fmt: skip
+    # Execute
+    finer = api.post("/v1/tasks", json=body, headers={"Authorization": f"Bearer {client._token}"})
+    with pytest.raises(Unprocessable) as other_token:
+        client.link_escrow(task.id, funded.escrow_task_id)
+    default = _task(sdk, requester, reward="1")  # no token named: the node's own (18 decimals)
+    # Assert
+    assert finer.status_code == 422
+    assert (finer.json()["error"]["field"], finer.json()["error"]["limit"]) == ("reward", 6)
+    assert other_token.value.field == "escrow_task_id" and "pays in USDC" in other_token.value.message
+    assert default.token is not None and default.token.decimals == 18
+    assert default.reward_per_item == str(10**18)
 
 
 def test_a_bad_permit_is_refused_by_the_token(
-    chain: ChainClient, usdc: TestToken, deployment: Deployment, accounts: list[LocalAccount]
+    chain: ChainClient, usdc: TestToken, accounts: list[LocalAccount]
 ) -> None:
     requester, thief = accounts[1], accounts[3]
     domain = tokens.read_permit_domain(chain, usdc.address)
-    typed = tokens.permit_typed_data(domain, requester.address, deployment.escrow, 5 * USDC, 0, 2**40)
+    typed = tokens.permit_typed_data(domain, requester.address, thief.address, 5 * USDC, 0, 2**40)
     forged = tokens.sign_permit(thief, typed)  # not the owner's signature
     with pytest.raises(Conflict):
         chain.send(thief, tokens.permit_call(typed, forged).as_tx())
-    assert tokens.allowance(chain, usdc.address, requester.address, deployment.escrow) == 0
+    assert tokens.allowance(chain, usdc.address, requester.address, thief.address) == 0
 
 
 def _settle(node: Node) -> None:
