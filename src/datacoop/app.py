@@ -54,7 +54,7 @@ from datacoop.tasks.submissions import SubmissionService
 if TYPE_CHECKING:
     from datacoop.screening.broker import BrokerWorkers, PrescreenBroker
 
-__all__ = ["Node", "Wakeup", "build_node"]
+__all__ = ["Node", "Wakeup", "build_node", "migrate_database"]
 
 
 class Wakeup:
@@ -216,6 +216,15 @@ def _chain_probe(chain: ChainHandle | None, watcher: ChainWatcher | None) -> dic
     if watcher is not None:
         report["watcher"] = watcher.state().as_dict()  # head, processed, lag, reorgs
     return report
+
+
+def migrate_database(settings: Settings) -> None:
+    """Bring the settings' database to the newest schema, once, before several processes build nodes on it."""
+    db = Database(settings.resolved_database_url)
+    try:
+        db.migrate()
+    finally:
+        db.dispose()
 
 
 def build_node(

@@ -21,6 +21,7 @@ from datacoop.cli import (
     merkle,
     openapi,
     policy,
+    serve,
     settle,
     submit,
     tasks,
@@ -39,6 +40,7 @@ app = typer.Typer(
 )
 for module in (
     up,
+    serve,
     deploy,
     cid,
     tasks,
