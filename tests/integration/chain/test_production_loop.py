@@ -13,7 +13,7 @@ delivered only once the watcher holds the sale at the confirmation depth.
 from __future__ import annotations
 
 import json
-import secrets
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from tests.conftest import FAST_STAGES
 from tests.integration.chain.test_deploy_network import CHAIN_ID, MOCKS, _deploy_code
 from tests.unit.datasets.conftest import Accepted, cli_database_url
@@ -38,12 +38,16 @@ from datacoop.cli import app
 from datacoop.client import DataCoopClient, derive_dev_accounts
 from datacoop.db import Database
 from datacoop.db.models import Order
-from datacoop.errors import Conflict
 from datacoop.settings import Settings
 from datacoop.settlement import wallet
 from datacoop.tasks.schemas import TaskCreate
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# conftest's `db`, its PostgreSQL half only (production refuses the SQLite default); skipped without a server
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.parametrize("db", ["postgres"], indirect=True),
+]
 
 USDC = 10**6  # one whole token of the 6-decimal PermitToken
 CONFIRMATIONS = 3
@@ -60,24 +64,6 @@ class Production:
     operator: LocalAccount  # its key lives in the keystore; the test keeps it only to sign in
     usdc: TestToken  # PermitToken: TestToken's mint, balanceOf and approve
     deployment: dict[str, Any]
-
-
-@pytest.fixture
-def db(postgres_url: str) -> Iterator[Database]:
-    """A fresh PostgreSQL schema (production refuses the SQLite default); skipped without a server."""
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    database = Database(postgres_url, schema=schema)
-    try:
-        database.migrate()
-        yield database
-    finally:
-        database.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def _deploy(anvil: AnvilNode, db: Database, tmp: Path, usdc: str, admin: str) -> tuple[Path, Path, Path]:
@@ -158,7 +144,10 @@ def _send_unmined(chain: ChainClient, account: LocalAccount, tx: dict[str, Any])
     return "0x" + bytes(chain.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)).hex()
 
 
-def _relay_body(chain: ChainClient, claim: dict[str, Any], who: LocalAccount, relayer: str, fee: int) -> dict:  # type: ignore[type-arg]
+def _relay_body(
+    chain: ChainClient, claim: dict[str, Any], who: LocalAccount, relayer: str, fee: int
+) -> dict[str, Any]:
+    """The API's body of a gasless claim: ``who`` signs the EIP-712 Claim of ``claim`` (its vault)."""
     now = chain.w3.eth.get_block("latest")["timestamp"]
     auth = ClaimAuthorisation(chain.chain_id, claim["vault"], who.address, int(claim["cumulative"]), relayer,
                               fee, now + 3600)  # fmt: skip
@@ -239,6 +228,8 @@ def test_the_production_loop_on_a_non_default_chain(production: Production, sdk:
     assert p.usdc.balance_of(contributor.address) == 25 * USDC - fee == 22_500_000
     assert p.usdc.balance_of(p.operator.address) - operator_usdc == fee
     assert p.chain.w3.eth.get_transaction_count(contributor.address) == 0  # never sent anything
+    spend = as_requester.spend(task.id)
+    assert (spend["paid"], spend["remaining"], spend["token"]) == (str(25 * USDC), str(75 * USDC), usdc_json)
 
     # 5: a version published and listed in USDC
     dataset = as_requester.create_dataset("masks", {"task_ids": [task.id]})
@@ -261,11 +252,13 @@ def test_the_production_loop_on_a_non_default_chain(production: Production, sdk:
     try:
         tx_hash = _send_unmined(p.chain, buyer, market.buy(listing["market_listing_id"]).as_tx())
         answers = []
+        body = {"listing_id": listing["id"], "tx_hash": tx_hash, "jurisdiction": "US", "purpose": "training"}
         for _ in range(CONFIRMATIONS - 1):  # the sale 1, then 2 blocks deep
             p.chain.rpc("evm_mine", [])
-            with pytest.raises(Conflict) as early:
-                as_buyer.place_order(listing["id"], tx_hash, "US", wait_s=0)
-            answers.append((early.value.field, early.value.limit))
+            early = as_buyer._http.post("/v1/orders", json=body, headers=as_buyer._auth_headers())
+            answers.append(
+                (early.status_code, early.json()["error"]["field"], early.json()["error"]["limit"])
+            )
         with node.db.transaction() as s:
             assert s.scalars(select(Order)).all() == []
         p.chain.rpc("evm_mine", [])  # 3 blocks deep: the watcher holds it final
@@ -274,10 +267,16 @@ def test_the_production_loop_on_a_non_default_chain(production: Production, sdk:
         p.chain.rpc("evm_setIntervalMining", [1])
     receipt = p.chain.receipt(tx_hash)
     assert receipt is not None
-    assert answers == [("confirmations", CONFIRMATIONS)] * 2
+    assert answers == [(409, "confirmations", CONFIRMATIONS)] * 2
     assert p.chain.block_number() - receipt.block_number + 1 >= CONFIRMATIONS
     assert (order["amount"], order["granted"]) == (str(PRICE), [0, 1])
 
     # 7: delivered
     export = as_buyer.download(order["id"], Path(node.settings.data_dir) / "order.tar")
-    assert export.stat().st_size > 0
+    with tarfile.open(export) as tar:
+        names = tar.getnames()
+        assert names[0] == "order.json" and sorted(n for n in names if n.endswith(".jpg")) == [
+            "000000.jpg",
+            "000001.jpg",
+        ]
+        assert tar.extractfile("000001.jpg").read() == b"scrubbed photo 2"  # type: ignore[union-attr]
