@@ -825,6 +825,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/claims/{task_id}/relay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Relay Claim
+         * @description Relay a contributor's signed claim (gasless: the node pays the gas, the signed fee pays the node).
+         *
+         *     No session needed: the contributor's EIP-712 signature is the credential.
+         */
+        post: operations["relay_claim_v1_claims__task_id__relay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/statements/{address}": {
         parameters: {
             query?: never;
@@ -1332,6 +1354,74 @@ export interface components {
             root: string;
             /** @description the task's token, what the amounts are in (null: never recorded) */
             token?: components["schemas"]["TokenPublic"] | null;
+        };
+        /**
+         * ClaimRelayCreate
+         * @description A gasless claim: the contributor's EIP-712 ``Claim`` (domain: the task's vault and the chain),
+         *     with its signature; the node relays it and earns ``fee``.
+         */
+        ClaimRelayCreate: {
+            /**
+             * Chain Id
+             * @description the chain id the signature's domain names
+             */
+            chain_id: number;
+            /**
+             * Vault
+             * @description the task's vault: the domain's verifyingContract
+             */
+            vault: string;
+            /**
+             * Account
+             * @description the contributor, who signed
+             */
+            account: string;
+            /**
+             * Cumulative
+             * @description the cumulative amount the claimable root pays the account
+             */
+            cumulative: number;
+            /**
+             * Relayer
+             * @description the node's operator, or the zero address for anyone
+             */
+            relayer: string;
+            /**
+             * Fee
+             * @description token base units to the relayer, at most 10 % of what the claim pays
+             */
+            fee: number;
+            /**
+             * Deadline
+             * @description unix seconds after which the signature is void
+             */
+            deadline: number;
+            /**
+             * Signature
+             * @description 65 bytes r‖s‖v as 0x-hex, v 27 or 28 (0 or 1 accepted)
+             */
+            signature: string;
+        };
+        /**
+         * ClaimRelayPublic
+         * @description A relayed claim: its outbox record (the node's chain follower sends it once).
+         */
+        ClaimRelayPublic: {
+            /**
+             * Key
+             * @description the outbox key: one per vault, account and cumulative amount
+             */
+            key: string;
+            /**
+             * Status
+             * @description the outbox record's status (pending, signed, sent, mined, confirmed, ...)
+             */
+            status: string;
+            /**
+             * Tx Hash
+             * @description the claimWithSig transaction, once sent
+             */
+            tx_hash: string | null;
         };
         /**
          * DashboardSample
@@ -9225,6 +9315,141 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ClaimPublic"][];
+                };
+            };
+            /** @description an error: invalid_input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: not_authenticated, bad_signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: conflict, replayed_nonce, invalid_transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: integrity, unprocessable */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    relay_claim_v1_claims__task_id__relay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a row id, 1 to 2**31-1 */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClaimRelayCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClaimRelayPublic"];
                 };
             };
             /** @description an error: invalid_input */

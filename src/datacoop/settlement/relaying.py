@@ -28,7 +28,7 @@ from datacoop.db.models import ChainTx
 from datacoop.errors import Conflict, InvalidInput
 from datacoop.identity.addresses import normalize_address
 from datacoop.settlement.handles import Handles
-from datacoop.settlement.schemas import ClaimPublic
+from datacoop.settlement.schemas import ClaimPublic, ClaimRelayCreate, ClaimRelayPublic
 
 __all__ = ["ClaimRelay", "Relayed"]
 
@@ -53,6 +53,13 @@ class ClaimRelay:
 
     def __init__(self, handles: Handles, claims: ClaimsReader) -> None:
         self._h, self._claims = handles, claims
+
+    def relay_request(self, task_id: int, body: ClaimRelayCreate) -> ClaimRelayPublic:
+        """:meth:`relay` for the API's request body (the signature as 0x-hex ``r || s || v``)."""
+        auth = ClaimAuthorisation(body.chain_id, body.vault, body.account, body.cumulative, body.relayer,
+                                  body.fee, body.deadline)  # fmt: skip
+        done = self.relay(task_id, SignedClaim.from_signature(auth, body.signature))
+        return ClaimRelayPublic(key=done.key, status=done.status, tx_hash=done.tx_hash)
 
     def relay(self, task_id: int, signed: SignedClaim) -> Relayed:
         """Enqueue ``signed``'s claim on ``task_id`` (the same claim twice answers with the first record).

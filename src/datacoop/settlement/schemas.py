@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from datacoop.schemas import EcdsaSignature, Uint256
 from datacoop.tasks.schemas import TokenPublic
 
 __all__ = [
     "ClaimPublic",
+    "ClaimRelayCreate",
+    "ClaimRelayPublic",
     "EpochPublic",
     "FundingPublic",
     "SpendPublic",
@@ -124,3 +127,34 @@ class StatementPublic(BaseModel):
 
     account: str
     epochs: list[StatementEpoch]
+
+
+_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+
+
+class ClaimRelayCreate(BaseModel):
+    """A gasless claim: the contributor's EIP-712 ``Claim`` (domain: the task's vault and the chain),
+    with its signature; the node relays it and earns ``fee``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chain_id: int = Field(ge=1, lt=2**64, description="the chain id the signature's domain names")
+    vault: str = Field(pattern=_ADDRESS, description="the task's vault: the domain's verifyingContract")
+    account: str = Field(pattern=_ADDRESS, description="the contributor, who signed")
+    cumulative: Uint256 = Field(description="the cumulative amount the claimable root pays the account")
+    relayer: str = Field(pattern=_ADDRESS, description="the node's operator, or the zero address for anyone")
+    fee: Uint256 = Field(description="token base units to the relayer, at most 10 % of what the claim pays")
+    deadline: Uint256 = Field(description="unix seconds after which the signature is void")
+    signature: EcdsaSignature
+
+
+class ClaimRelayPublic(BaseModel):
+    """A relayed claim: its outbox record (the node's chain follower sends it once)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="the outbox key: one per vault, account and cumulative amount")
+    status: str = Field(
+        description="the outbox record's status (pending, signed, sent, mined, confirmed, ...)"
+    )
+    tx_hash: str | None = Field(description="the claimWithSig transaction, once sent")

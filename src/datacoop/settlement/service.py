@@ -39,7 +39,14 @@ from datacoop.settlement.epochs import Epochs, EpochView
 from datacoop.settlement.funding import Funding
 from datacoop.settlement.handles import Handles
 from datacoop.settlement.relaying import ClaimRelay, Relayed
-from datacoop.settlement.schemas import ClaimPublic, FundingPublic, SpendPublic, StatementPublic
+from datacoop.settlement.schemas import (
+    ClaimPublic,
+    ClaimRelayCreate,
+    ClaimRelayPublic,
+    FundingPublic,
+    SpendPublic,
+    StatementPublic,
+)
 
 __all__ = ["EpochView", "SettlementService", "VoteReward"]
 
@@ -144,3 +151,7 @@ class SettlementService:
     def relay_claim(self, task_id: int, signed: SignedClaim) -> Relayed:
         """Check a contributor's signed gasless claim and enqueue it; the node's operator sends it."""
         return self._relay.relay(task_id, signed)
+
+    def relay_claim_request(self, task_id: int, body: ClaimRelayCreate) -> ClaimRelayPublic:
+        """:meth:`relay_claim` for the API: the authorisation and signature as the request carries them."""
+        return self._relay.relay_request(task_id, body)

@@ -131,6 +131,10 @@ ACCESS: dict[str, Rule] = {
         "the task's requester, the operator", {"requester": OK, "operator": OK}
     ),
     "GET /v1/claims/{address}": only("the address itself, the operator", {"contributor": OK, "operator": OK}),
+    "POST /v1/claims/{task_id}/relay": Rule(
+        "anyone (the contributor's EIP-712 signature is the credential; the service judges it)",
+        dict.fromkeys(ROLES, PASS),
+    ),
     "GET /v1/statements/{address}": only(
         "the address itself, the operator", {"contributor": OK, "operator": OK}
     ),

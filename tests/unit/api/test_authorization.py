@@ -158,6 +158,15 @@ def _logout(w: AuthzWorld, role: str) -> Call:
     return "/v1/auth/logout", {"headers": {"Authorization": f"Bearer {fresh._token}"}}
 
 
+def _relay(w: AuthzWorld, role: str) -> Call:
+    """A well-formed gasless claim whose signature is not the account's: the service refuses it (422)."""
+    signer, zero = Account.create(), "0x" + "00" * 20
+    signature = "0x" + bytes(signer.sign_message(encode_defunct(text=role)).signature).hex()
+    body = {"chain_id": 31337, "vault": zero, "account": signer.address, "cumulative": 1, "relayer": zero,
+            "fee": 0, "deadline": 1, "signature": signature}  # fmt: skip
+    return f"/v1/claims/{w.ids['task']}/relay", {"json": body}
+
+
 def _client(w: AuthzWorld, role: str) -> Any:
     return w.clients.get(role) or w.clients["contributor"]  # anonymous sends a contributor's body
 
@@ -294,6 +303,7 @@ CALLS: dict[str, Builder] = {
     "GET /v1/tasks/{task_id}/epochs": _fixed("/v1/tasks/{task}/epochs"),
     "GET /v1/tasks/{task_id}/spend": _fixed("/v1/tasks/{task}/spend"),
     "GET /v1/claims/{address}": _fixed("/v1/claims/{contributor}"),
+    "POST /v1/claims/{task_id}/relay": _relay,
     "GET /v1/statements/{address}": _fixed("/v1/statements/{contributor}"),
     "POST /v1/listings": _listing,
     "GET /v1/listings": _fixed("/v1/listings"),

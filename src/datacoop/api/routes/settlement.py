@@ -8,7 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from datacoop.api.deps import CallerIsOperator, CurrentCaller, Operator, SettlementDep, own_address
 from datacoop.api.openapi import NOTHING_NEW
 from datacoop.api.params import Id
-from datacoop.settlement.schemas import ClaimPublic, EpochPublic, FundingPublic, SpendPublic, StatementPublic
+from datacoop.settlement.schemas import (
+    ClaimPublic,
+    ClaimRelayCreate,
+    ClaimRelayPublic,
+    EpochPublic,
+    FundingPublic,
+    SpendPublic,
+    StatementPublic,
+)
 
 router = APIRouter(tags=["settlement"])
 
@@ -58,6 +66,14 @@ def claims(
 ) -> list[ClaimPublic]:
     """What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator)."""
     return settlement.claims(own_address(who, address, "claims are", operator=operator))
+
+
+@router.post("/claims/{task_id}/relay", response_model=ClaimRelayPublic, status_code=status.HTTP_202_ACCEPTED)
+def relay_claim(settlement: SettlementDep, task_id: Id, body: ClaimRelayCreate) -> ClaimRelayPublic:
+    """Relay a contributor's signed claim (gasless: the node pays the gas, the signed fee pays the node).
+
+    No session needed: the contributor's EIP-712 signature is the credential."""
+    return settlement.relay_claim_request(task_id, body)
 
 
 @router.get("/statements/{address}", response_model=StatementPublic)
