@@ -22,6 +22,7 @@ from datacoop.cli import (
     openapi,
     policy,
     serve,
+    settings_doc,
     settle,
     submit,
     tasks,
@@ -55,6 +56,7 @@ for module in (
     backup,
     demo,
     openapi,
+    settings_doc,
 ):
     module.register(app)
 exchange.register(app)
