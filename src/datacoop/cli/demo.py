@@ -77,9 +77,10 @@ def _print_summary(s: dict[str, Any]) -> None:
     qualified = sum(v["qualified"] for v in review["validators"])
     table.add_row(
         "4 review",
-        f"{review['decided']} decided, {review['accuracy']:.1%} right vs the truth, "
-        f"{review['votes_per_item']:.2f} votes/item; {review['by_consensus']} by consensus, "
-        f"{review['escalated']} escalated to the requester; "
+        f"{review['decided']} decided, {review['votes_per_item']:.2f} votes/item; "
+        f"{review['by_consensus']} by validators ({review['validator_accuracy']:.1%} right vs the truth), "
+        f"{review['escalated']} escalated ({review['escalated_share']:.1%}) to the requester "
+        f"({review['requester_accuracy']:.1%} right); "
         f"{qualified}/{len(review['validators'])} validators qualified",
         str(secs.get("review")),
     )

@@ -1,7 +1,9 @@
 """The demo's simulated people: contributors who send samples, validators who stake, qualify and vote.
 
-Validators answer as carefully as their accuracy says (the truth is known, as the
-data is generated), so the review's outcome can be scored against the truth.
+Validators, and the requester on the items escalated to them, answer as carefully as
+their stated accuracy says (the truth is known, as the data is generated, but nobody
+simply reads it), so the review's outcome can be scored against the truth: the
+validators' decisions and the requester's separately.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from datacoop.review import wallet
 from datacoop.review.schemas import ReviewItem
 
 STAKE = 100 * UNIT
-# (accuracy, how many): careful validators, and careless ones who are right only 60% of the time
-VALIDATORS = ((0.97, 3), (0.6, 2))
-GOLD_PER_ANSWER = 5
+# (accuracy, how many): careful validators, and careless ones who are right only 60% of the time. Enough
+# of them that an item consensus is unsure about can get more votes (up to the task's cap) from people
+# who have not seen it, so the requester decides only what stays unsure at the cap.
+VALIDATORS = ((0.95, 6), (0.6, 3))
+GOLD_PER_ANSWER = 8
+# The simulated requester is no oracle: on an escalated item they are right this often, like anyone else.
+REQUESTER_ACCURACY = 0.95
 
 
 def _sender(
@@ -91,46 +97,35 @@ def _review(
 ) -> dict[str, Any]:
     scrubbed = node.screening.scrubbed_copies(kind_of)
     truth_of = {cid: kind_of[sid].truth for cid, sid in scrubbed.items()}
-    active = list(validators)
-    while active:
-        for v in list(active):
-            item = v.client.next_review()
-            if item is None:
-                active.remove(v)
-                continue
-            _vote(v, item, gold.get(item.cid) or truth_of[item.cid], rng)
-            v.gold += item.cid in gold
+    _vote_until_done(validators, {**truth_of, **gold}, gold, rng)
     in_review = [sid for sid in kind_of if _reached_review(node, sid)]
-    escalated = 0
     for sid in in_review:
         if requester.review_status(sid).status == "escalated":
-            requester.decide(sid, kind_of[sid].truth, "the requester checked it")
-            escalated += 1
-    decided = correct = votes = 0
-    stuck = 0
-    for sid in in_review:
-        status = requester.review_status(sid)
-        if status.status != "final":
-            stuck += 1
-            continue
-        decided += 1
-        votes += status.votes
-        correct += status.answer == kind_of[sid].truth
-    records = [v.client.validator_record() for v in validators]
+            answer = _answer(kind_of[sid].truth, REQUESTER_ACCURACY, rng)
+            requester.decide(sid, answer, "the requester looked at it")
+    statuses = {sid: requester.review_status(sid) for sid in in_review}
+    decided = {sid: st for sid, st in statuses.items() if st.status == "final"}
+    right = {sid: st.answer == kind_of[sid].truth for sid, st in decided.items()}
+    by_validators = [sid for sid, st in decided.items() if st.decided_by == "consensus"]
+    by_requester = [sid for sid, st in decided.items() if st.decided_by == "requester"]
     final_by_kind: dict[str, Counter[str]] = {}
-    for sid in in_review:
-        answer = requester.review_status(sid).answer
-        if answer is not None:
-            final_by_kind.setdefault(kind_of[sid].value, Counter())[str(answer)] += 1
+    for sid, st in decided.items():
+        final_by_kind.setdefault(kind_of[sid].value, Counter())[str(st.answer)] += 1
+    records = [v.client.validator_record() for v in validators]
     return {
         "items": len(in_review),
-        "decided": decided,
-        "undecided": stuck,
-        "correct": correct,
-        "accuracy": correct / decided if decided else 0.0,
-        "votes_per_item": votes / decided if decided else 0.0,
-        "escalated": escalated,
-        "by_consensus": decided - escalated,
+        "decided": len(decided),
+        "undecided": len(in_review) - len(decided),
+        "correct": sum(right.values()),
+        "accuracy": _share(sum(right.values()), len(decided)),
+        "votes_per_item": _share(sum(st.votes for st in decided.values()), len(decided)),
+        "by_consensus": len(by_validators),
+        "validator_accuracy": _share(sum(right[sid] for sid in by_validators), len(by_validators)),
+        "escalated": len(by_requester),
+        "escalated_share": _share(len(by_requester), len(in_review)),
+        "requester_decided": len(by_requester),
+        "requester_accuracy": _share(sum(right[sid] for sid in by_requester), len(by_requester)),
+        "requester_stated_accuracy": REQUESTER_ACCURACY,
         "final_by_kind": {kind: dict(answers) for kind, answers in final_by_kind.items()},
         "validators": [
             {
@@ -146,12 +141,42 @@ def _review(
     }
 
 
+def _vote_until_done(
+    validators: list[_Validator], truth_of: dict[str, str], gold: dict[str, str], rng: random.Random
+) -> None:
+    """Every validator takes and answers what they are served, round after round, until a round serves none.
+
+    A vote may make consensus ask for another one from a validator who was served nothing earlier in the
+    round, so nobody leaves early: only a whole round without work means no item waits on anyone.
+    """
+    served = True
+    while served:
+        served = False
+        for v in validators:
+            item = v.client.next_review()
+            if item is None:
+                continue
+            served = True
+            _vote(v, item, truth_of[item.cid], rng)
+            v.gold += item.cid in gold
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _answer(truth: str, accuracy: float, rng: random.Random) -> str:
+    """What someone who is right with probability ``accuracy`` answers on an item whose truth is known."""
+    if rng.random() < accuracy:
+        return truth
+    return "reject" if truth == "accept" else "accept"
+
+
 def _reached_review(node: Node, submission_id: int) -> bool:
     report = node.screening.report(submission_id)
     return report["outcome"] == "in_review"
 
 
 def _vote(v: _Validator, item: ReviewItem, truth: str, rng: random.Random) -> None:
-    right = rng.random() < v.accuracy
-    v.client.vote(item, truth if right else ("reject" if truth == "accept" else "accept"))
+    v.client.vote(item, _answer(truth, v.accuracy, rng))
     v.votes += 1

@@ -56,10 +56,13 @@ MIN_ITEMS, MAX_ITEMS = 12, 2_000
 JURISDICTIONS = ("KE", "BR", "IN", "DE", "PH", "NG", "MX")
 CONSENT = "I made this picture myself and agree to its use for training AI models under CC-BY-4.0."
 CONTRIBUTORS = 5
-# Votes per item; an item the first K votes leave unsure goes straight to the requester. No gold is mixed
-# into the real queue (gold_rate 0): a validator's qualification is settled before work arrives, so no
-# item waits on an assignment held by someone who lost it midway (it would wait out the assignment TTL).
+# Votes per item: K to start, then one more at a time while consensus is unsure (its posterior below the
+# task's threshold), up to MAX_VOTES; only an item still unsure at the cap goes to the requester. Gold is
+# mixed into the real queue at GOLD_RATE, so each validator's skill keeps being measured while they work
+# (one who falls below the qualification bar stops counting, and their open items go to others).
 K = 3
+MAX_VOTES = 7
+GOLD_RATE = 0.1
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,9 @@ def _fund(story: _Story, requester: DataCoopClient) -> TaskPublic:
             description="Photos of everyday scenes with several objects; no documents or screenshots.",
             modality="image",
             rules=AcceptanceRules(
-                min_width=320, min_height=240, review=ReviewRules(k=K, max_votes=K, gold_rate=0.0)
+                min_width=320,
+                min_height=240,
+                review=ReviewRules(k=K, max_votes=MAX_VOTES, gold_rate=GOLD_RATE),
             ),
             reward_per_item=REWARD,
             target_count=story.options.items,
@@ -298,13 +303,14 @@ def _review_items(
     gold: dict[str, str],
     kind_of: dict[int, Kind],
 ) -> None:
-    """4. Validators review what pre-screening passed; consensus decides, the requester settles the unsure."""
+    """4. Validators review what pre-screening passed; the requester decides only what stays unsure."""
     review = _review(story.node, requester, validators, gold, kind_of, story.rng)
     story.summary["review"] = review
     story.say(
-        f"4. review: {review['decided']} items decided, accuracy {review['accuracy']:.1%} against the truth, "
-        f"{review['votes_per_item']:.2f} votes per item; {review['by_consensus']} by consensus, "
-        f"{review['escalated']} escalated to the requester"
+        f"4. review: {review['decided']} items decided, {review['votes_per_item']:.2f} votes per item; "
+        f"{review['by_consensus']} by validators ({review['validator_accuracy']:.1%} right), "
+        f"{review['escalated']} escalated ({review['escalated_share']:.1%}) to the requester, right "
+        f"{review['requester_stated_accuracy']:.0%} of the time ({review['requester_accuracy']:.1%} here)"
     )
     story.clock.lap("review")
 

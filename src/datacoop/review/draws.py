@@ -4,7 +4,8 @@ Runs inside the caller's transaction. An item in review wants ``k`` votes, then 
 while consensus is unsure; an appealed item wants a jury of ``2k + 1``. Open slots are drawn from the
 staked, qualified, not excluded validators, weighted by reputation, never the contributor, never an
 account linked to the contributor, never the task's requester, never a validator who was ever assigned
-the item.
+the item. An item consensus left unsure after ``k`` votes, with no slot open and nobody left who may
+review it, goes to the requester now rather than waiting for a vote that cannot come.
 """
 
 from __future__ import annotations
@@ -132,9 +133,18 @@ def fill_slots(s: Session, now: datetime, *, ttl: timedelta, rng: random.Random)
     for item in short:
         candidates = _candidates(s, pool, item, seen[item.submission_id], links)
         chosen = weighted_draw(candidates, item.need, rng)
+        if not chosen and item.unsure and item.open_slots == 0:
+            _escalate(s, item.submission_id, now)
         _assign(s, item, chosen, addresses, now, ttl)
         made += len(chosen)
     return made
+
+
+def _escalate(s: Session, submission_id: int, now: datetime) -> None:
+    """Every eligible validator has voted and consensus is still unsure: the requester decides."""
+    outcome = s.get(ReviewOutcome, submission_id)
+    if outcome is not None and outcome.status == "open":
+        outcome.status, outcome.updated_at = "escalated", now
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,8 @@ class _Short:
     kind: AssignmentKind
     need: int
     appeal: Appeal | None
+    open_slots: int = 0  # assigned, not yet voted
+    unsure: bool = False  # a normal item past its first k votes: consensus asked for another
 
 
 def _batch(s: Session) -> Sequence[Row[int, int, int, int]]:
@@ -186,7 +198,8 @@ def _short_items(s: Session, batch: Sequence[Row[int, int, int, int]]) -> list[_
         live, voted = counts.get((sid, kind.value), (0, 0))
         need = _wanted(rules[task_id], kind, voted) - live
         if need > 0:
-            short.append(_Short(sid, contributor_id, requester_id, kind, need, appeal))
+            unsure = kind is AssignmentKind.NORMAL and voted >= rules[task_id].k
+            short.append(_Short(sid, contributor_id, requester_id, kind, need, appeal, live - voted, unsure))
     return short
 
 

@@ -161,18 +161,17 @@ def _rescore(v: Validator, now: datetime) -> None:
 
 def record_gold(s: Session, v: Validator, correct: bool, rules: Qualification, now: datetime) -> None:
     """A gold answer: accuracy, qualification, reputation; below the floor, excluded, slashing proposed."""
+    was_qualified = v.qualified
     v.gold_answered += 1
     v.gold_correct += int(correct)
     v.qualified = rules.qualified(v.gold_answered, v.gold_correct)
     _rescore(v, now)
+    if was_qualified and not v.qualified:  # their votes stop counting: others take their open items now
+        _release(s, v, (AssignmentKind.NORMAL, AssignmentKind.APPEAL))
     if v.excluded or not should_exclude(v.gold_answered, v.gold_correct, rules):
         return
     v.excluded = True
-    s.execute(
-        update(ReviewAssignment)
-        .where(ReviewAssignment.validator_id == v.id, ReviewAssignment.status == AssignmentStatus.OPEN.value)
-        .values(status=AssignmentStatus.EXPIRED.value)
-    )
+    _release(s, v, tuple(AssignmentKind))
     accuracy = gold_accuracy(v.gold_answered, v.gold_correct) or 0.0
     reason = (
         f"validator {v.participant.address}: gold accuracy {accuracy:.2f} after {v.gold_answered} "
@@ -188,6 +187,19 @@ def record_gold(s: Session, v: Validator, correct: bool, rules: Qualification, n
             created_at=now,
             updated_at=now,
         )
+    )
+
+
+def _release(s: Session, v: Validator, kinds: tuple[AssignmentKind, ...]) -> None:
+    """The validator's open assignments of these kinds expire; the next fill draws someone else."""
+    s.execute(
+        update(ReviewAssignment)
+        .where(
+            ReviewAssignment.validator_id == v.id,
+            ReviewAssignment.status == AssignmentStatus.OPEN.value,
+            ReviewAssignment.kind.in_([k.value for k in kinds]),
+        )
+        .values(status=AssignmentStatus.EXPIRED.value)
     )
 
 

@@ -229,6 +229,51 @@ def test_more_votes_are_drawn_while_consensus_is_unsure(world: World) -> None:
     assert world.requester.review_status(sid).votes == 3
 
 
+def test_an_unsure_item_nobody_left_may_review_goes_to_the_requester_before_the_cap(world: World) -> None:
+    # Prepare: two validators, a cap of 5 votes the pool can never reach
+    task = world.task(k=2, max_votes=5, threshold=0.99)
+    a, b = world.validator(0xC11), world.validator(0xC12)
+    world.qualify(a, b)
+    sid = world.in_review(task, b"a photo nobody agrees on")
+    # Execute: they split, so consensus asks for a third vote; the next request for work finds nobody to ask
+    for v, answer in ((a, "accept"), (b, "reject")):
+        item = world.next_real(v)
+        assert item is not None
+        v.vote(item, answer)
+    assert world.next_real(a) is None
+    # Assert: escalated with its two votes, no third slot opened
+    status = world.requester.review_status(sid)
+    assert (status.status, status.votes) == ("escalated", 2)
+    assert len(_assignments(world.node, sid)) == 2
+
+
+def test_a_validator_who_loses_qualification_hands_back_their_open_items(world: World) -> None:
+    # Prepare: gold served before every real item (gold_rate 1), two extra gold items to serve
+    task = world.task(k=1, gold_rate=1.0)
+    for i in range(2):
+        cid = world.requester.upload(b"extra gold %d" % i).cid
+        world.requester.add_gold(task.id, cid, "accept")
+        world.gold_answers[cid] = "accept"
+    a = world.validator(0xC21)
+    world.qualify(a)
+    sid = world.in_review(task, b"a photo a gets, then loses")
+    # Execute: a is assigned the item, served gold first, and answers it wrong (1 of 3 wrong: below 0.8)
+    item = a.next_review()
+    assert item is not None and item.cid in world.gold_answers
+    [held] = _assignments(world.node, sid)
+    assert held.status == "open"
+    a.vote(item, "reject" if world.gold_answers[item.cid] == "accept" else "accept")
+    # Assert: a no longer counts, and their slot on the item is free for someone else
+    assert not a.validator_record().qualified
+    [released] = _assignments(world.node, sid)
+    assert released.status == "expired"
+    b = world.validator(0xC22)
+    world.qualify(b)
+    b.next_review()
+    statuses = [(x.validator_id, x.status) for x in _assignments(world.node, sid)]
+    assert statuses == [(held.validator_id, "expired"), (_validator_id(world.node, b), "open")]
+
+
 def test_bad_signature_and_unknown_labels_are_refused(world: World) -> None:
     task = world.task(k=1, labels=["mask", "no-mask"])
     v = world.validator(0xD01)
