@@ -15,10 +15,12 @@ when its leading answer is ``--margin`` votes ahead. Both runs see the same late
 each validator would say on each item), so they differ only in whom they ask and how they decide.
 
 Accuracy counts non-gold items by their final answer; an escalated item counts by the model's best answer
-at the vote cap, so escalation hides no errors. ``votes_per_item`` is every vote cast (gold included)
-divided by the non-gold items. Rewards: one unit per useful vote (agreeing with the final or gold answer),
-totalled per validator class. Validators the model finds unskilled are rarely drawn (weight = skill), so
-adversaries may be starved of work before they answer ``--min-gold`` gold items and are formally excluded.
+at the vote cap, so escalation hides no errors; ``validator_accuracy`` counts only the items validators
+decided (not escalated), the share ``escalated_share`` leaves to the requester. ``votes_per_item`` is
+every vote cast (gold included) divided by the non-gold items. Rewards: one unit per useful vote
+(agreeing with the final or gold answer), totalled per validator class. Validators the model finds
+unskilled are rarely drawn (weight = skill), so adversaries may be starved of work before they answer
+``--min-gold`` gold items and are formally excluded.
 """
 
 from __future__ import annotations
@@ -180,6 +182,7 @@ def majority_margin(margin: int) -> Aggregator:
 @dataclass(frozen=True)
 class Outcome:
     accuracy: float  # non-gold items, final (or best-at-cap) answer against the truth
+    validator_accuracy: float  # the non-gold items validators decided (not escalated), against the truth
     votes_per_item: float  # every vote cast, gold included, per non-gold item
     real_votes_per_item: float  # votes on non-gold items only
     escalated_share: float
@@ -209,8 +212,11 @@ def outcome(p: Process) -> Outcome:
             "per_validator": round(total / max(members, 1), 2),
         }
     excluded = np.flatnonzero(p.weights == 0).tolist()
+    by_validators = [i for i in real if i not in p.escalated]
     return Outcome(
         accuracy=sum(p.final[i] == int(world.truth[i]) for i in real) / len(real),
+        validator_accuracy=sum(p.final[i] == int(world.truth[i]) for i in by_validators)
+        / max(len(by_validators), 1),
         votes_per_item=len(p.votes) / len(real),
         real_votes_per_item=sum(not world.gold[cast(int, v.item)] for v in p.votes) / len(real),
         escalated_share=sum(i in p.escalated for i in real) / len(real),
@@ -255,6 +261,7 @@ def simulate(
     return {
         "majority_accuracy": round(plain.accuracy, 4),
         "skill_weighted_accuracy": round(weighted.accuracy, 4),
+        "validator_accuracy": round(weighted.validator_accuracy, 4),
         "votes_per_item": round(weighted.votes_per_item, 3),
         "majority_votes_per_item": round(plain.votes_per_item, 3),
         "escalated_share": round(weighted.escalated_share, 4),
