@@ -72,11 +72,11 @@ class ClaimRelay:
         auth, operator = signed.auth, normalize_address(chain.operator.address)
         vault, account = normalize_address(auth.vault), normalize_address(auth.account)
         key = f"relay:{auth.chain_id}:{vault}:{account}:{auth.cumulative}"
+        _check_signature(signed)
         with self._h.db.transaction() as s:
             known = s.scalar(select(ChainTx).where(ChainTx.key == key))
             if known is not None:  # that amount can be paid once: the same claim is the same record
                 return Relayed(known.key, known.status, known.tx_hash)
-        _check_signature(signed)
         claim = _claimable(self._claims.claims(auth.account), task_id, auth.cumulative)
         _check_terms(auth, claim, chain.client.chain_id, operator)
         req = escrow.vault(claim.escrow_task_id).claim_with_sig(signed, claim.proof)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from tests.integration.chain.test_settlement import REWARD, UNIT, _accept, _fund
 
@@ -15,6 +16,7 @@ from datacoop.app import Node, build_node
 from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import TaskEscrow, TestToken
+from datacoop.chain.gasless import ClaimAuthorisation, SignedClaim
 from datacoop.client import DataCoopClient
 from datacoop.db import Database
 from datacoop.errors import Forbidden, InvalidInput, NotAuthenticated, Unprocessable
@@ -144,3 +146,59 @@ def test_refusals_name_the_field(
     assert not_requester.value.field == "task_id"
     assert bad_address.value.field == "address"
     assert someone_elses.value.field == "address"
+
+
+def test_a_gasless_claim_through_the_api(
+    node: Node, sdk: Any, api: Any, db: Database, chain: ChainClient, accounts: list[LocalAccount]
+) -> None:
+    # Prepare: a contributor that never held ETH has one accepted item, settled in a confirmed epoch
+    operator, requester, contributor = accounts[0], accounts[1], Account.create()
+    assert node.chain is not None
+    token, escrow = (
+        TestToken(chain, node.chain.deployment.token),
+        TaskEscrow(chain, node.chain.deployment.escrow),
+    )
+    task = sdk(requester).create_task(
+        TaskCreate.model_validate(
+            {
+                "title": "Masks",
+                "description": "photos of protective masks",
+                "modality": "image",
+                "reward_per_item": REWARD,
+                "target_count": 10,
+                "deadline": "2030-01-01T00:00:00Z",
+                "consent_text": "ok",
+            }
+        )
+    )
+    escrow_task_id = _fund(chain, token, escrow, requester, 10 * UNIT)
+    sdk(requester).link_escrow(task.id, escrow_task_id)
+    _accept(db, task.id, contributor, 1)
+    sdk(operator).close_epoch(task.id)
+    _settle(node)
+    now = chain.w3.eth.get_block("latest")["timestamp"]
+    vault = escrow.vault(escrow_task_id).address
+    anyone = "0x" + "00" * 20
+    auth = ClaimAuthorisation(
+        chain.chain_id, vault, contributor.address, REWARD, anyone, REWARD // 20, now + 3600
+    )
+    signed = SignedClaim.sign(contributor, auth)
+    body = {"chain_id": auth.chain_id, "vault": auth.vault, "account": auth.account, "cumulative": REWARD,
+            "relayer": auth.relayer, "fee": auth.fee, "deadline": auth.deadline,
+            "signature": "0x" + signed.r.hex() + signed.s.hex() + f"{signed.v:02x}"}  # fmt: skip
+    # Execute: no session, the signature is the credential; the node's chain follower sends it
+    answer = api.post(f"/v1/claims/{task.id}/relay", json=body)
+    fee_before = token.balance_of(operator.address)
+    row = node.chain.relay.drive(answer.json()["key"])
+    # Assert
+    assert answer.status_code == 202 and row.status == "confirmed", (answer.text, row.error)
+    assert token.balance_of(contributor.address) == REWARD - REWARD // 20
+    assert token.balance_of(operator.address) - fee_before == REWARD // 20
+    assert chain.w3.eth.get_balance(contributor.address) == 0
+    again = api.post(f"/v1/claims/{task.id}/relay", json=body)  # the same claim: the same record, no payment
+    assert (again.status_code, again.json()["key"]) == (202, answer.json()["key"])
+    raised = api.post(
+        f"/v1/claims/{task.id}/relay", json={**body, "fee": REWARD // 10}
+    )  # not what was signed
+    assert raised.status_code == 400 and raised.json()["error"]["field"] == "signature", raised.text
+    assert token.balance_of(contributor.address) == REWARD - REWARD // 20
