@@ -95,10 +95,12 @@ def _review(
     kind_of: dict[int, Kind],
     rng: random.Random,
 ) -> dict[str, Any]:
-    scrubbed = node.screening.scrubbed_copies(kind_of)
+    in_review = [sid for sid in kind_of if _reached_review(node, sid)]
+    # Only what reached review: an exact copy rejected by pre-screening has the same scrubbed CID as its
+    # original, and its truth ("reject") must not stand in for the original's.
+    scrubbed = node.screening.scrubbed_copies(in_review)
     truth_of = {cid: kind_of[sid].truth for cid, sid in scrubbed.items()}
     _vote_until_done(validators, {**truth_of, **gold}, gold, rng)
-    in_review = [sid for sid in kind_of if _reached_review(node, sid)]
     for sid in in_review:
         if requester.review_status(sid).status == "escalated":
             answer = _answer(kind_of[sid].truth, REQUESTER_ACCURACY, rng)
