@@ -157,7 +157,8 @@ class StakingMachine(RuleBasedStateMachine):
         slashable = model.staked + model.unbonding
         cap = slashable * MAX_BPS // 10_000
         held = min(amount, cap, slashable - model.reserved)
-        if by != "operator" or amount == 0 or evidence in self.incidents or held == 0:
+        refused = by != "operator" or amount == 0 or evidence == bytes(32) or evidence in self.incidents
+        if refused or held == 0:
             return self._refused(self.staking.recordIncident, validator, amount, evidence, sender=sender)
         assert self.staking.recordIncident(validator, amount, evidence, sender=sender) == held
         assert held <= cap  # never more than the cap per incident
