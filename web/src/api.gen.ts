@@ -308,7 +308,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Task Submissions
+         * @description The task's submissions for its requester, oldest first, a page at a time (X-Next-Cursor: the next).
+         */
+        get: operations["task_submissions_v1_tasks__task_id__submissions_get"];
         put?: never;
         /**
          * Commit Submission
@@ -328,8 +332,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** My Submissions */
+        /**
+         * My Submissions
+         * @description The caller's own submissions, oldest first, a page at a time (X-Next-Cursor names the next).
+         */
         get: operations["my_submissions_v1_submissions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tasks/{task_id}/submissions/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Task Submissions
+         * @description Every submission of the task (ids, states, decisions' times) for its requester, streamed as NDJSON.
+         */
+        get: operations["export_task_submissions_v1_tasks__task_id__submissions_export_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2919,6 +2946,31 @@ export interface components {
             };
         };
         /**
+         * SubmissionRow
+         * @description One submission in a task's list, as its requester reads it: the shared copy's CID, no signature.
+         */
+        SubmissionRow: {
+            /** Id */
+            id: number;
+            state: components["schemas"]["SubmissionState"];
+            /** Contributor */
+            contributor: string;
+            /** Cid */
+            cid: string;
+            /** Jurisdiction */
+            jurisdiction: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
          * SubmissionState
          * @enum {string}
          */
@@ -5322,6 +5374,145 @@ export interface operations {
             };
         };
     };
+    task_submissions_v1_tasks__task_id__submissions_get: {
+        parameters: {
+            query?: {
+                state?: components["schemas"]["SubmissionState"] | null;
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description a row id, 1 to 2**31-1 */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubmissionRow"][];
+                };
+            };
+            /** @description an error: invalid_input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: not_authenticated, bad_signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: conflict, replayed_nonce, invalid_transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: integrity, unprocessable */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     commit_submission_v1_tasks__task_id__submissions_post: {
         parameters: {
             query?: never;
@@ -5462,6 +5653,10 @@ export interface operations {
             query?: {
                 /** @description a row id, 1 to 2**31-1 */
                 task_id?: number | null;
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -5472,10 +5667,145 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SubmissionPublic"][];
+                };
+            };
+            /** @description an error: invalid_input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: not_authenticated, bad_signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: conflict, replayed_nonce, invalid_transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: integrity, unprocessable */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an error: unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export_task_submissions_v1_tasks__task_id__submissions_export_get: {
+        parameters: {
+            query?: {
+                state?: components["schemas"]["SubmissionState"] | null;
+            };
+            header?: never;
+            path: {
+                /** @description a row id, 1 to 2**31-1 */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description one SubmissionRow a line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": unknown;
                 };
             };
             /** @description an error: invalid_input */

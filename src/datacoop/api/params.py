@@ -9,14 +9,16 @@ where each list route declares them.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Response
 
 from datacoop.schemas import MAX_BIGINT, MAX_ID, UINT256_END
 
 __all__ = [
     "MAX_ID",
+    "NEXT_CURSOR",
+    "After",
     "Count",
     "Id",
     "Index",
@@ -25,7 +27,16 @@ __all__ = [
     "Page",
     "UnixSeconds",
     "Wei",
+    "page_of",
 ]
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+_HasId = TypeVar("_HasId", bound=_Identified)
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id, 1 to 2**31-1")]
 """A row id in the path (``/tasks/{task_id}``)."""
@@ -41,6 +52,23 @@ Offset = Annotated[int, Query(ge=0, le=MAX_BIGINT, description="rows to skip, 0 
 
 Page = Annotated[int, Query(ge=1, le=500, description="rows per page, 1 to 500")]
 """How many rows a page holds."""
+
+After = Annotated[
+    int | None,
+    Query(ge=0, le=MAX_ID, description="start after this id: the previous page's X-Next-Cursor header"),
+]
+"""A keyset page's start: the last id of the page before."""
+
+NEXT_CURSOR = "X-Next-Cursor"
+"""The header a keyset page sets when more rows follow: the ``after`` of the next page."""
+
+
+def page_of(response: Response, rows: list[_HasId], limit: int) -> list[_HasId]:
+    """The first ``limit`` of ``rows`` (read as ``limit + 1``); sets :data:`NEXT_CURSOR` when more follow."""
+    if len(rows) > limit:
+        response.headers[NEXT_CURSOR] = str(rows[limit - 1].id)
+    return rows[:limit]
+
 
 Count = Annotated[int | None, Query(ge=0, le=MAX_BIGINT, description="a count or size, 0 to 2**63-1")]
 """An optional bound on a count or a byte size (``?min_items=``)."""

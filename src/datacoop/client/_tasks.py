@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -13,7 +13,14 @@ from datacoop.cid import parse_cid
 from datacoop.client._transport import Transport, _file_chunks, _stream_chunks
 from datacoop.identity.addresses import normalize_jurisdiction
 from datacoop.identity.eip712 import SubmissionMessage, sign_typed
-from datacoop.tasks.schemas import BlobPublic, SubmissionCreate, SubmissionPublic, TaskCreate, TaskPublic
+from datacoop.tasks.schemas import (
+    BlobPublic,
+    SubmissionCreate,
+    SubmissionPublic,
+    SubmissionRow,
+    TaskCreate,
+    TaskPublic,
+)
 
 __all__ = ["TaskCalls"]
 
@@ -107,6 +114,23 @@ class TaskCalls(Transport):
         return self._get(f"/submissions/{submission_id}", SubmissionPublic)
 
     def my_submissions(self, task_id: int | None = None) -> list[SubmissionPublic]:
+        """All of the caller's submissions (every page), oldest first."""
         params = {"task_id": task_id} if task_id is not None else {}
-        data = self._request("GET", "/submissions", params=params).json()
-        return [SubmissionPublic.model_validate(s) for s in data]
+        return [SubmissionPublic.model_validate(s) for s in self._pages("/submissions", params)]
+
+    def task_submissions(self, task_id: int, state: str | None = None) -> list[SubmissionRow]:
+        """Every submission of a task the caller requested (every page), oldest first."""
+        params = {"state": state} if state is not None else {}
+        return [SubmissionRow.model_validate(s) for s in self._pages(f"/tasks/{task_id}/submissions", params)]
+
+    def _pages(self, path: str, params: dict[str, Any], limit: int = 500) -> Iterator[Any]:
+        """Each row of a keyset-paged list, following X-Next-Cursor until the last page."""
+        after: str | None = None
+        while True:
+            r = self._request(
+                "GET", path, params={**params, "limit": limit, **({"after": after} if after else {})}
+            )
+            yield from r.json()
+            after = r.headers.get("x-next-cursor")
+            if after is None:
+                return

@@ -20,6 +20,7 @@ __all__ = [
     "StateChange",
     "SubmissionCreate",
     "SubmissionPublic",
+    "SubmissionRow",
     "TaskCreate",
     "TaskDashboard",
     "TaskPublic",
@@ -178,6 +179,18 @@ class SubmissionPublic(_Model):
     updated_at: datetime
     history: list[StateChange] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class SubmissionRow(_Model):
+    """One submission in a task's list, as its requester reads it: the shared copy's CID, no signature."""
+
+    id: int
+    state: SubmissionState
+    contributor: str
+    cid: str
+    jurisdiction: str
+    created_at: datetime
+    updated_at: datetime
 
 
 class DashboardSample(_Model):

@@ -9,7 +9,7 @@ even when it races.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +31,10 @@ from datacoop.identity.eip712 import (
     verify_submission,
 )
 from datacoop.identity.schemas import Caller
+from datacoop.tasks import listing
 from datacoop.tasks.disclosure import shared_cid, shared_report
 from datacoop.tasks.rules import TaskStatus
-from datacoop.tasks.schemas import StateChange, SubmissionCreate, SubmissionPublic
+from datacoop.tasks.schemas import StateChange, SubmissionCreate, SubmissionPublic, SubmissionRow
 from datacoop.tasks.service import load_task
 from datacoop.tasks.states import SubmissionState
 from datacoop.tasks.transitions import move
@@ -201,14 +202,41 @@ class SubmissionService:
         prescreen = report if full else shared_report(report)
         return public.model_copy(update={"details": {"prescreen": prescreen}})
 
-    def list_mine(self, contributor: Caller, *, task_id: int | None = None) -> list[SubmissionPublic]:
+    def list_mine(
+        self,
+        contributor: Caller,
+        *,
+        task_id: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[SubmissionPublic]:
+        """The caller's submissions after id ``after`` (a keyset page), oldest first, at most ``limit``."""
         with self._db.transaction() as s:
             query = (
                 select(Submission).where(Submission.contributor_id == contributor.id).order_by(Submission.id)
             )
             if task_id is not None:
                 query = query.where(Submission.task_id == task_id)
+            if after is not None:
+                query = query.where(Submission.id > after)
+            if limit is not None:
+                query = query.limit(limit)
             return [submission_public(r, self.domain.chain_id) for r in s.scalars(query)]
+
+    def task_rows(
+        self, viewer: Caller, task_id: int, *, operator: bool, state: SubmissionState | None = None,
+        after: int | None = None, limit: int = 100,
+    ) -> list[SubmissionRow]:  # fmt: skip
+        """A page of the task's submissions for its requester (or the operator); see :mod:`.listing`."""
+        return listing.task_rows(
+            self._db, viewer, task_id, operator=operator, state=state, after=after, limit=limit
+        )
+
+    def stream_task_rows(
+        self, viewer: Caller, task_id: int, *, operator: bool, state: SubmissionState | None = None
+    ) -> Iterator[SubmissionRow]:
+        """Every submission of the task, for its requester (or the operator), read in batches."""
+        return listing.stream_task_rows(self._db, viewer, task_id, operator=operator, state=state)
 
     def transition(
         self, submission_id: int, to: SubmissionState, *, reason: str | None = None

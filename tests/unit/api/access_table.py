@@ -90,6 +90,13 @@ ACCESS: dict[str, Rule] = {
     "GET /v1/blobs/{cid}": public("anyone (size and profile only; the bytes are never served here)"),
     "POST /v1/tasks/{task_id}/submissions": signed_in("any signed-in account, signing for itself (EIP-712)"),
     "GET /v1/submissions": signed_in("any signed-in account (its own submissions)"),
+    "GET /v1/tasks/{task_id}/submissions": only(
+        "the task's requester, the operator (shared copies' CIDs, no signatures)",
+        {"requester": OK, "operator": OK},
+    ),
+    "GET /v1/tasks/{task_id}/submissions/export": only(
+        "the task's requester, the operator (NDJSON, every row)", {"requester": OK, "operator": OK}
+    ),
     "GET /v1/submissions/{submission_id}": only(
         "its contributor and the operator (all of it), the task's requester (the shared copy)", PARTIES, 404
     ),

@@ -263,6 +263,8 @@ CALLS: dict[str, Builder] = {
     "GET /v1/blobs/{cid}": _fixed("/v1/blobs/{blob}"),
     "POST /v1/tasks/{task_id}/submissions": _submission,
     "GET /v1/submissions": _fixed("/v1/submissions"),
+    "GET /v1/tasks/{task_id}/submissions": _fixed("/v1/tasks/{task}/submissions"),
+    "GET /v1/tasks/{task_id}/submissions/export": _fixed("/v1/tasks/{task}/submissions/export"),
     "GET /v1/submissions/{submission_id}": _fixed("/v1/submissions/{submission}"),
     "GET /v1/submissions/{submission_id}/review": _fixed("/v1/submissions/{submission}/review"),
     "GET /v1/submissions/{submission_id}/appeal": _fixed("/v1/submissions/{appealed}/appeal"),

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
+from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CallerIsOperator, CurrentCaller, SubmissionsDep
 from datacoop.api.limits import SUBMISSIONS
-from datacoop.api.params import Id, MaybeId
-from datacoop.tasks.schemas import SubmissionCreate, SubmissionPublic
+from datacoop.api.params import NEXT_CURSOR, After, Id, MaybeId, Page, page_of
+from datacoop.tasks.schemas import SubmissionCreate, SubmissionPublic, SubmissionRow
+from datacoop.tasks.states import SubmissionState
 
 router = APIRouter(tags=["submissions"])
+PAGED: dict[int | str, dict[str, object]] = {
+    200: {"headers": {NEXT_CURSOR: {"description": "the next page's `after`, when more rows follow",
+                                    "schema": {"type": "string"}}}}
+}  # fmt: skip
 
 
 @router.post(
@@ -25,11 +31,39 @@ def commit_submission(
     return submissions.commit(who, task_id, body)
 
 
-@router.get("/submissions", response_model=list[SubmissionPublic])
+@router.get("/submissions", response_model=list[SubmissionPublic], responses=PAGED)
 def my_submissions(
-    submissions: SubmissionsDep, who: CurrentCaller, task_id: MaybeId = None
-) -> list[SubmissionPublic]:
-    return submissions.list_mine(who, task_id=task_id)
+    submissions: SubmissionsDep, who: CurrentCaller, response: Response, task_id: MaybeId = None,
+    after: After = None, limit: Page = 100,
+) -> list[SubmissionPublic]:  # fmt: skip
+    """The caller's own submissions, oldest first, a page at a time (X-Next-Cursor names the next)."""
+    return page_of(response, submissions.list_mine(who, task_id=task_id, after=after, limit=limit + 1), limit)
+
+
+@router.get("/tasks/{task_id}/submissions", response_model=list[SubmissionRow], responses=PAGED)
+def task_submissions(
+    submissions: SubmissionsDep, who: CurrentCaller, operator: CallerIsOperator, response: Response,
+    task_id: Id, state: SubmissionState | None = None, after: After = None, limit: Page = 100,
+) -> list[SubmissionRow]:  # fmt: skip
+    """The task's submissions for its requester, oldest first, a page at a time (X-Next-Cursor: the next)."""
+    rows = submissions.task_rows(who, task_id, operator=operator, state=state, after=after, limit=limit + 1)
+    return page_of(response, rows, limit)
+
+
+@router.get(
+    "/tasks/{task_id}/submissions/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "one SubmissionRow a line"}},
+)
+def export_task_submissions(
+    submissions: SubmissionsDep, who: CurrentCaller, operator: CallerIsOperator, task_id: Id,
+    state: SubmissionState | None = None,
+) -> StreamingResponse:  # fmt: skip
+    """Every submission of the task (ids, states, decisions' times) for its requester, streamed as NDJSON."""
+    rows = submissions.stream_task_rows(who, task_id, operator=operator, state=state)
+    return StreamingResponse(
+        (row.model_dump_json() + "\n" for row in rows), media_type="application/x-ndjson"
+    )
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
