@@ -75,12 +75,13 @@ def _print_summary(s: dict[str, Any]) -> None:
         str(secs.get("prescreen")),
     )
     qualified = sum(v["qualified"] for v in review["validators"])
+    by_requester = review["requester_accuracy"]  # None when the requester decided nothing
     table.add_row(
         "4 review",
         f"{review['decided']} decided, {review['votes_per_item']:.2f} votes/item; "
         f"{review['by_consensus']} by validators ({review['validator_accuracy']:.1%} right vs the truth), "
-        f"{review['escalated']} escalated ({review['escalated_share']:.1%}) to the requester "
-        f"({review['requester_accuracy']:.1%} right); "
+        f"{review['escalated']} escalated ({review['escalated_share']:.1%}) to the requester"
+        f"{'' if by_requester is None else f' ({by_requester:.1%} right)'}; "
         f"{qualified}/{len(review['validators'])} validators qualified",
         str(secs.get("review")),
     )

@@ -126,7 +126,9 @@ def _review(
         "escalated": len(by_requester),
         "escalated_share": _share(len(by_requester), len(in_review)),
         "requester_decided": len(by_requester),
-        "requester_accuracy": _share(sum(right[sid] for sid in by_requester), len(by_requester)),
+        "requester_accuracy": (  # None when the requester decided nothing
+            _share(sum(right[sid] for sid in by_requester), len(by_requester)) if by_requester else None
+        ),
         "requester_stated_accuracy": REQUESTER_ACCURACY,
         "final_by_kind": {kind: dict(answers) for kind, answers in final_by_kind.items()},
         "validators": [

@@ -310,9 +310,13 @@ def _review_items(
         f"4. review: {review['decided']} items decided, {review['votes_per_item']:.2f} votes per item; "
         f"{review['by_consensus']} by validators ({review['validator_accuracy']:.1%} right), "
         f"{review['escalated']} escalated ({review['escalated_share']:.1%}) to the requester, right "
-        f"{review['requester_stated_accuracy']:.0%} of the time ({review['requester_accuracy']:.1%} here)"
+        f"{review['requester_stated_accuracy']:.0%} of the time{_here(review['requester_accuracy'])}"
     )
     story.clock.lap("review")
+
+
+def _here(accuracy: float | None) -> str:
+    return "" if accuracy is None else f" ({accuracy:.1%} here)"
 
 
 def _pay(story: _Story, task_id: int, contributors: list[DataCoopClient]) -> None:
