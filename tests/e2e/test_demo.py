@@ -59,6 +59,10 @@ def test_every_bad_kind_is_rejected_and_every_good_item_is_kept(summary: dict[st
     assert review["undecided"] == 0 and review["decided"] == summary["prescreen"]["to_review"] > 0
     assert review["votes_per_item"] >= 3 and 0.8 <= review["accuracy"] <= 1.0
     assert review["by_consensus"] + review["escalated"] == review["decided"]
+    # validators decide (issue 20): the requester, right only as often as stated, gets what stays unsure
+    assert review["requester_decided"] == review["escalated"]
+    assert review["escalated_share"] == review["escalated"] / review["items"] <= 0.10
+    assert review["validator_accuracy"] >= 0.95 and review["requester_stated_accuracy"] < 1.0
     careless = [v for v in review["validators"] if v["accuracy"] < 0.9]
     assert careless and all(v["gold_answered"] >= 4 for v in review["validators"])
 
