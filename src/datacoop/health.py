@@ -45,8 +45,8 @@ class LivenessPublic(BaseModel):
 
 
 class ReadinessPublic(BaseModel):
-    status: Literal["ok", "degraded"]
-    parts: dict[str, str]  # each probed part's status: ok or down
+    status: Literal["ok"]
+    parts: dict[str, str]  # each probed part's status
 
 
 class HealthService:

@@ -56,9 +56,9 @@ export interface paths {
         };
         /**
          * Ready
-         * @description Readiness: the database and the blob store answer, so requests can be taken; 503 (take this process
-         *     out of the load balancer, don't restart it) when one does not. The chain is left out: the outbox
-         *     keeps what waits on it.
+         * @description Readiness: the database and the blob store answer, so requests can be taken. Otherwise 503 (take this
+         *     process out of the load balancer, don't restart it), the error naming the part that is down. The
+         *     chain is left out: the outbox keeps what waits on it.
          */
         get: operations["ready_v1_health_ready_get"];
         put?: never;
@@ -2504,9 +2504,9 @@ export interface components {
         ReadinessPublic: {
             /**
              * Status
-             * @enum {string}
+             * @constant
              */
-            status: "ok" | "degraded";
+            status: "ok";
             /** Parts */
             parts: {
                 [key: string]: string;
@@ -3667,13 +3667,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description an error: unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ReadinessPublic"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

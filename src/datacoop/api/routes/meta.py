@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from datacoop.api.deps import OPTIONAL_AUTH, Eip712Dep, NodeDep, OptionalCaller, is_operator
+from datacoop.errors import Unavailable
 from datacoop.health import READY_PARTS, LivenessPublic, ReadinessPublic, public_report
 from datacoop.identity.eip712 import typed_data_json
 from datacoop.identity.schemas import Eip712Public
@@ -33,16 +34,16 @@ def live() -> LivenessPublic:
     return LivenessPublic(status="ok")
 
 
-@router.get("/health/ready", response_model=ReadinessPublic, responses={503: {"model": ReadinessPublic}})
-def ready(node: NodeDep) -> JSONResponse:
-    """Readiness: the database and the blob store answer, so requests can be taken; 503 (take this process
-    out of the load balancer, don't restart it) when one does not. The chain is left out: the outbox
-    keeps what waits on it."""
+@router.get("/health/ready", response_model=ReadinessPublic)
+def ready(node: NodeDep) -> ReadinessPublic:
+    """Readiness: the database and the blob store answer, so requests can be taken. Otherwise 503 (take this
+    process out of the load balancer, don't restart it), the error naming the part that is down. The
+    chain is left out: the outbox keeps what waits on it."""
     report = node.health.ready()
-    body = ReadinessPublic(
-        status=report["status"], parts={n: p["status"] for n, p in report.items() if n in READY_PARTS}
-    )
-    return JSONResponse(body.model_dump(), status_code=200 if report["status"] == "ok" else 503)
+    parts = {name: part["status"] for name, part in report.items() if name in READY_PARTS}
+    if down := [name for name, status in parts.items() if status != "ok"]:
+        raise Unavailable(f"not ready: the {' and the '.join(down)} did not answer", field=down[0])
+    return ReadinessPublic(status="ok", parts=parts)
 
 
 @router.get("/eip712", response_model=Eip712Public)
