@@ -51,6 +51,7 @@ SEMANTIC = {
     "GET /v1/claims/{address}": "a mixed-case address must carry its EIP-55 checksum",
     "GET /v1/statements/{address}": "a mixed-case address must carry its EIP-55 checksum",
     "GET /v1/royalties/{address}": "a mixed-case address must carry its EIP-55 checksum",
+    "POST /v1/claims/{task_id}/relay": "mixed-case addresses carry their EIP-55 checksum; the account signed",
     "POST /v1/orders": "the jurisdiction must be an ISO 3166-1 country",
     "POST /v1/tasks/{task_id}/gold": "the CID's multihash must be sha2-256 of a raw or dag-pb block",
     "POST /v1/tasks/{task_id}/submissions": "the CID's multihash; an ISO 3166-1 jurisdiction",
