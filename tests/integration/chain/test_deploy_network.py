@@ -165,11 +165,13 @@ def _production(network: Network, deployment: Path, tmp_path: Path) -> Settings:
     )  # fmt: skip
 
 
-def _sent_by(network: Network, since: int) -> list[Any]:
-    """The deployer's transactions mined from block ``since`` on."""
+def _sent_by(network: Network, since: int, from_nonce: int = 0) -> list[Any]:
+    """The deployer's transactions mined from block ``since`` on, with a nonce of at least ``from_nonce``
+    (one sent earlier may still be mined after ``since`` on a loaded machine)."""
     w3 = network.client.w3
     blocks = (w3.eth.get_block(n, full_transactions=True) for n in range(since, w3.eth.block_number + 1))
-    return [tx for b in blocks for tx in b["transactions"] if tx["from"] == network.deployer.address]  # type: ignore[index]
+    return [tx for b in blocks for tx in b["transactions"]  # type: ignore[index]
+            if tx["from"] == network.deployer.address and tx["nonce"] >= from_nonce]  # fmt: skip
 
 
 def _start(settings: Settings) -> str:
@@ -235,6 +237,7 @@ def test_production_deploys_a_real_token_behind_a_timelock_and_starts(
     as_admin = network.deploy("--token", usdc, "--admin", network.deployer.address, out=out, env=env)
     no_token = network.deploy("--admin", multisig, out=out, env=env)
     first_block = network.client.block_number()
+    first_nonce = network.client.w3.eth.get_transaction_count(network.deployer.address, "pending")
     done = network.deploy(
         "--token", usdc, "--admin", multisig, "--timelock-delay", "3600", "--json",
         "--priority-fee-gwei", "2", "--max-fee-gwei", "50", out=out, env=env,
@@ -245,7 +248,7 @@ def test_production_deploys_a_real_token_behind_a_timelock_and_starts(
     assert done.exit_code == 0, done.output
     report = json.loads(done.output)
     assert report["token"] == usdc and report["timelock"] and report["admin"] == report["timelock"]
-    sent = _sent_by(network, first_block)
+    sent = _sent_by(network, first_block, first_nonce)
     assert len(sent) == report["transactions"] >= 9  # timelock, 5 contracts, 2 × (grant, renounce)
     assert {tx["maxPriorityFeePerGas"] for tx in sent} == {2 * 10**9}  # the fee policy asked for
     assert max(tx["maxFeePerGas"] for tx in sent) <= 50 * 10**9
