@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
     from datacoop.screening.broker import BrokerWorkers, PrescreenBroker
 
 __all__ = ["Node", "Wakeup", "build_node", "migrate_database"]
+
+log = logging.getLogger("datacoop.follower")
 
 
 class Wakeup:
@@ -130,18 +134,26 @@ class Node:
 
     def _chain_tick(self, _worker: str) -> bool:
         assert self.chain is not None
-        changed = self.chain.relay.step()
-        changed |= self.watcher is not None and self.watcher.step()  # before the services that read it
-        changed |= self.settlement.tick()
-        self.datasets.sync()
-        self.exchange.sync()  # listings, publisher shares and royalty rounds
-        changed |= self.review.slashing.sync()  # recorded incidents: executed once their appeal period ends
+        # Each part in turn, each on its own: one that fails (an RPC error, a log it cannot decode) is
+        # logged and the others still run, so a stuck watcher never holds up postings or sales.
+        changed = _step("outbox", self.chain.relay.step)
+        if self.watcher is not None:
+            changed |= _step("watcher", self.watcher.step)  # before the services that read it
+        changed |= _step("settlement", self.settlement.tick)
+        _step("datasets", self.datasets.sync)
+        _step("exchange", self.exchange.sync)  # listings, publisher shares and royalty rounds
+        changed |= _step(
+            "slashing", self.review.slashing.sync
+        )  # incidents executed after their appeal period
         every = self.settings.audit_anchor_seconds
         if every and time.monotonic() - self.audit_anchored_at >= every:
             self.audit_anchored_at = time.monotonic()
-            with contextlib.suppress(Conflict):  # an empty log has no head to anchor yet
-                self.audit.anchor(min_new_entries=1)
-        return bool(self.audit.sync()) or changed
+            _step("audit anchor", self._anchor_audit)
+        return _step("audit", self.audit.sync) or changed
+
+    def _anchor_audit(self) -> None:
+        with contextlib.suppress(Conflict):  # an empty log has no head to anchor yet
+            self.audit.anchor(min_new_entries=1)
 
     def start_workers(self, threads: int = 1) -> WorkerPool:
         """Run pre-screening in this process (the embedded default); stopped by close()."""
@@ -216,6 +228,15 @@ def _chain_probe(chain: ChainHandle | None, watcher: ChainWatcher | None) -> dic
     if watcher is not None:
         report["watcher"] = watcher.state().as_dict()  # head, processed, lag, reorgs
     return report
+
+
+def _step(part: str, run: Callable[[], object]) -> bool:
+    """One part of the chain follower's tick: whether it changed something; False, logged, if it failed."""
+    try:
+        return bool(run())
+    except Exception:
+        log.exception("the chain follower's %s step failed; the other parts go on", part)
+        return False
 
 
 def migrate_database(settings: Settings) -> None:
