@@ -15,19 +15,29 @@ from typing import Any
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 
-__all__ = ["ANY_RELAYER", "MAX_RELAYER_FEE_BPS", "ClaimAuthorisation", "SignedClaim", "claim_typed_data"]
+__all__ = [
+    "ANY_RELAYER",
+    "EIP712_DOMAIN_TYPES",
+    "MAX_RELAYER_FEE_BPS",
+    "ClaimAuthorisation",
+    "SignedClaim",
+    "claim_typed_data",
+]
 
 ANY_RELAYER = "0x" + "00" * 20
 MAX_RELAYER_FEE_BPS = 1_000
 """TaskVault's cap on a relayer's fee: 10 % of what the claim pays."""
 
+EIP712_DOMAIN_TYPES = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+"""The EIP-712 domain of a contract's own signatures (a vault's claims, a token's permits)."""
+
 _TYPES = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
+    "EIP712Domain": EIP712_DOMAIN_TYPES,
     "Claim": [
         {"name": "account", "type": "address"},
         {"name": "cumulativeAmount", "type": "uint256"},

@@ -24,6 +24,7 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3Excep
 
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import TxRequest
+from datacoop.chain.gasless import EIP712_DOMAIN_TYPES
 from datacoop.chain.verify import is_test_token
 from datacoop.errors import InvalidInput, Unprocessable
 
@@ -72,12 +73,6 @@ _PERMIT_TYPES = [
     {"name": "value", "type": "uint256"},
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint256"},
-]
-_DOMAIN_TYPES = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
 ]
 
 
@@ -229,7 +224,7 @@ def permit_typed_data(
 ) -> dict[str, Any]:
     """The EIP-712 ``Permit`` a wallet signs (``eth_signTypedData_v4`` shape)."""
     return {
-        "types": {"EIP712Domain": _DOMAIN_TYPES, "Permit": _PERMIT_TYPES},
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPES, "Permit": _PERMIT_TYPES},
         "primaryType": "Permit",
         "domain": domain.as_dict(),
         "message": {
