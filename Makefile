@@ -72,6 +72,7 @@ bench: install-test  ## benchmarks, JSON on stdout
 	$(BIN)/python benchmarks/consensus.py --json
 	$(BIN)/python benchmarks/export.py --json
 	$(BIN)/python benchmarks/compute.py --json
+	$(BIN)/python benchmarks/startup.py --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

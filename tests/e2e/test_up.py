@@ -26,7 +26,6 @@ def test_up_answers_health_and_reports_each_part(running_node: RunningNode) -> N
     ) as op:
         op.login()  # the operator (dev:0 on the embedded chain) reads how the node is built
         details = op._request("GET", "/health").json()
-    assert running_node.started_in_s < 20
     assert health["status"] == "ok"
     assert health["database"] == {"status": "ok"}  # anyone: the status, never the database URL
     assert details["database"]["dialect"] == "sqlite" and details["database"]["url"].startswith("sqlite")

@@ -5,15 +5,19 @@ was sent on chain twice and a publisher's share forwarded three times, and the o
 because request threads stepped the relay beside the node's own loop. Here a real node serves HTTP on
 127.0.0.1 with its chain follower running, 16 threads send 10,000 public reads, and meanwhile 50
 listings are made, 50 licences sold (each forwarding the publisher's share and crediting royalties)
-and 20 settlement epochs posted. Afterwards every operator transaction on chain is one outbox record,
+and 20 settlement epochs posted (``DATACOOP_HYPOTHESIS_PROFILE=thorough``; CI runs 2,000 reads, 12
+listings, 12 sales and 5 epochs). Afterwards every operator transaction on chain is one outbox record,
 once, and no record is left unfinished.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -33,7 +37,11 @@ from datacoop.exchange.service import ExchangeService
 
 __all__ = ["node", "node_url"]  # the exchange tests' node and its HTTP server, reused here
 
-READS, LISTINGS, SALES, EPOCHS, READERS = 10_000, 50, 50, 20, 16
+# The size the race was found at runs under DATACOOP_HYPOTHESIS_PROFILE=thorough (about 5 minutes a
+# database on this machine); CI runs a fifth of it, still 16 readers beside every kind of operator work.
+THOROUGH = os.environ.get("DATACOOP_HYPOTHESIS_PROFILE") == "thorough"
+READS, LISTINGS, SALES, EPOCHS = (10_000, 50, 50, 20) if THOROUGH else (2_000, 12, 12, 5)
+READERS = 16
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
@@ -52,7 +60,7 @@ class Readers:
 
     def __init__(self, base_url: str, paths: Callable[[], list[str]], total: int) -> None:
         self._base, self._paths, self._left = base_url, paths, itertools.count()
-        self.total, self.statuses = total, Counter[int]()
+        self.total, self.statuses, self.transport_errors = total, Counter[int](), Counter[str]()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._read) for _ in range(READERS)]
 
@@ -70,9 +78,22 @@ class Readers:
             for path in itertools.cycle(self._paths()):
                 if next(self._left) >= self.total:
                     return
-                code = http.get(path).status_code
+                code = self._get(http, path)
                 with self._lock:
                     self.statuses[code] += 1
+
+    def _get(self, http: httpx.Client, path: str) -> int:
+        """One answer's status; a dropped connection (a keep-alive the server closed while this thread
+        waited for a core) is retried twice and counted apart, a third in a row fails the test."""
+        for attempt in range(3):
+            try:
+                return http.get(path).status_code
+            except httpx.TransportError as exc:
+                with self._lock:
+                    self.transport_errors[type(exc).__name__] += 1
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def _sell_everything(node: Node, m: Market, sdk: Any, buyers: list[LocalAccount]) -> list[int]:
@@ -101,16 +122,37 @@ def _post_epochs(node: Node, requester: LocalAccount, contributor: LocalAccount,
         assert node.settlement.close_epoch(task_id) is not None
         node.wake_chain()
         _wait(lambda n=number: node.settlement.epoch(task_id, n, include_failed=True),
-              lambda e: e.status in ("confirmed", "failed"))  # fmt: skip
+              lambda e: e.status in ("confirmed", "failed"), node=node)  # fmt: skip
     return task_id
 
 
-def _wait(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 300) -> Any:
+def _wait(
+    read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 300, node: Node | None = None
+) -> Any:
     deadline = time.monotonic() + timeout
     while not done(value := read()):
-        assert time.monotonic() < deadline, f"still waiting after {timeout}s: {value}"
+        assert time.monotonic() < deadline, f"still waiting after {timeout}s: {value}" + (
+            _outbox_state(node) if node is not None else ""
+        )
         time.sleep(0.1)
     return value
+
+
+def _outbox_state(node: Node) -> str:
+    """What a stalled outbox looks like: its open records and the operator's nonces on chain."""
+    assert node.chain is not None
+    with node.db.transaction() as s:
+        rows = s.scalars(select(ChainTx).where(ChainTx.status.not_in(FINAL)).order_by(ChainTx.id)).all()
+        open_ = [(r.id, r.key, r.status, r.nonce, r.attempts, r.error, r.updated_at) for r in rows]
+    w3, sender = node.chain.client.w3, node.chain.relay.lease.name.rsplit(":", 1)[1]
+    nonces = {tag: w3.eth.get_transaction_count(sender, tag) for tag in ("latest", "pending")}  # type: ignore[arg-type]
+    frames = sys._current_frames()
+    stacks = [
+        f"{t.name}:\n" + "".join(traceback.format_stack(frames[t.ident]))
+        for t in threading.enumerate()
+        if t.name.startswith("datacoop-worker") and t.ident in frames
+    ]  # where the follower (and the other workers) are right now
+    return f"\nopen outbox records: {open_}\noperator nonces: {nonces}\n" + "\n".join(stacks)
 
 
 def _settled(node: Node) -> bool:
@@ -143,7 +185,7 @@ def test_public_reads_beside_listings_sales_and_epochs_send_each_transaction_onc
     listing_ids = _sell_everything(node, m, sdk, [accounts[4], accounts[2]])
     poster.join(600)
     readers.join()
-    _wait(lambda: _settled(node), bool, timeout=300)
+    _wait(lambda: _settled(node), bool, timeout=300, node=node)
     # Assert: each outbox record on chain exactly once, none left behind, nothing answered 5xx
     with node.db.transaction() as s:
         records = s.scalars(select(ChainTx)).all()
@@ -162,6 +204,7 @@ def test_public_reads_beside_listings_sales_and_epochs_send_each_transaction_onc
     assert sorted(e.number for e in posted if e.status == "confirmed") == list(range(1, EPOCHS + 1))
     assert sum(readers.statuses.values()) == READS
     assert not [code for code in readers.statuses if code >= 500], readers.statuses
+    assert sum(readers.transport_errors.values()) < READS // 100, readers.transport_errors
 
 
 def test_public_reads_never_sign_or_send(node: Node, sdk: Any, accounts: list[LocalAccount]) -> None:
