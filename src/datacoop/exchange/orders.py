@@ -124,9 +124,13 @@ class ExchangeOrders:
             if known is not None:
                 return self._order_json(known)
             self._check_offered(listing, buyer)
+            # How far the watcher has read, BEFORE looking for the sale: on PostgreSQL each statement sees
+            # what was committed when it began, so read the other way round a block processed in between
+            # would look read-without-a-sale and the purchase would be refused as buying nothing.
+            processed = watcher.processed(s)
             event = watcher.final_event(s, "LicenceSold", tx_hash)
             sale = dict(event.args) if event is not None else None
-            depth, processed = watcher.depth_of(s, tx_hash), watcher.processed(s)
+            depth = watcher.depth_of(s, tx_hash)
         if sale is None:
             raise self._not_final(tx_hash, depth, processed)
         self._check_sale(listing, sale, tx_hash, who.address)

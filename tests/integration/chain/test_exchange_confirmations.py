@@ -124,3 +124,32 @@ def test_a_purchase_reorged_away_is_never_recorded_nor_delivered(
         buyer.place_order(m.listing.id, tx_hash, "US", wait_s=0)
     assert node.health.check()["chain"]["watcher"]["reorgs"] == 1
     assert [e.subject for e in node.audit.entries(action="exchange.download")] == []
+
+
+def test_a_block_read_while_the_order_is_checked_never_turns_the_purchase_away(
+    market: Market, sdk: Any, accounts: list[LocalAccount], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: the purchase is 3 blocks deep on chain, but the watcher has not read its block yet
+    m, node = market, market.node
+    assert node.watcher is not None
+    watcher, buyer = node.watcher, sdk(accounts[4])
+    tx_hash = m.buy(accounts[4], final=False)
+    for _ in range(2):
+        m.chain.rpc("evm_mine", [])
+    looked_up = watcher.depth_of
+
+    def watcher_steps_meanwhile(s: Any, tx: str) -> Any:
+        found = looked_up(s, tx)
+        _step(node)  # the chain follower commits the sale's block right after the node looked for it
+        return found
+
+    monkeypatch.setattr(watcher, "depth_of", watcher_steps_meanwhile)
+    # Execute
+    with pytest.raises(Conflict) as first:
+        buyer.place_order(m.listing.id, tx_hash, "US", wait_s=0)
+    monkeypatch.undo()
+    order = buyer.place_order(m.listing.id, tx_hash, "US", wait_s=0)
+    # Assert: asked while the block was being read, the buyer is told to ask again (not "bought
+    # nothing", which PostgreSQL's per-statement snapshots used to give); asked again, it is recorded
+    assert (first.value.field, first.value.limit) == ("confirmations", 3)
+    assert order["tx_hash"] == tx_hash.lower()
