@@ -7,10 +7,14 @@ buyers, dataset transfers, royalty epochs and claims, clock jumps. After every s
   party received exactly its share;
 - per royalty pool paid <= total <= credited, and the market holds exactly the unpaid royalties;
 - a licence is valid exactly while block time < its expiry, for its holder.
+
+Examples: 200 by default (CI); ``DATACOOP_HYPOTHESIS_PROFILE=thorough`` runs 1,000
+(``DATACOOP_MARKET_EXAMPLES`` sets any other number).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar
@@ -35,6 +39,9 @@ BUYERS = [boa.env.generate_address(f"market-sm-buyer{i}") for i in range(3)]
 CONTRIBUTORS = [boa.env.generate_address(f"market-sm-contributor{i}") for i in range(4)]
 OWNERS = [boa.env.generate_address(f"market-sm-owner{i}") for i in range(2)]
 MAX_LISTINGS = 4
+
+_DEFAULT = "1000" if os.environ.get("DATACOOP_HYPOTHESIS_PROFILE") == "thorough" else "200"
+EXAMPLES = int(os.environ.get("DATACOOP_MARKET_EXAMPLES", _DEFAULT))
 
 
 @dataclass
@@ -247,5 +254,5 @@ def test_the_market_keeps_its_invariants(
     MarketMachine.market, MarketMachine.registry, MarketMachine.token = market, registry, token
     MarketMachine.dataset, MarketMachine.admin, MarketMachine.operator = dataset, admin, operator
     run_state_machine_as_test(
-        MarketMachine, settings=settings(max_examples=1000, stateful_step_count=12, deadline=None)
+        MarketMachine, settings=settings(max_examples=EXAMPLES, stateful_step_count=12, deadline=None)
     )

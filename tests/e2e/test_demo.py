@@ -30,7 +30,7 @@ def _demo(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # the xdist group keeps every demo test on one worker: one run for all
 def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("demo") / "node"
     done = _demo("--seed", "3", "--data-dir", str(folder), "--json", timeout=900)
