@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 
-from datacoop.app_parts import build_broker, build_compute, build_review, vote_rewards
+from datacoop.app_parts import build_broker, build_compute, build_review, build_sybil_signals, vote_rewards
 from datacoop.audit.log import AuditLog
 from datacoop.chain.setup import ChainHandle, connect_chain
 from datacoop.chain.tokens import TokenReader
@@ -310,6 +310,7 @@ def _assemble(
             models={
                 **build_embedders(settings),
                 "fraud_scorer": ActivityScorer(DatabaseActivity(db, clock=clock)),
+                "sybil_signals": build_sybil_signals(settings, db, chain, clock),
             },
         ),
         lease=timedelta(seconds=settings.screening_lease_seconds),
@@ -347,7 +348,13 @@ def _assemble(
         tasks=TaskService(db, tokens=_token_reader(settings, chain), clock=clock),
         blobs=blobs,
         submissions=SubmissionService(
-            db, domain, enqueue=enqueue, clock=clock, on_committed=wakeup, screening_report=screening.report
+            db,
+            domain,
+            enqueue=enqueue,
+            clock=clock,
+            on_committed=wakeup,
+            screening_report=screening.report,
+            max_per_contributor=settings.max_submissions_per_contributor,
         ),
         health=health,
         screening=screening,

@@ -25,6 +25,7 @@ from datacoop.review.service import ReviewService
 from datacoop.review.slashing import SlashingDesk
 from datacoop.review.stakes import CachedStakes, ChainStakes, InMemoryStakes, StakeReader
 from datacoop.screening.service import ScreeningService
+from datacoop.screening.sybil import SybilSignals
 from datacoop.settings import Settings
 from datacoop.settlement.service import VoteReward
 from datacoop.storage import BlobStore
@@ -34,7 +35,27 @@ if TYPE_CHECKING:
     from datacoop.chain.contracts import LicenseMarket
     from datacoop.screening.broker import PrescreenBroker
 
-__all__ = ["build_broker", "build_compute", "build_review", "vote_rewards"]
+__all__ = ["build_broker", "build_compute", "build_review", "build_sybil_signals", "vote_rewards"]
+
+
+def build_sybil_signals(
+    settings: Settings, db: Database, chain: ChainHandle | None, clock: Clock
+) -> SybilSignals:
+    """The fraud stage's links between accounts; funders are read from the chain where the node has one."""
+    from datacoop.chain.funders import FunderLookup
+
+    funders = None
+    exempt = list(settings.fraud_funder_exempt)
+    if chain is not None:
+        funders = FunderLookup(db, chain.client, max_blocks=settings.fraud_funder_scan_blocks, clock=clock)
+        exempt.append(chain.operator.address)  # the operator funds dev accounts and pays gas: links nobody
+    return SybilSignals(
+        db,
+        funders,
+        device_shared_with=settings.fraud_device_shared_with,
+        funder_shared_with=settings.fraud_funder_shared_with,
+        exempt=exempt,
+    )
 
 
 def build_compute(

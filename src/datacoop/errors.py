@@ -19,6 +19,7 @@ CLI ends with; :data:`ERROR_TABLE` is the one place that mapping is written::
     ├── Gone                           410  exit 5   gone               (expired deadlines, closed tasks)
     ├── IntegrityError                 422  exit 6   integrity          (content does not match its CID)
     ├── RateLimited                    429  exit 8   rate_limited       (names the limit; ``Retry-After``)
+    ├── QuotaExceeded                  429  exit 8   quota_exceeded     (a cap that no wait lifts)
     └── Unavailable                    503  exit 7   unavailable        (a backing service is down)
 
 An error builds its own message from its fields, so callers say *what* went
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidTransition",
     "NotAuthenticated",
     "NotFound",
+    "QuotaExceeded",
     "RateLimited",
     "ReplayedNonce",
     "TooLarge",
@@ -187,6 +189,23 @@ class RateLimited(DataCoopError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class QuotaExceeded(DataCoopError):
+    """A contributor reached a cap of a task (e.g. submissions per contributor); waiting does not lift it.
+
+    Args:
+        field: the setting that holds the cap (``max_submissions_per_contributor``).
+        limit: the cap.
+        what: what was capped, in a few words (``submissions by 0x… to task 7``).
+    """
+
+    code = "quota_exceeded"
+    http_status = 429
+    exit_code = 8
+
+    def __init__(self, field: str, limit: int, what: str) -> None:
+        super().__init__(f"quota {field!r} reached: at most {limit} {what}", field=field, limit=limit)
+
+
 class Unavailable(DataCoopError):
     code = "unavailable"
     http_status = 503
@@ -211,6 +230,7 @@ ERROR_TABLE: dict[type[DataCoopError], tuple[int, int]] = {
         IntegrityError,
         Unprocessable,
         RateLimited,
+        QuotaExceeded,
         Unavailable,
     )
 }

@@ -89,6 +89,32 @@ class Settings(BaseSettings):
     rate_limit_submissions_per_address: int = Field(
         default=1200, ge=0, description="submissions of one address"
     )
+    max_submissions_per_contributor: int = Field(
+        default=1000, ge=1, le=1_000_000,
+        description="submissions one contributor may make to one task (429 past it), unless the task's "
+        "rules set their own max_submissions_per_contributor",
+    )  # fmt: skip
+
+    # fraud signals: accounts linked by a device or a funder go to review with the reason named
+    fraud_device_shared_with: int = Field(
+        default=2, ge=0,
+        description="flag a submission whose device fingerprint other accounts also sent, at least this "
+        "many of them (0: off)",
+    )  # fmt: skip
+    fraud_funder_shared_with: int = Field(
+        default=2, ge=0,
+        description="flag a submission whose contributor was first funded by the same address as at least "
+        "this many other contributors to the task (0: off)",
+    )  # fmt: skip
+    fraud_funder_scan_blocks: int = Field(
+        default=5000, ge=1, le=1_000_000,
+        description="blocks read back from the head to find who first sent an account ETH (once per "
+        "account, then cached)",
+    )  # fmt: skip
+    fraud_funder_exempt: list[str] = Field(
+        default_factory=list,
+        description="funders that link nobody (a faucet, an exchange's hot wallet); the operator always is",
+    )
 
     # identity
     siwe_domain: str | None = Field(default=None, description="EIP-4361 domain; default: public URL's host")

@@ -317,6 +317,9 @@ export interface paths {
         /**
          * Commit Submission
          * @description Commit an uploaded blob to a task with an EIP-712 signature (see GET /v1/eip712).
+         *
+         *     A contributor's submissions to one task stop at the task's ``max_submissions_per_contributor``
+         *     (else the node's): past it, a 429 ``quota_exceeded`` names the field and the limit.
          */
         post: operations["commit_submission_v1_tasks__task_id__submissions_post"];
         delete?: never;
@@ -1237,6 +1240,11 @@ export interface components {
              * @default false
              */
             auto_accept: boolean;
+            /**
+             * Max Submissions Per Contributor
+             * @description submissions one contributor may make to this task (429 past it); default: the node's
+             */
+            max_submissions_per_contributor?: number | null;
             /**
              * Stages
              * @description per-stage settings, e.g. {"pii": {"faces": "blur"}}
@@ -3393,7 +3401,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3521,7 +3529,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3649,7 +3657,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3777,7 +3785,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3905,7 +3913,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4037,7 +4045,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4165,7 +4173,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4291,7 +4299,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4425,7 +4433,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4557,7 +4565,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4688,7 +4696,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4819,7 +4827,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4950,7 +4958,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5083,7 +5091,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5215,7 +5223,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5345,7 +5353,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5484,7 +5492,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5516,7 +5524,10 @@ export interface operations {
     commit_submission_v1_tasks__task_id__submissions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description the client's device fingerprint, if it has one; only its SHA-256 is kept, to link accounts sent from one device for review */
+                "X-Device-Fingerprint"?: string | null;
+            };
             path: {
                 /** @description a row id, 1 to 2**31-1 */
                 task_id: number;
@@ -5619,7 +5630,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5756,7 +5767,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5889,7 +5900,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6020,7 +6031,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6148,7 +6159,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6283,7 +6294,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6414,7 +6425,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6549,7 +6560,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6680,7 +6691,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6815,7 +6826,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6946,7 +6957,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7081,7 +7092,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7212,7 +7223,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7347,7 +7358,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7475,7 +7486,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7606,7 +7617,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7734,7 +7745,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7866,7 +7877,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7997,7 +8008,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8132,7 +8143,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8265,7 +8276,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8398,7 +8409,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8529,7 +8540,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8660,7 +8671,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8795,7 +8806,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8928,7 +8939,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9063,7 +9074,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9198,7 +9209,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9329,7 +9340,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9467,7 +9478,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9598,7 +9609,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9728,7 +9739,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9863,7 +9874,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9993,7 +10004,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10136,7 +10147,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10268,7 +10279,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10399,7 +10410,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10537,7 +10548,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10665,7 +10676,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10797,7 +10808,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10928,7 +10939,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11059,7 +11070,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11207,7 +11218,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11337,7 +11348,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11469,7 +11480,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11600,7 +11611,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11735,7 +11746,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11866,7 +11877,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11998,7 +12009,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12135,7 +12146,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12263,7 +12274,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12393,7 +12404,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an error: rate_limited */
+            /** @description an error: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;

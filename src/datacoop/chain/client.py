@@ -72,6 +72,14 @@ class ChainClient:
         n: int = self._call(lambda: self.w3.eth.block_number)
         return n
 
+    def transfers_in(self, number: int) -> list[tuple[str, str | None, int]]:
+        """(sender, recipient, wei) of each transaction in block ``number`` (recipient None: a deployment)."""
+        block = self._call(lambda: self.w3.eth.get_block(number, full_transactions=True))
+        return [
+            (str(tx["from"]), str(tx["to"]) if tx.get("to") else None, int(tx["value"]))
+            for tx in block["transactions"]
+        ]
+
     def contract(self, name: str, address: str) -> Contract:
         """A web3 contract object for a deployed DataCoop contract."""
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=compile_contract(name).abi)

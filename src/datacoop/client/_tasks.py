@@ -77,11 +77,13 @@ class TaskCalls(Transport):
         consent_hash: str | None = None,
         nonce: int | None = None,
         valid_for: timedelta = timedelta(hours=1),
+        device_fingerprint: str | None = None,
     ) -> SubmissionPublic:
         """Sign an EIP-712 ``Submission`` for an uploaded blob and commit it to a task.
 
         The consent hash defaults to the task's own: signing it states the contributor
-        agreed to the consent text the task shows.
+        agreed to the consent text the task shows. ``device_fingerprint`` is sent as
+        ``X-Device-Fingerprint`` (the node keeps only its hash).
         """
         account = self._need_account()
         if consent_hash is None:
@@ -105,8 +107,9 @@ class TaskCalls(Transport):
             deadline=message.deadline,
             signature=signature,
         )
+        headers = {"X-Device-Fingerprint": device_fingerprint} if device_fingerprint else {}
         data = self._request(
-            "POST", f"/tasks/{task_id}/submissions", json=body.model_dump(mode="json")
+            "POST", f"/tasks/{task_id}/submissions", json=body.model_dump(mode="json"), headers=headers
         ).json()
         return SubmissionPublic.model_validate(data)
 

@@ -61,9 +61,9 @@ def expire_overdue(s: Session, now: datetime) -> None:
 def linked_accounts(s: Session, participant_id: int) -> set[int]:
     """Participants the fraud signals on record tie to this one.
 
-    DataCoop stores no device or IP signals yet; what it has: the same file submitted by both,
-    a blob uploaded by one and submitted by the other, and pre-screening's duplicate links
-    (``stage_results.details.duplicate_of``) between their submissions.
+    The same file submitted by both, a blob uploaded by one and submitted by the other,
+    pre-screening's duplicate links (``stage_results.details.duplicate_of``) between their
+    submissions, and submissions sent from one device (``submissions.device_hash``).
     """
     mine = s.execute(select(Submission.id, Submission.cid).where(Submission.contributor_id == participant_id))
     my_ids, my_cids = set(), set()
@@ -77,6 +77,10 @@ def linked_accounts(s: Session, participant_id: int) -> set[int]:
     uploaded = select(Blob.cid).where(Blob.uploader_id == participant_id)
     linked |= set(s.scalars(select(Submission.contributor_id).where(Submission.cid.in_(uploaded))))
     linked |= _duplicate_partners(s, my_ids)
+    devices = select(Submission.device_hash).where(
+        Submission.contributor_id == participant_id, Submission.device_hash.is_not(None)
+    )
+    linked |= set(s.scalars(select(Submission.contributor_id).where(Submission.device_hash.in_(devices))))
     linked.discard(participant_id)
     linked.discard(None)
     return {p for p in linked if p is not None}

@@ -1,8 +1,9 @@
 """Contributor activity from the database: the numbers the fraud stage compares accounts by.
 
-Computed for every contributor at once with two grouped queries and kept for a minute, so
-screening an item costs a dictionary look-up, not a scan. Ring and shared-device counts stay 0
-until items' near-duplicate links and client signals are stored per contributor.
+Computed for every contributor at once with grouped queries and kept for a minute, so
+screening an item costs a dictionary look-up, not a scan. Shared-device counts come from the
+hashed device fingerprints stored with submissions; ring counts stay 0 until items'
+near-duplicate links are stored per contributor.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
@@ -51,6 +53,7 @@ class DatabaseActivity:
         )
         with self._db.transaction() as s:
             rows = s.execute(query).all()
+            sharing = _shared_devices(s)
         return {
             address: ContributorActivity(
                 submissions_last_hour=int(last_hour or 0),
@@ -58,7 +61,23 @@ class DatabaseActivity:
                     int(n_rejected or 0), int(screened or 0)
                 ),
                 ring_accounts=0,
-                shared_device_accounts=0,
+                shared_device_accounts=sharing.get(address, 0),
             ).vector()
             for address, last_hour, screened, n_rejected in rows
         }
+
+
+def _shared_devices(s: Session) -> dict[str, int]:
+    """Per address: how many other accounts sent a submission with one of its device hashes."""
+    other = aliased(Submission)
+    query = (
+        select(Participant.address, func.count(func.distinct(other.contributor_id)))
+        .join(Submission, Submission.contributor_id == Participant.id)
+        .join(
+            other,
+            (other.device_hash == Submission.device_hash)
+            & (other.contributor_id != Submission.contributor_id),
+        )
+        .group_by(Participant.address)
+    )
+    return {address: int(n) for address, n in s.execute(query).all()}

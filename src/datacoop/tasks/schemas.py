@@ -59,6 +59,10 @@ class AcceptanceRules(_Model):
     min_text_chars: int = Field(default=0, ge=0, le=MAX_BIGINT)
     max_duration_s: float | None = Field(default=None, gt=0)
     auto_accept: bool = False
+    max_submissions_per_contributor: int | None = Field(
+        default=None, ge=1, le=1_000_000,
+        description="submissions one contributor may make to this task (429 past it); default: the node's",
+    )  # fmt: skip
     stages: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description='per-stage settings, e.g. {"pii": {"faces": "blur"}}'
     )

@@ -4,24 +4,31 @@
 the consent and jurisdiction fit the task, the EIP-712 signature recovers the
 signed-in caller; then the nonce is consumed by the database's unique
 constraint in the same transaction that writes the row, so a replay loses
-even when it races.
+even when it races. The contributor's quota for the task is counted in that
+transaction too, after a write to the contributor's row that holds the
+contributor's other submissions back until it ends, so racing submissions
+cannot pass the cap.
+
+A client may send a device fingerprint; only its SHA-256 is stored, for the
+fraud signals (:mod:`datacoop.screening.sybil`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from datacoop.cid import parse_cid
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
-from datacoop.db.models import Blob, Submission, SubmissionEvent, Task
-from datacoop.errors import Forbidden, Gone, InvalidInput, NotFound, ReplayedNonce
+from datacoop.db.models import Blob, Participant, Submission, SubmissionEvent, Task
+from datacoop.errors import Forbidden, Gone, InvalidInput, NotFound, QuotaExceeded, ReplayedNonce
 from datacoop.identity.addresses import did_pkh, normalize_jurisdiction
 from datacoop.identity.eip712 import (
     Eip712Domain,
@@ -39,7 +46,14 @@ from datacoop.tasks.service import load_task
 from datacoop.tasks.states import SubmissionState
 from datacoop.tasks.transitions import move
 
-__all__ = ["SubmissionService", "submission_public"]
+__all__ = ["SubmissionService", "device_hash", "submission_public"]
+
+
+def device_hash(fingerprint: str | None) -> str | None:
+    """What is stored of a client's device fingerprint: its SHA-256 in hex, never the value."""
+    if not fingerprint:
+        return None
+    return hashlib.sha256(b"datacoop-device:" + fingerprint.encode()).hexdigest()
 
 
 def submission_public(row: Submission, chain_id: int) -> SubmissionPublic:
@@ -80,16 +94,21 @@ class SubmissionService:
         clock: Clock = utc_now,
         on_committed: Callable[[int], None] | None = None,
         screening_report: Callable[[int], dict[str, Any]] | None = None,
+        max_per_contributor: int = 1000,
     ) -> None:
         """``enqueue(s, submission_id, now)`` queues a new submission's pre-screening job in the
-        caller's transaction (screening owns its job row; tasks only knows something is queued)."""
+        caller's transaction (screening owns its job row; tasks only knows something is queued).
+        ``max_per_contributor`` caps one contributor's submissions to a task whose rules set no cap."""
         self._db, self.domain, self._clock = db, domain, clock
+        self.max_per_contributor = max_per_contributor
         self._enqueue = enqueue
         self.on_committed = on_committed  # e.g. wake the in-process workers
         self._screening_report = screening_report
 
-    def commit(self, contributor: Caller, task_id: int, body: SubmissionCreate) -> SubmissionPublic:
-        """Record a signed submission in state ``received``."""
+    def commit(
+        self, contributor: Caller, task_id: int, body: SubmissionCreate, *, device: str | None = None
+    ) -> SubmissionPublic:
+        """Record a signed submission in state ``received`` (``device``: the client's fingerprint if sent)."""
         now = self._clock()
         with self._db.transaction() as s:
             task = load_task(s, task_id)
@@ -99,6 +118,8 @@ class SubmissionService:
                 raise NotFound(
                     f"no blob {message.cid} was uploaded here; upload it first (POST /v1/blobs)", field="cid"
                 )
+            self._hold_contributor(s, contributor.id)  # until commit: racing submissions queue here
+            self._check_quota(s, task, contributor)
             digest = "0x" + digest_typed(message.to_typed_data(self.domain)).hex()
             row = Submission(
                 task_id=task_id,
@@ -113,6 +134,7 @@ class SubmissionService:
                 state=SubmissionState.RECEIVED.value,
                 created_at=now,
                 updated_at=now,
+                device_hash=device_hash(device),
             )
             self._insert_once(s, row)
             s.add(
@@ -145,6 +167,30 @@ class SubmissionService:
         require_canonical("cid", body.cid, cid)
         require_canonical("jurisdiction", body.jurisdiction, jurisdiction)
         return message
+
+    @staticmethod
+    def _hold_contributor(s: Session, contributor_id: int) -> None:
+        # A write first: PostgreSQL locks the row, SQLite takes its write lock before anything is
+        # counted (a SELECT ... FOR UPDATE would lock nothing on SQLite).
+        s.execute(
+            update(Participant)
+            .where(Participant.id == contributor_id)
+            .values(last_seen_at=Participant.last_seen_at)
+        )
+
+    def _check_quota(self, s: Session, task: Task, contributor: Caller) -> None:
+        cap = int(task.rules.get("max_submissions_per_contributor") or self.max_per_contributor)
+        made = s.scalar(
+            select(func.count())
+            .select_from(Submission)
+            .where(Submission.task_id == task.id, Submission.contributor_id == contributor.id)
+        )
+        if int(made or 0) >= cap:
+            raise QuotaExceeded(
+                "max_submissions_per_contributor",
+                cap,
+                f"submissions by {contributor.address} to task {task.id}",
+            )
 
     @staticmethod
     def _check_task(task: Task, message: SubmissionMessage, now: datetime) -> None:

@@ -383,3 +383,21 @@ def test_the_uploader_of_a_contributors_file_is_linked(world: World, contributor
     # Execute / Assert
     assert world.next_real(uploader) is None
     assert world.next_real(stranger) is not None
+
+
+def test_an_account_that_submitted_from_the_contributors_device_is_linked(
+    world: World, contributor: DataCoopClient
+) -> None:
+    # Prepare: the validator once submitted from the phone the contributor now submits from
+    task = world.task(k=1)
+    same_phone, stranger = world.validator(0xE21), world.validator(0xE22)
+    world.qualify(same_phone, stranger)
+    same_phone.submit(task.id, same_phone.upload(b"its own photo").cid, "KE", device_fingerprint="phone-1")
+    sid = contributor.submit(
+        task.id, contributor.upload(b"a photo").cid, "KE", device_fingerprint="phone-1"
+    ).id
+    world.node.submissions.transition(sid, SubmissionState.SCREENING)
+    world.node.submissions.transition(sid, SubmissionState.IN_REVIEW)
+    # Execute / Assert
+    assert world.next_real(same_phone) is None
+    assert world.next_real(stranger) is not None

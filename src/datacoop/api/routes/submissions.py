@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CallerIsOperator, CurrentCaller, SubmissionsDep
@@ -16,6 +18,14 @@ PAGED: dict[int | str, dict[str, object]] = {
     200: {"headers": {NEXT_CURSOR: {"description": "the next page's `after`, when more rows follow",
                                     "schema": {"type": "string"}}}}
 }  # fmt: skip
+DeviceFingerprint = Annotated[
+    str | None,
+    Header(
+        alias="X-Device-Fingerprint", min_length=1, max_length=256,
+        description="the client's device fingerprint, if it has one; only its SHA-256 is kept, to link "
+        "accounts sent from one device for review",
+    ),
+]  # fmt: skip
 
 
 @router.post(
@@ -25,10 +35,15 @@ PAGED: dict[int | str, dict[str, object]] = {
     dependencies=[SUBMISSIONS],
 )
 def commit_submission(
-    submissions: SubmissionsDep, who: CurrentCaller, task_id: Id, body: SubmissionCreate
-) -> SubmissionPublic:
-    """Commit an uploaded blob to a task with an EIP-712 signature (see GET /v1/eip712)."""
-    return submissions.commit(who, task_id, body)
+    submissions: SubmissionsDep, who: CurrentCaller, task_id: Id, body: SubmissionCreate,
+    device: DeviceFingerprint = None,
+) -> SubmissionPublic:  # fmt: skip
+    """Commit an uploaded blob to a task with an EIP-712 signature (see GET /v1/eip712).
+
+    A contributor's submissions to one task stop at the task's ``max_submissions_per_contributor``
+    (else the node's): past it, a 429 ``quota_exceeded`` names the field and the limit.
+    """
+    return submissions.commit(who, task_id, body, device=device)
 
 
 @router.get("/submissions", response_model=list[SubmissionPublic], responses=PAGED)

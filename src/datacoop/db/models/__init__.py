@@ -11,6 +11,7 @@ from datacoop.db.models.chain_events import ChainCursor, ChainEvent, ChainHeader
 from datacoop.db.models.compute import ComputeJob, ComputeLicence, ComputePolicy, ComputeUsage, PrivacySpend
 from datacoop.db.models.datasets import Dataset, DatasetItem, DatasetVersion, Withdrawal
 from datacoop.db.models.exchange import Listing, Order, RoyaltyEntitlement, RoyaltyRound
+from datacoop.db.models.funders import AccountFunder
 from datacoop.db.models.identity import AuthNonce, AuthSession, Participant, RateLimitCounter
 from datacoop.db.models.review import (
     Appeal,
@@ -27,6 +28,7 @@ from datacoop.db.models.settlement import Earning, Epoch, EpochEntitlement, Task
 from datacoop.db.models.tasks import Blob, Submission, SubmissionEvent, Task
 
 __all__ = [
+    "AccountFunder",
     "Appeal",
     "AuditAnchor",
     "AuditEntry",

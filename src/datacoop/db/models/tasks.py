@@ -83,6 +83,8 @@ class Submission(Base):
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # SHA-256 of the client's X-Device-Fingerprint, when it sent one (the raw value is never kept)
+    device_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
 
     task: Mapped[Task] = relationship(lazy="joined", innerjoin=True)
     contributor: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)

@@ -12,6 +12,11 @@ The outcome is ``unsure`` with the unusual numbers spelled out, so a validator d
 ``pass`` otherwise; ``skipped`` while too few accounts exist to say what is usual.
 An account that stands out only for doing *less* (quieter, fewer rejections) passes.
 
+Links to other accounts send the item to review whatever the forest says: the node supplies
+``StageDeps.models["sybil_signals"]``, a callable ``(submission_id) -> reasons`` (see
+:mod:`datacoop.screening.sybil`: a shared device fingerprint, one funder behind several
+contributors); each reason it gives makes the outcome ``unsure`` and is listed first.
+
 The node supplies ``StageDeps.models["fraud_features"]``, a callable
 ``(contributor_address) -> (this_vector, all_vectors)`` (all vectors include this one),
 and ideally ``models["fraud_scorer"]``, one :class:`ActivityScorer` over it for the
@@ -47,7 +52,7 @@ if TYPE_CHECKING:  # numpy and scikit-learn load with the first job, not with th
     from numpy.typing import NDArray
     from sklearn.ensemble import IsolationForest
 
-__all__ = ["FEATURES", "ActivityScorer", "ContributorActivity", "FeatureProvider", "FraudStage"]
+__all__ = ["FEATURES", "ActivityScorer", "ContributorActivity", "FeatureProvider", "FraudStage", "LinkCheck"]
 
 FEATURES = ("submissions_last_hour", "rejected_share", "ring_accounts", "shared_device_accounts")
 _COUNTS = (True, False, True, True)  # log-scaled: a burst of 500 is not 100 times a burst of 5
@@ -59,6 +64,7 @@ _MARGIN = (math.log(2), 0.25, math.log(2), math.log(2))
 _FLOOR = (0.0, 0.0, 2.0, 3.0)
 
 FeatureProvider = Callable[[str], tuple[Sequence[float], Sequence[Sequence[float]]]]
+LinkCheck = Callable[[int], Sequence[str]]  # submission id -> reasons it is linked to other accounts
 Matrix: TypeAlias = "NDArray[np.float64]"
 
 
@@ -157,25 +163,37 @@ class FraudStage:
 
     Args:
         scorer: the node's scorer, or None when the node supplies no fraud features.
+        links: the node's link check (``sybil_signals``), or None.
     """
 
     name: ClassVar[str] = "fraud"
     modalities: ClassVar[frozenset[Modality]] = frozenset(Modality)
     cost: ClassVar[int] = 80
 
-    def __init__(self, scorer: ActivityScorer | None = None) -> None:
-        self._scorer = scorer
+    def __init__(self, scorer: ActivityScorer | None = None, links: LinkCheck | None = None) -> None:
+        self._scorer, self._links = scorer, links
 
     @classmethod
     def create(cls, deps: StageDeps) -> FraudStage:
-        """The stage over the node's ``fraud_scorer``, else a scorer over ``fraud_features``."""
+        """The stage over the node's ``fraud_scorer`` (else a scorer over ``fraud_features``) and links."""
+        links = deps.models.get("sybil_signals")
         scorer = deps.models.get("fraud_scorer")
         if isinstance(scorer, ActivityScorer):
-            return cls(scorer)
+            return cls(scorer, links)
         features = deps.models.get("fraud_features")
-        return cls(ActivityScorer(features) if features is not None else None)
+        return cls(ActivityScorer(features) if features is not None else None, links)
 
     def run(self, item: ItemContext, task: TaskView) -> StageResult:
+        activity = self._activity(item, task)
+        linked = tuple(self._links(item.submission_id)) if self._links is not None else ()
+        if not linked:
+            return activity
+        also = activity.reasons if activity.verdict is Verdict.UNSURE else ()
+        details = {**activity.details, "linked": list(linked)}
+        return StageResult(self.name, Verdict.UNSURE, (*linked, *also), score=activity.score, details=details)
+
+    def _activity(self, item: ItemContext, task: TaskView) -> StageResult:
+        """The forest's view of the account's activity alone."""
         if self._scorer is None or importlib.util.find_spec("sklearn") is None:
             return self._unavailable()
         import numpy as np

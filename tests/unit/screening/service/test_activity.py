@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import ManualClock
+from typing import Any
+
+from tests.conftest import ManualClock, make_account
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
@@ -30,3 +32,19 @@ def test_activity_counts_recent_submissions_and_rejections(
     assert len(everyone) == 2
     assert later[0] == 0  # nothing in the last hour any more
     assert activity("0x" + "00" * 20)[0] == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_activity_counts_other_accounts_on_the_same_device(
+    node: Node, sdk: Any, task: TaskPublic, clock: ManualClock
+) -> None:
+    # Prepare: three accounts on one phone (one also on a tablet shared with a fourth), a fifth alone
+    clients = [sdk(make_account(0xD00 + i)) for i in range(5)]
+    sent = [(0, "phone"), (1, "phone"), (2, "phone"), (2, "tablet"), (3, "tablet"), (4, None), (0, "phone")]
+    for i, (who, device) in enumerate(sent):
+        client = clients[who]
+        client.submit(task.id, client.upload(f"item {i}".encode()).cid, "KE", device_fingerprint=device)
+    activity = DatabaseActivity(node.db, clock=clock, ttl_s=0)
+    # Execute
+    shared = [activity(c.account.address)[0][3] for c in clients]
+    # Assert
+    assert shared == [2, 2, 3, 1, 0]
