@@ -73,6 +73,7 @@ bench: install-test  ## benchmarks, JSON on stdout
 	$(BIN)/python benchmarks/export.py --json
 	$(BIN)/python benchmarks/compute.py --json
 	$(BIN)/python benchmarks/startup.py --json
+	$(BIN)/python benchmarks/load.py --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
