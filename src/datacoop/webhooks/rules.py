@@ -35,11 +35,25 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _is_internal(host: str) -> bool:
+    """An IP literal no public endpoint has (private, loopback, link-local…); names are not resolved."""
+    if host == "localhost":
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False
+
+
 def check_url(url: str, *, allow_loopback_http: bool) -> str:
     """``url`` when a delivery may go there: https, or http to this machine on a development node.
 
+    An https URL naming a private, loopback or link-local IP is refused (loopback allowed in development):
+    a subscriber must not point the node at its own network. Host names are not resolved here.
+
     Raises:
-        InvalidInput: (``url``) another scheme, no host, credentials in it, or plain http elsewhere.
+        InvalidInput: (``url``) another scheme, no host, credentials in it, plain http elsewhere, or an
+            internal IP address.
     """
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(
@@ -53,8 +67,12 @@ def check_url(url: str, *, allow_loopback_http: bool) -> str:
         raise InvalidInput("url is not a valid URL", field="url") from None
     if not host or parts.username is not None or parts.password is not None or parts.fragment:
         raise InvalidInput("url must name a host, without credentials or a fragment", field="url")
-    if parts.scheme == "https":
+    if parts.scheme == "https" and not _is_internal(host):
         return url
+    if parts.scheme == "https" and allow_loopback_http and _is_loopback(host):
+        return url
+    if parts.scheme == "https":
+        raise InvalidInput("url must not name a private, loopback or link-local address", field="url")
     if parts.scheme == "http" and _is_loopback(host):
         if allow_loopback_http:
             return url

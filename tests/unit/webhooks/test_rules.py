@@ -83,7 +83,8 @@ def test_https_anywhere_and_loopback_http_in_development(url: str) -> None:
     "url",
     ["http://hooks.example.com/x", "http://10.0.0.5/x", "ftp://example.com/x", "https://", "not a url",
      "https://user:pw@example.com/x", "https://example.com/x#frag", "https://example.com:99999/x",
-     "https://example.com/" + "x" * 2000],
+     "https://example.com/" + "x" * 2000, "https://10.1.2.3/x", "https://169.254.169.254/latest",
+     "https://[fd00::1]/x"],
 )  # fmt: skip
 def test_other_urls_are_refused_naming_the_field(url: str) -> None:
     with pytest.raises(InvalidInput) as refused:
@@ -91,6 +92,9 @@ def test_other_urls_are_refused_naming_the_field(url: str) -> None:
     assert refused.value.field == "url"
 
 
-def test_a_production_node_refuses_plain_http_even_to_loopback() -> None:
+def test_a_production_node_refuses_loopback_even_over_https() -> None:
     with pytest.raises(InvalidInput, match="https on a production node"):
         check_url("http://127.0.0.1:9000/hook", allow_loopback_http=False)
+    with pytest.raises(InvalidInput, match="loopback"):
+        check_url("https://127.0.0.1:9000/hook", allow_loopback_http=False)
+    assert check_url("https://127.0.0.1:9000/hook", allow_loopback_http=True)
