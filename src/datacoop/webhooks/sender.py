@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from datacoop.clock import Clock, utc_now
@@ -63,6 +63,14 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _failure(answer: httpx.Response) -> str:
+    """What the log says of a non-2xx answer: a redirect's target, or the status and the body's start."""
+    if answer.is_redirect:
+        return f"redirect to {answer.headers.get('location', '?')} (not followed)"[:MAX_ERROR]
+    start = next(answer.iter_bytes(), b"")[:200].decode("utf-8", "replace")
+    return f"HTTP {answer.status_code}: {start}"[:MAX_ERROR]
+
+
 class WebhookSender:
     def __init__(
         self,
@@ -96,10 +104,8 @@ class WebhookSender:
     def pending(self) -> int:
         """Deliveries not yet delivered nor given up."""
         with self._db.transaction() as s:
-            ids = s.scalars(
-                select(WebhookDelivery.id).where(WebhookDelivery.status.in_(("pending", "delivering")))
-            )
-            return len(ids.all())
+            open_ = WebhookDelivery.status.in_(("pending", "delivering"))
+            return int(s.scalar(select(func.count()).select_from(WebhookDelivery).where(open_)) or 0)
 
     def _claim(self, worker: str) -> _Job | None:
         now = self._clock()
@@ -143,23 +149,19 @@ class WebhookSender:
         )
 
     def _post(self, job: _Job) -> tuple[int | None, str | None]:
-        """The receiver's status (None when none came) and the error, if the attempt failed."""
+        """The receiver's status (None when none came) and the error, if the attempt failed.
+
+        The answer's body is streamed and at most its first bytes read (into the log, on a failure):
+        a receiver cannot make the worker hold a large answer."""
         sent = int(self._clock().timestamp())
+        signed = headers(job.secret, job.event_id, job.event_type, sent, job.body)
         try:
-            answer = self._http.post(
-                job.url,
-                content=job.body,
-                headers=headers(job.secret, job.event_id, job.event_type, sent, job.body),
-            )
+            with self._http.stream("POST", job.url, content=job.body, headers=signed) as answer:
+                if answer.is_success:
+                    return answer.status_code, None
+                return answer.status_code, _failure(answer)
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
-        if answer.is_success:
-            return answer.status_code, None
-        if answer.is_redirect:
-            return answer.status_code, f"redirect to {answer.headers.get('location', '?')} (not followed)"[
-                :MAX_ERROR
-            ]
-        return answer.status_code, f"HTTP {answer.status_code}: {answer.text[:200]}"[:MAX_ERROR]
 
     def _next(self, job: _Job, now: datetime) -> datetime | None:
         """When to try again after a failure; None past the maximum age (the delivery fails)."""
