@@ -35,11 +35,14 @@ __all__ = ["epoch_posted", "order_delivered", "record", "submission_decided", "v
 
 
 def _wanting(s: Session, kind: EventType, recipients: Iterable[int]) -> list[int]:
-    """The subscriptions of ``recipients`` that asked for ``kind``."""
+    """The subscriptions of ``recipients`` that asked for ``kind``.
+
+    PostgreSQL: held FOR KEY SHARE until the caller commits, so a subscription deleted at the same
+    moment waits (or is not seen): its deletion never fails the change that records the event."""
     rows = s.execute(
-        select(WebhookSubscription.id, WebhookSubscription.events).where(
-            WebhookSubscription.owner_id.in_(sorted(set(recipients)))
-        )
+        select(WebhookSubscription.id, WebhookSubscription.events)
+        .where(WebhookSubscription.owner_id.in_(sorted(set(recipients))))
+        .with_for_update(read=True, key_share=True)
     ).all()
     return [sub_id for sub_id, events in rows if kind.value in events]
 

@@ -104,16 +104,17 @@ class WebhookService:
     def unsubscribe(self, who: Caller, subscription_id: int) -> None:
         """Delete ``who``'s subscription, its pending deliveries and their log."""
         with self._db.transaction() as s:
-            self._own(s, who, subscription_id)
+            # locked first: an event being recorded for it waits, or finishes before its deliveries go
+            self._own(s, who, subscription_id, lock=True)
             deliveries = select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == subscription_id)
             s.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
             s.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id))
             s.execute(delete(WebhookSubscription).where(WebhookSubscription.id == subscription_id))
 
     @staticmethod
-    def _own(s: Session, who: Caller, subscription_id: int) -> WebhookSubscription:
+    def _own(s: Session, who: Caller, subscription_id: int, *, lock: bool = False) -> WebhookSubscription:
         """``who``'s subscription; NotFound for anyone else's (its existence is private)."""
-        row = s.get(WebhookSubscription, subscription_id)
+        row = s.get(WebhookSubscription, subscription_id, with_for_update=lock or None)
         if row is None or row.owner_id != who.id:
             raise NotFound(f"you have no webhook {subscription_id}", field="subscription_id")
         return row

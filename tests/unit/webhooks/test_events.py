@@ -4,6 +4,7 @@ only for subscriptions that asked for them (an appeal's second decision is a sec
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -99,3 +100,38 @@ def test_two_workers_never_hold_one_delivery(
         held = s.scalar(select(func.count()).where(WebhookDelivery.status == "delivering"))
     assert held == 1
     other.close()
+
+
+def test_deleting_a_subscription_while_its_event_is_written_fails_neither(
+    node: Node, requester: DataCoopClient, contributor: DataCoopClient, task: TaskPublic
+) -> None:
+    if node.db.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the two cannot overlap")
+    # Prepare
+    _subscribe(node, requester, "submission.decided")
+    [subscription] = node.webhooks.subscriptions(node.auth.resolve(requester._token or ""))
+    sid = _submission(contributor, task)
+    failures: list[BaseException] = []
+
+    def unsubscribe() -> None:
+        try:
+            node.webhooks.unsubscribe(node.auth.resolve(requester._token or ""), subscription.id)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    # Execute: the decision's transaction writes the event; the deletion comes before it commits
+    with node.db.transaction() as s:
+        row = s.get(Submission, sid)
+        assert row is not None
+        move(s, row, SubmissionState.SCREENING, None, row.updated_at)
+        move(s, row, SubmissionState.ACCEPTED, None, row.updated_at)
+        deleting = threading.Thread(target=unsubscribe)
+        deleting.start()
+        deleting.join(0.5)  # it waits for the decision's lock on the subscription
+        assert deleting.is_alive()
+    deleting.join(10)
+    # Assert: the decision stands; the subscription went, with the delivery just written for it
+    assert failures == []
+    assert contributor.get_submission(sid).state == "accepted"
+    with node.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
