@@ -38,6 +38,26 @@ def _public(row: WebhookSubscription) -> SubscriptionPublic:
     )
 
 
+def _attempts(s: Session, delivery_ids: list[int]) -> dict[int, list[AttemptPublic]]:
+    """Every attempt at each of ``delivery_ids``, newest first."""
+    found: dict[int, list[AttemptPublic]] = {}
+    query = select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(delivery_ids))
+    for a in s.scalars(query.order_by(WebhookAttempt.id.desc())):
+        found.setdefault(a.delivery_id, []).append(
+            AttemptPublic(
+                at=a.at, status_code=a.status_code, error=a.error, next_attempt_at=a.next_attempt_at
+            )
+        )
+    return found
+
+
+def _delivery(row: WebhookDelivery, kind: EventType, attempts: list[AttemptPublic]) -> DeliveryPublic:
+    return DeliveryPublic(
+        id=row.id, event_id=row.event_id, event_type=kind, status=row.status, attempts=attempts,
+        next_attempt_at=row.next_attempt_at, created_at=row.created_at, delivered_at=row.delivered_at,
+    )  # fmt: skip
+
+
 class WebhookService:
     """Webhooks of one node.
 
@@ -132,31 +152,8 @@ class WebhookService:
                 .order_by(WebhookDelivery.id.desc())
                 .limit(min(limit, MAX_LOG))
             ).all()
-            attempts: dict[int, list[AttemptPublic]] = {}
-            ids = [d.id for d, _ in rows]
-            for a in s.scalars(
-                select(WebhookAttempt)
-                .where(WebhookAttempt.delivery_id.in_(ids))
-                .order_by(WebhookAttempt.id.desc())
-            ):
-                attempts.setdefault(a.delivery_id, []).append(
-                    AttemptPublic(
-                        at=a.at, status_code=a.status_code, error=a.error, next_attempt_at=a.next_attempt_at
-                    )
-                )
-            return [
-                DeliveryPublic(
-                    id=d.id,
-                    event_id=d.event_id,
-                    event_type=EventType(kind),
-                    status=d.status,
-                    attempts=attempts.get(d.id, []),
-                    next_attempt_at=d.next_attempt_at,
-                    created_at=d.created_at,
-                    delivered_at=d.delivered_at,
-                )
-                for d, kind in rows
-            ]
+            attempts = _attempts(s, [d.id for d, _ in rows])
+            return [_delivery(d, EventType(kind), attempts.get(d.id, [])) for d, kind in rows]
 
     # --- the worker -------------------------------------------------------------------------
 
