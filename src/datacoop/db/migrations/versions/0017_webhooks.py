@@ -13,7 +13,7 @@ from alembic import op
 import datacoop.db.types
 
 revision = "0017"
-down_revision = "0015"  # TEMPORARY: "0016_fraud_signals" once that branch is merged
+down_revision = "0016_fraud_signals"
 branch_labels = None
 depends_on = None
 
