@@ -52,6 +52,8 @@ from datacoop.tasks.dashboard import TaskDashboardService
 from datacoop.tasks.rules import Modality
 from datacoop.tasks.service import TaskService
 from datacoop.tasks.submissions import SubmissionService
+from datacoop.webhooks.sender import DeliveryPolicy
+from datacoop.webhooks.service import WebhookService
 
 if TYPE_CHECKING:
     from datacoop.screening.broker import BrokerWorkers, PrescreenBroker
@@ -108,6 +110,7 @@ class Node:
     compute: ComputeService  # compute-to-data jobs (compute/service.py)
     dashboard: TaskDashboardService  # a requester's view of a task
     wakeup: Wakeup  # what SubmissionService calls once a submission is committed
+    webhooks: WebhookService  # subscriptions, their delivery log, and the delivery worker
     compute_workers: WorkerPool | None = None
     chain: ChainHandle | None = None
     watcher: ChainWatcher | None = None  # the deployment's events, stepped by the chain follower
@@ -117,6 +120,7 @@ class Node:
     audit_anchored_at: float = 0.0  # time.monotonic() of the last automatic audit anchor
     broker: PrescreenBroker | None = None  # set when settings.broker_url is: jobs travel through it
     broker_workers: BrokerWorkers | None = None
+    webhook_workers: WorkerPool | None = None
 
     def start_chain_follower(self) -> WorkerPool | None:
         """Start the node's one chain follower: the only thread that signs and sends (the outbox), and
@@ -181,6 +185,15 @@ class Node:
             self.compute_workers = WorkerPool(self.compute.work_once, threads=threads, idle_s=1.0).start()
         return self.compute_workers
 
+    def start_webhook_workers(self) -> WorkerPool | None:
+        """Deliver webhooks in this process (``webhook_workers`` threads; none at 0); stopped by close().
+
+        Any number of processes may run them: each delivery is claimed by one worker at a time."""
+        threads = self.settings.webhook_workers
+        if self.webhook_workers is None and threads:
+            self.webhook_workers = WorkerPool(self.webhooks.work_once, threads=threads, idle_s=1.0).start()
+        return self.webhook_workers
+
     def close_compute_workers(self) -> None:
         if self.compute_workers is not None:
             self.compute_workers.stop()
@@ -192,6 +205,9 @@ class Node:
         if self.workers is not None:
             self.workers.stop()
         self.close_compute_workers()
+        if self.webhook_workers is not None:
+            self.webhook_workers.stop()
+        self.webhooks.close()
         if self.broker_workers is not None:
             self.broker_workers.stop()
         if self.broker is not None:
@@ -219,6 +235,17 @@ def _watcher(db: Database, chain: ChainHandle | None, clock: Clock) -> ChainWatc
     return watch_deployment(
         db, chain.client, chain.deployment, relay.lease, confirmations=relay.confirmations, clock=clock
     )
+
+
+def _webhooks(settings: Settings, db: Database, clock: Clock) -> WebhookService:
+    policy = DeliveryPolicy(
+        timeout=timedelta(seconds=settings.webhook_timeout_seconds),
+        base=timedelta(seconds=settings.webhook_retry_base_seconds),
+        cap=timedelta(seconds=settings.webhook_retry_cap_seconds),
+        max_age=timedelta(seconds=settings.webhook_max_age_seconds),
+    )
+    loopback = settings.environment == "development"  # plain http to this machine: development only
+    return WebhookService(db, allow_loopback_http=loopback, policy=policy, clock=clock)
 
 
 def _chain_probe(chain: ChainHandle | None, watcher: ChainWatcher | None) -> dict[str, Any]:
@@ -367,6 +394,7 @@ def _assemble(
         compute=compute,
         dashboard=TaskDashboardService(db, is_operator=settlement.is_operator),
         wakeup=wakeup,
+        webhooks=_webhooks(settings, db, clock),
         chain=chain,
         watcher=watcher,
         dev_accounts=tuple(dev),

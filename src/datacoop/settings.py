@@ -278,6 +278,25 @@ class Settings(BaseSettings):
         default=None, description="where jobs run (their data materialised); default: the system temp folder"
     )
 
+    # webhooks
+    webhook_timeout_seconds: float = Field(
+        default=10, gt=0, le=60, description="how long one webhook POST may take before it counts as failed"
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5, gt=0, le=3600,
+        description="wait after a webhook's first failed try; doubled after each further one, with jitter",
+    )  # fmt: skip
+    webhook_retry_cap_seconds: float = Field(
+        default=3600, gt=0, le=86_400, description="the longest wait between two tries of a webhook"
+    )
+    webhook_max_age_seconds: int = Field(
+        default=3 * 86_400, ge=1, le=30 * 86_400,
+        description="a webhook not delivered this long after its event is given up (shown as failed)",
+    )  # fmt: skip
+    webhook_workers: int = Field(
+        default=1, ge=0, le=64, description="threads delivering webhooks in each API process (0: none)"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

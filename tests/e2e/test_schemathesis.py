@@ -61,6 +61,7 @@ SEMANTIC = {
     "POST /v1/datasets/{dataset_id}/versions": "query.jurisdictions must be ISO 3166-1 countries",
     "POST /v1/listings": "ISO 3166-1 jurisdictions; modes, data category and consent scope from lists",
     "PUT /v1/compute/policies/{version_id}": "the approved mode names at least one algorithm",
+    "POST /v1/webhooks": "the url must be https to a public address (http only to loopback, in development)",
 }
 
 

@@ -23,6 +23,7 @@ from datacoop.api.routes import (
     settlement,
     submissions,
     tasks,
+    webhooks,
 )
 from datacoop.api.web import dev_router, mount_web
 from datacoop.app import Node
@@ -47,6 +48,7 @@ def create_app(node: Node) -> FastAPI:
     v1.include_router(exchange.router)
     v1.include_router(compute.router)
     v1.include_router(chain.router)
+    v1.include_router(webhooks.router)
     v1.include_router(dev_router)
     app.include_router(v1, max_body_size=node.settings.max_request_body_bytes)  # blobs: their own
     app.state.metrics = NodeMetrics(node.db)

@@ -30,6 +30,7 @@ def app_from_environment() -> FastAPI:
     configure_logging(settings.log_format)  # each process: a spawned worker inherits no logging set-up
     node = build_node(settings, check_stages=False, migrate=False)
     node.start_chain_follower()
+    node.start_webhook_workers()  # each process may: a delivery is claimed by one worker at a time
     app = create_app(node)
 
     @asynccontextmanager

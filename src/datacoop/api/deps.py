@@ -38,6 +38,7 @@ from datacoop.tasks.blobs import BlobService
 from datacoop.tasks.dashboard import TaskDashboardService
 from datacoop.tasks.service import TaskService
 from datacoop.tasks.submissions import SubmissionService
+from datacoop.webhooks.service import WebhookService
 
 __all__ = [
     "OPTIONAL_AUTH",
@@ -59,6 +60,7 @@ __all__ = [
     "SettlementDep",
     "SubmissionsDep",
     "TasksDep",
+    "WebhooksDep",
     "is_operator",
     "own_address",
 ]
@@ -201,3 +203,11 @@ def _exchange(node: NodeDep) -> ExchangeService:
 
 ExchangeDep = Annotated[ExchangeService, Depends(_exchange)]
 """The node's exchange: listings, orders, downloads and royalties."""
+
+
+def _webhooks(node: NodeDep) -> WebhookService:
+    return node.webhooks
+
+
+WebhooksDep = Annotated[WebhookService, Depends(_webhooks)]
+"""The node's webhooks: a participant's subscriptions and their delivery log."""

@@ -55,6 +55,7 @@ def up(
     worker = _start_worker(settings)
     node.start_chain_follower()  # the one writer of the outbox: epochs, anchors, listings, royalties
     node.start_compute_workers()  # compute-to-data jobs (each runs in a sandboxed child process)
+    node.start_webhook_workers()  # signed webhooks, retried with back-off
     try:
         _announce(settings, node.health.check(), [a.address for a in node.dev_accounts])
         config = uvicorn.Config(

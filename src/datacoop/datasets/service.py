@@ -49,6 +49,7 @@ from datacoop.identity.eip712 import Eip712Domain
 from datacoop.identity.schemas import Caller
 from datacoop.storage import BlobStore
 from datacoop.tasks.blobs import BlobService
+from datacoop.webhooks import events
 
 __all__ = ["DatasetService"]
 
@@ -153,6 +154,7 @@ class DatasetService:
             changes = self._changes(s, previous, [item.submission_id for item in selected])
             manifest = self._manifest(dataset, parsed, selected, licence, previous, changes, now)
             row = self._store_version(s, manifest, selected, changes, now)
+            events.version_frozen(s, row, parsed.task_ids, now)
             return version_public(row, dataset.token_id)
 
     @staticmethod

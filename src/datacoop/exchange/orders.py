@@ -43,6 +43,7 @@ from datacoop.exchange.order_rows import listing_row, order_json, own_order
 from datacoop.exchange.schemas import DownloadLink, OrderPublic
 from datacoop.identity.addresses import normalize_address
 from datacoop.identity.schemas import Caller
+from datacoop.webhooks import events
 
 __all__ = ["Delivery", "ExchangeOrders"]
 
@@ -141,6 +142,7 @@ class ExchangeOrders:
             self._forward(s, market, listing, row)
             grant_for_order(s, listing, row, self._clock())
             self._log_grant(s, row)
+            events.order_delivered(s, row, self._clock())  # the buyer's webhooks: the download is open
             return self._order_json(row)  # the chain follower opens the royalty round the sale made due
 
     def _need_watcher(self) -> ChainWatcher:

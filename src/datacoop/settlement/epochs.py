@@ -32,6 +32,7 @@ from datacoop.settlement.handles import Handles
 from datacoop.settlement.schemas import EpochPublic
 from datacoop.tasks.schemas import TokenPublic
 from datacoop.tasks.service import task_token
+from datacoop.webhooks import events
 
 __all__ = ["OPEN", "EpochView", "Epochs", "entitlements", "last_confirmed"]
 
@@ -367,6 +368,8 @@ def _follow(s: Session, epoch: Epoch, now: datetime) -> bool:
     if status == "pending" and epoch.status == "posted":
         log.warning("epoch %s of task %s was reorged out; back to pending", epoch.number, epoch.task_id)
     epoch.status, epoch.tx_hash, epoch.updated_at = status, tx.tx_hash, now
+    if status == "confirmed":  # the root can be claimed from: the requester's webhooks hear of it once
+        events.epoch_posted(s, epoch, now)
     if status == "failed":
         epoch.error = tx.error or "the posting transaction reverted"
         for earning in s.scalars(select(Earning).where(Earning.epoch_id == epoch.id)).all():

@@ -1,4 +1,5 @@
-"""The one way a submission changes state: along the domain's table, with an event recorded."""
+"""The one way a submission changes state: along the domain's table, with an event recorded (and a
+decision announced to the requester's webhooks, in the same transaction)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from datacoop.db.models import Submission, SubmissionEvent
 from datacoop.tasks.states import SubmissionState, check_transition
+from datacoop.webhooks import events
 
 __all__ = ["move"]
 
@@ -17,4 +19,9 @@ def move(s: Session, row: Submission, to: SubmissionState, reason: str | None, n
     current = SubmissionState(row.state)
     check_transition(current, to)
     row.state, row.updated_at = to.value, now
-    s.add(SubmissionEvent(submission=row, from_state=current.value, to_state=to.value, reason=reason, at=now))
+    change = SubmissionEvent(
+        submission=row, from_state=current.value, to_state=to.value, reason=reason, at=now
+    )
+    s.add(change)
+    if to in (SubmissionState.ACCEPTED, SubmissionState.REJECTED):  # the requester's webhooks, if any
+        events.submission_decided(s, row, change, now)

@@ -178,6 +178,10 @@ ACCESS: dict[str, Rule] = {
         {"buyer": 404},
         na=frozenset(),
     ),
+    "POST /v1/webhooks": signed_in("any signed-in account (its own endpoint; events it is entitled to only)"),
+    "GET /v1/webhooks": signed_in("any signed-in account (its own endpoints, without secrets)"),
+    "GET /v1/webhooks/{subscription_id}/deliveries": only("the endpoint's owner", {"requester": OK}, 404),
+    "DELETE /v1/webhooks/{subscription_id}": only("the endpoint's owner", {"requester": OK}, 404),
     "POST /v1/chain/rpc": public("anyone (reads and already-signed transactions only)"),
     "GET /v1/dev/accounts": public("anyone, on a development node only (public test keys)"),
     "POST /v1/reviews/{assignment_id}/vote": only(

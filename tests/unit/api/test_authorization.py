@@ -245,6 +245,24 @@ def _order(w: AuthzWorld, role: str) -> Call:
     return "/v1/orders", {"json": body}
 
 
+HOOK = {"url": "http://127.0.0.1:9/hook", "events": ["submission.decided", "order.delivered"]}
+
+
+def _requesters_webhook(w: AuthzWorld, *, fresh: bool = False) -> str:
+    """The path of a webhook of the requester's (a new one with ``fresh``: a deletion takes it)."""
+    if fresh or "webhook" not in w.ids:
+        made = w.api.post("/v1/webhooks", json=HOOK, headers=w.headers("requester"))
+        assert made.status_code == 201, made.text
+        if fresh:
+            return f"/v1/webhooks/{made.json()['id']}"
+        w.ids["webhook"] = made.json()["id"]
+    return f"/v1/webhooks/{w.ids['webhook']}"
+
+
+def _delete_webhook(w: AuthzWorld, role: str) -> Call:
+    return _requesters_webhook(w, fresh=role == "requester"), {}
+
+
 CALLS: dict[str, Builder] = {
     "GET /v1/health": _fixed("/v1/health"),
     "GET /v1/health/live": _fixed("/v1/health/live"),
@@ -328,6 +346,13 @@ CALLS: dict[str, Builder] = {
         "/v1/compute/jobs/{job}/outputs/result.json/link"
     ),
     "GET /v1/compute/outputs/{job_id}/{name}": _fixed("/v1/compute/outputs/{job}/result.json?{output_query}"),
+    "POST /v1/webhooks": lambda _w, _r: ("/v1/webhooks", {"json": HOOK}),
+    "GET /v1/webhooks": _fixed("/v1/webhooks"),
+    "GET /v1/webhooks/{subscription_id}/deliveries": lambda w, _r: (
+        _requesters_webhook(w) + "/deliveries",
+        {},
+    ),
+    "DELETE /v1/webhooks/{subscription_id}": _delete_webhook,
     "POST /v1/chain/rpc": lambda _w, _r: (
         "/v1/chain/rpc",
         {"json": {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}},

@@ -26,6 +26,7 @@ from datacoop.db.models.review import (
 from datacoop.db.models.screening import Prescreen, ScreeningJob, StageResultRow
 from datacoop.db.models.settlement import Earning, Epoch, EpochEntitlement, TaskFunding
 from datacoop.db.models.tasks import Blob, Submission, SubmissionEvent, Task
+from datacoop.db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
     "AccountFunder",
@@ -73,5 +74,9 @@ __all__ = [
     "TaskFunding",
     "Validator",
     "ValidatorReward",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
     "Withdrawal",
 ]
