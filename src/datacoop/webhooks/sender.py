@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
 from datacoop.db.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from datacoop.webhooks.egress import guarded_transport
 from datacoop.webhooks.rules import backoff
 from datacoop.webhooks.signing import headers
 
@@ -85,7 +86,7 @@ class WebhookSender:
         self._http = httpx.Client(
             timeout=policy.timeout.total_seconds(),
             follow_redirects=False,
-            transport=transport,
+            transport=transport or guarded_transport(),  # public addresses only (webhooks/egress.py)
             trust_env=False,
         )
 

@@ -16,6 +16,7 @@ from datacoop.db import Database
 from datacoop.db.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from datacoop.errors import Conflict, NotFound
 from datacoop.identity.schemas import Caller
+from datacoop.webhooks.egress import guarded_transport
 from datacoop.webhooks.rules import MAX_SUBSCRIPTIONS, EventType, check_url
 from datacoop.webhooks.schemas import (
     AttemptPublic,
@@ -64,7 +65,9 @@ class WebhookService:
     Args:
         allow_loopback_http: plain-http endpoints on this machine are allowed (a development node).
         policy: timeouts, back-off and the maximum age of a delivery.
-        transport: the HTTP transport of deliveries (default: the network).
+        transport: the HTTP transport of deliveries (default: the network, through
+            :func:`~datacoop.webhooks.egress.guarded_transport`: public addresses only, loopback too
+            where ``allow_loopback_http``).
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class WebhookService:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._db, self._loopback, self._clock = db, allow_loopback_http, clock
+        transport = transport or guarded_transport(allow_loopback=allow_loopback_http)
         self.sender = WebhookSender(db, policy or DeliveryPolicy(), clock=clock, transport=transport)
 
     # --- subscriptions ----------------------------------------------------------------------
