@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from datacoop.clock import Clock
 from datacoop.db import Database
-from datacoop.db.models import GoldItem, ReviewAssignment, Submission, Task, Validator
+from datacoop.db.models import GoldItem, ItemFeatures, ReviewAssignment, Submission, Task, Validator
 from datacoop.errors import Forbidden, NotFound
 from datacoop.identity.schemas import Caller
 from datacoop.review.draws import fill_slots
 from datacoop.review.rules import AssignmentKind, AssignmentStatus, Qualification
 from datacoop.review.schemas import ReviewItem, ValidatorPublic
 from datacoop.review.stakes import StakeReader
+from datacoop.review.triage import TaskModels, triage
 from datacoop.screening.schemas import PrescreenReport
 from datacoop.tasks.disclosure import shared_cid, shared_report
 from datacoop.tasks.rules import TaskStatus
@@ -51,6 +52,7 @@ class ReviewQueue:
         self, db: Database, tunables: Tunables, *, report: Callable[[int], dict[str, Any]], clock: Clock
     ) -> None:
         self._db, self._tunables, self._report, self._clock = db, tunables, report, clock
+        self._models = TaskModels()
 
     def enrol(self, who: Caller) -> ValidatorPublic:
         """Check the caller's stake and make or refresh their validator record."""
@@ -100,6 +102,7 @@ class ReviewQueue:
         now = self._clock()
         with self._db.transaction() as s:
             v = _validator_of(s, who)
+            triage(s, now, self._models)  # the task models score new items and decide what they may
             fill_slots(s, now, ttl=self._tunables.ttl, rng=self._tunables.rng)
             chosen = self._choose(s, v)
             if chosen is None:
@@ -133,7 +136,7 @@ class ReviewQueue:
             return gold[0]
         if not v.qualified:
             return self._new_gold(s, v, task_id=None)
-        real = [a for a in mine if a.kind != AssignmentKind.GOLD.value]
+        real = _likely_off_topic_first(s, [a for a in mine if a.kind != AssignmentKind.GOLD.value])
         if not real:
             return None
         task_id, rules = s.execute(
@@ -191,6 +194,26 @@ def assignment_of(s: Session, who: Caller, assignment_id: int) -> ReviewAssignme
     if a is None or v is None or a.validator_id != v.id:  # the same answer either way: nothing leaks
         raise NotFound(f"you have no assignment {assignment_id}", field="assignment_id")
     return a
+
+
+def _likely_off_topic_first(s: Session, real: list[ReviewAssignment]) -> list[ReviewAssignment]:
+    """Open items by their task model's p(acceptable), lowest first; unscored ones after, oldest first."""
+    ids = [a.submission_id for a in real if a.submission_id is not None]
+    if not ids:
+        return real
+    scores = dict(
+        s.execute(
+            select(ItemFeatures.submission_id, ItemFeatures.p_accept).where(
+                ItemFeatures.submission_id.in_(ids)
+            )
+        ).tuples()
+    )
+
+    def key(a: ReviewAssignment) -> tuple[bool, float, int]:
+        p = scores.get(a.submission_id) if a.submission_id is not None else None
+        return (p is None, p or 0.0, a.id)
+
+    return sorted(real, key=key)
 
 
 def _item_of(s: Session, a: ReviewAssignment) -> tuple[Task, str, dict[str, Any], int | None]:

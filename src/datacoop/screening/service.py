@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from datacoop.clock import Clock, utc_now
 from datacoop.db import Database
-from datacoop.db.models import Prescreen, ScreeningJob, StageResultRow, Submission
+from datacoop.db.models import ItemFeatures, Prescreen, ScreeningJob, StageResultRow, Submission
 from datacoop.holders import is_gone
 from datacoop.screening.base import ItemContext, Stage, StageDeps, StageResult, TaskView
 from datacoop.screening.registry import stages_for
@@ -39,6 +39,7 @@ __all__ = ["ScreeningService", "enqueue"]
 log = logging.getLogger("datacoop.screening")
 MAX_ATTEMPTS = 3
 RELEASE_EVERY_S = 2.0  # how often an idle worker looks for leases of workers that are gone
+MAX_FEATURE_DIMS = 2048  # an item's stored features: MiniLM gives 384, CLIP 512-1024, classic 128
 
 
 def enqueue(s: Session, submission_id: int, now: datetime) -> None:
@@ -277,6 +278,9 @@ class ScreeningService:
                     return None
                 s.add_all(_result_rows(submission_id, results, now))
                 s.add(_prescreen_row(submission_id, worker, item, results, outcome, now))
+                features = _features_row(submission_id, item, now)
+                if features is not None:
+                    s.add(features)
                 sub = s.get(Submission, submission_id)
                 assert sub is not None
                 move(s, sub, outcome.state, "; ".join(outcome.reasons), now)
@@ -343,6 +347,24 @@ def _result_rows(submission_id: int, results: list[StageResult], now: datetime) 
         )
         for position, r in enumerate(results)
     ]
+
+
+def _features_row(submission_id: int, item: ItemContext, now: datetime) -> ItemFeatures | None:
+    """The item's feature vector a stage left (relevance: its embedding), as float32 bytes."""
+    kept = item.scratch.get("features")
+    if not isinstance(kept, tuple) or len(kept) != 2:
+        return None
+    import numpy as np  # only a node that embeds has numpy on this path
+
+    model, vector = kept
+    row = np.asarray(vector, dtype="<f4").ravel()[:MAX_FEATURE_DIMS]
+    return ItemFeatures(
+        submission_id=submission_id,
+        model=str(model)[:40],
+        dims=len(row),
+        vector=row.tobytes(),
+        created_at=now,
+    )
 
 
 def _prescreen_row(

@@ -41,6 +41,16 @@ class ReviewRules(_Model):
         default_factory=list, max_length=200, description="labels a vote may carry (a class, tags)"
     )
     validator_reward: Uint256 = Field(default=0, description="token base units per useful vote")
+    auto_decide_precision: float | None = Field(
+        default=None,
+        gt=0.5,
+        le=1,
+        description="the task model decides items without votes once its held-out precision at an end "
+        "reaches this (and its probability for the item too); default: never",
+    )
+    auto_decide_min_labels: int = Field(
+        default=50, ge=10, le=100_000, description="final decisions the task model learns before it decides"
+    )
 
     @model_validator(mode="after")
     def _cap_above_k(self) -> ReviewRules:

@@ -127,6 +127,21 @@ def test_without_a_model_the_item_is_not_scored(modality: Modality) -> None:
     )
 
 
+def test_the_item_vector_is_kept_once_for_the_task_model() -> None:
+    # Execute: a text through an embedder; an image on a node with no image model
+    text = _text_item()
+    RelevanceStage(text=FixedSimilarity(0.6)).run(text, _task())
+    image = _item(image=Image.new("RGB", (40, 30), (200, 30, 30)))
+    RelevanceStage().run(image, _task(Modality.IMAGE))
+
+    # Assert: the embedding as computed, and classic features (colour histogram + grey thumbnail)
+    name, vector = text.scratch["features"]
+    assert name == "fixed" and vector.tolist() == pytest.approx([0.6, 0.8])
+    name, classic = image.scratch["features"]
+    assert name == "classic-hist-thumb" and classic.shape == (128,) and classic.dtype == np.float32
+    assert classic[:64].sum() == pytest.approx(1.0) and classic[:64].max() == pytest.approx(1.0)
+
+
 def test_an_item_the_decode_stage_did_not_decode_is_skipped() -> None:
     result = RelevanceStage(text=FixedSimilarity(0.9)).run(_item(), _task())
     assert result.verdict is Verdict.SKIPPED and result.reasons == ("the item was not decoded",)

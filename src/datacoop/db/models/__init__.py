@@ -23,7 +23,7 @@ from datacoop.db.models.review import (
     Validator,
     ValidatorReward,
 )
-from datacoop.db.models.screening import Prescreen, ScreeningJob, StageResultRow
+from datacoop.db.models.screening import ItemFeatures, Prescreen, ScreeningJob, StageResultRow
 from datacoop.db.models.settlement import Earning, Epoch, EpochEntitlement, TaskFunding
 from datacoop.db.models.tasks import Blob, Submission, SubmissionEvent, Task
 from datacoop.db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -54,6 +54,7 @@ __all__ = [
     "Epoch",
     "EpochEntitlement",
     "GoldItem",
+    "ItemFeatures",
     "Listing",
     "Order",
     "Participant",

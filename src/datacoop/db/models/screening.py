@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from datacoop.db.models._base import Base
 
-__all__ = ["Prescreen", "ScreeningJob", "StageResultRow"]
+__all__ = ["ItemFeatures", "Prescreen", "ScreeningJob", "StageResultRow"]
 
 
 class ScreeningJob(Base):
@@ -73,3 +74,21 @@ class Prescreen(Base):
     scrubbed_cid: Mapped[str | None] = mapped_column(String(100))
     worker: Mapped[str | None] = mapped_column(String(100))
     completed_at: Mapped[datetime]
+
+
+class ItemFeatures(Base):
+    """One submission's feature vector, computed once by pre-screening, for its task's relevance model.
+
+    ``vector`` is float32 little-endian bytes (``dims`` of them): a MiniLM embedding for text, classic
+    colour and shape features for an image. ``p_accept`` is the task model's latest calibrated
+    probability, which orders the review queue (likely off-topic first); None until it has one.
+    """
+
+    __tablename__ = "item_features"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(40))
+    dims: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    p_accept: Mapped[float | None]
+    created_at: Mapped[datetime]

@@ -3,7 +3,9 @@
 The item (the decoded text, or the reduced image the decode stage left in ``item.scratch``)
 and the task's title and description are embedded by a model from ``StageDeps.models``
 (see :mod:`datacoop.models`) and compared. A modality without a configured model is
-``skipped`` as "not scored": this stage never invents a score.
+``skipped`` as "not scored": this stage never invents a score. The item's vector (or, for an
+image without an image model, its classic features) is left in ``item.scratch["features"]``;
+pre-screening stores it once for the task's own relevance model (:mod:`datacoop.review.task_model`).
 
 Settings (``rules.stages.relevance``), with defaults:
 
@@ -78,7 +80,9 @@ class RelevanceStage:
             return StageResult(self.name, Verdict.SKIPPED, ("the item was not decoded",))
         if self._text is None:
             return _not_scored("text")
-        similarity = _cosine(self._text.embed_texts([text])[0], self._text.embed_query(_prompt(task)))
+        vector = self._text.embed_texts([text])[0]
+        item.scratch["features"] = (self._text.name, vector)  # kept once, for the task's own model
+        similarity = _cosine(vector, self._text.embed_query(_prompt(task)))
         return _judge(similarity, task, self._text, readable=_reads(self._text, text))
 
     def _score_image(self, item: ItemContext, task: TaskView) -> StageResult:
@@ -88,8 +92,13 @@ class RelevanceStage:
         if not isinstance(image, Image.Image):
             return StageResult(self.name, Verdict.SKIPPED, ("the item was not decoded",))
         if self._image is None:
+            from datacoop.models.classic import CLASSIC_NAME, image_features
+
+            item.scratch["features"] = (CLASSIC_NAME, image_features(image))
             return _not_scored("image")
-        similarity = _cosine(self._image.embed_images([image])[0], self._image.embed_query(_prompt(task)))
+        vector = self._image.embed_images([image])[0]
+        item.scratch["features"] = (self._image.name, vector)
+        similarity = _cosine(vector, self._image.embed_query(_prompt(task)))
         return _judge(similarity, task, self._image, readable=True)
 
 

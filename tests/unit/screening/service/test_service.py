@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any, ClassVar
 
 import pytest
@@ -10,9 +11,9 @@ from tests.conftest import ManualClock
 
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
-from datacoop.db.models import Prescreen, StageResultRow
+from datacoop.db.models import ItemFeatures, Prescreen, StageResultRow
 from datacoop.errors import InvalidInput
-from datacoop.screening.base import ItemContext, StageResult, TaskView
+from datacoop.screening.base import ItemContext, StageResult, TaskView, Verdict
 from datacoop.screening.stages.duplicates import DuplicateStage
 from datacoop.screening.stages.size import SizeStage
 from datacoop.tasks.rules import Modality
@@ -137,3 +138,32 @@ def test_scrubbed_copies_map_each_scrubbed_cid_to_its_submission(
     # Assert: only the asked-for submissions, only those with a copy
     assert found == {"bafy-scrubbed": scrubbed}
     assert node.screening.scrubbed_copies([plain]) == {}
+
+
+class _Embedding:
+    name: ClassVar[str] = "embedding"
+    modalities: ClassVar[frozenset[Modality]] = frozenset(Modality)
+    cost: ClassVar[int] = 70
+
+    def run(self, item: ItemContext, task: TaskView) -> StageResult:
+        import numpy as np
+
+        item.scratch["features"] = ("fixed", np.array([0.6, 0.8], dtype=np.float64))
+        return StageResult(self.name, Verdict.PASS)
+
+
+def test_the_features_a_stage_leaves_are_stored_once_as_float32(
+    node: Node, contributor: DataCoopClient, task: TaskPublic
+) -> None:
+    # Prepare: a stage that leaves a vector, as relevance does
+    node.screening._stage_classes = lambda _m: [SizeStage, _Embedding]  # type: ignore[list-item]
+    sid = _submit(contributor, task.id, b"anything with a vector")
+
+    # Execute
+    assert node.screening.work_once("w")
+
+    # Assert
+    with node.db.transaction() as s:
+        row = s.get(ItemFeatures, sid)
+        assert row is not None and (row.model, row.dims, row.p_accept) == ("fixed", 2, None)
+        assert row.vector == struct.pack("<2f", 0.6, 0.8)
