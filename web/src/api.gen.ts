@@ -2723,6 +2723,17 @@ export interface components {
              * @default 0
              */
             validator_reward: number;
+            /**
+             * Auto Decide Precision
+             * @description the task model decides items without votes once its held-out precision at an end reaches this (and its probability for the item too); default: never
+             */
+            auto_decide_precision?: number | null;
+            /**
+             * Auto Decide Min Labels
+             * @description final decisions the task model learns before it decides
+             * @default 50
+             */
+            auto_decide_min_labels: number;
         };
         /**
          * ReviewStatus

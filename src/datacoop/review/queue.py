@@ -201,13 +201,10 @@ def _likely_off_topic_first(s: Session, real: list[ReviewAssignment]) -> list[Re
     ids = [a.submission_id for a in real if a.submission_id is not None]
     if not ids:
         return real
-    scores = dict(
-        s.execute(
-            select(ItemFeatures.submission_id, ItemFeatures.p_accept).where(
-                ItemFeatures.submission_id.in_(ids)
-            )
-        ).tuples()
+    rows = s.execute(
+        select(ItemFeatures.submission_id, ItemFeatures.p_accept).where(ItemFeatures.submission_id.in_(ids))
     )
+    scores = {sid: p for sid, p in rows}
 
     def key(a: ReviewAssignment) -> tuple[bool, float, int]:
         p = scores.get(a.submission_id) if a.submission_id is not None else None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from datacoop.db.models import Appeal, ItemFeatures, ReviewOutcome, Submission
@@ -40,26 +40,34 @@ class TaskModels:
     _cache: dict[tuple[int, str], tuple[int, TaskModel]] = field(default_factory=dict)
 
     def model_for(self, s: Session, task_id: int, model: str, min_labels: int) -> TaskModel:
-        labelled = _labelled(s, task_id, model)
+        """The task's model over this feature model's vectors; rebuilt only when its decisions changed."""
+        count = int(
+            s.scalar(select(func.count()).select_from(_labelled_query(task_id, model).subquery())) or 0
+        )
         cached = self._cache.get((task_id, model))
-        if cached is not None and cached[0] == len(labelled) and cached[1].min_labelled == min_labels:
+        if cached is not None and cached[0] == count and cached[1].min_labelled == min_labels:
             return cached[1]
+        labelled = [(v, a) for v, a in s.execute(_labelled_query(task_id, model)) if a is not None]
         built = TaskModel(min_labelled=min_labels)
         chunk = max(1, len(labelled) // _REFITS)
         for start in range(0, len(labelled), chunk):  # prequential: each chunk scored before it is learned
             for vector, answer in labelled[start : start + chunk]:
                 built.learn(_vector(vector), ReviewAnswer(answer).klass, refit=False)
             built.fit()
-        self._cache[(task_id, model)] = (len(labelled), built)
+        self._cache[(task_id, model)] = (count, built)
         return built
 
 
 def triage(s: Session, now: datetime, models: TaskModels) -> int:
     """Score the oldest items in review and decide those the model may; returns how many it decided."""
     decided = 0
+    built: dict[tuple[int, str], TaskModel] = {}  # one model per task and feature model in this call
     for sub, features in _in_review(s):
         rules = review_rules(sub)
-        model = models.model_for(s, sub.task_id, features.model, rules.auto_decide_min_labels)
+        key = (sub.task_id, features.model)
+        if key not in built:
+            built[key] = models.model_for(s, sub.task_id, features.model, rules.auto_decide_min_labels)
+        model = built[key]
         vector = _vector(features.vector)
         features.p_accept = model.probability(vector)
         outcome = s.get(ReviewOutcome, sub.id)
@@ -84,9 +92,9 @@ def _in_review(s: Session) -> Sequence[Row[Submission, ItemFeatures]]:
     ).all()
 
 
-def _labelled(s: Session, task_id: int, model: str) -> list[tuple[bytes, str]]:
+def _labelled_query(task_id: int, model: str) -> Select[bytes, str | None]:
     """The task's final decisions (not the model's own) on items with this model's features, in order."""
-    rows = s.execute(
+    return (
         select(ItemFeatures.vector, ReviewOutcome.answer)
         .join(ReviewOutcome, ReviewOutcome.submission_id == ItemFeatures.submission_id)
         .join(Submission, Submission.id == ItemFeatures.submission_id)
@@ -98,8 +106,7 @@ def _labelled(s: Session, task_id: int, model: str) -> list[tuple[bytes, str]]:
             ReviewOutcome.decided_by != BY_MODEL,
         )
         .order_by(ReviewOutcome.updated_at, ReviewOutcome.submission_id)
-    ).all()
-    return [(vector, answer) for vector, answer in rows if answer is not None]
+    )
 
 
 def _vector(raw: bytes) -> np.typing.NDArray[np.float32]:
