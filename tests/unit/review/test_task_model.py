@@ -147,3 +147,26 @@ def test_the_task_model_saves_a_third_of_the_votes_at_no_loss_of_accuracy() -> N
     assert result["votes_saved_share"] >= 0.30
     assert result["with"]["accuracy"] >= result["without"]["accuracy"]
     assert result["auto_decided"]["reject"] > 0 and result["auto_decided"]["accept"] > 0
+
+
+def test_gold_items_are_never_auto_decided_in_the_simulation() -> None:
+    # Prepare: a confident model, and items at its confident ends, half of them gold
+    bench = benchmark_module()
+    x, y = separable(5, 200, gap=8.0)
+    model = trained(x, y)
+    features = np.zeros((4, 8), dtype=np.float32)
+    features[:, 0] = [-6.0, 6.0, -6.0, 6.0]
+    gold = np.array([True, True, False, False])
+    world = bench.consensus.World(
+        np.array([0, 1, 0, 1]), gold, ("honest",) * 3, np.zeros((4, 3), dtype=np.int64), np.arange(4)
+    )
+    run = bench.ModelRun(
+        bench.consensus.Process(world, np.random.default_rng(0), 3, 7), features, 0.98, model
+    )
+
+    # Execute
+    kept = run._triage([0, 1, 2, 3])
+
+    # Assert: the gold items go to validators; the others are decided at their ends
+    assert sorted(kept) == [0, 1]
+    assert run.auto == {2: End.REJECT, 3: End.ACCEPT}

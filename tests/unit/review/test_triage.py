@@ -108,6 +108,13 @@ def test_an_item_is_auto_decided_only_after_the_threshold_is_met_and_its_reason_
     status = world.contributor.review_status(early)
     assert status.decided_by == BY_MODEL and status.answer == "reject"
 
+    # Execute: the contributor appeals the model's rejection, like any other
+    world.contributor.appeal(early, "it is a recipe")
+    v.next_review()
+
+    # Assert: back in review, for a jury; the model does not decide it again
+    assert _state(world.node, early)[0] == SubmissionState.IN_REVIEW.value
+
 
 def test_a_requester_who_sets_no_precision_gets_no_auto_decisions(world: World, clock: ManualClock) -> None:
     # Prepare: the default rules (auto_decide_precision None), a model with plenty to learn from
