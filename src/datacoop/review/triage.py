@@ -31,6 +31,8 @@ __all__ = ["BY_MODEL", "TaskModels", "triage"]
 
 BY_MODEL = "task_model"  # ReviewOutcome.decided_by of the model's decisions
 _REFITS = 20  # at most this many refits while a model is rebuilt from its task's decisions
+MAX_LABELS = 5_000  # a rebuild learns from the task's most recent decisions only: bounded per request
+REBUILD_EVERY = 0.02  # ... and comes once the decisions grew by 2 % (at least one) since the last
 
 
 @dataclass
@@ -45,9 +47,10 @@ class TaskModels:
             s.scalar(select(func.count()).select_from(_labelled_query(task_id, model).subquery())) or 0
         )
         cached = self._cache.get((task_id, model))
-        if cached is not None and cached[0] == count and cached[1].min_labelled == min_labels:
+        if cached is not None and cached[1].min_labelled == min_labels and _fresh(cached[0], count):
             return cached[1]
-        labelled = [(v, a) for v, a in s.execute(_labelled_query(task_id, model)) if a is not None]
+        recent = _labelled_query(task_id, model).limit(MAX_LABELS)
+        labelled = [(v, a) for v, a in reversed(s.execute(recent).all()) if a is not None]  # oldest first
         built = TaskModel(min_labelled=min_labels)
         chunk = max(1, len(labelled) // _REFITS)
         for start in range(0, len(labelled), chunk):  # prequential: each chunk scored before it is learned
@@ -56,6 +59,12 @@ class TaskModels:
             built.fit()
         self._cache[(task_id, model)] = (count, built)
         return built
+
+
+def _fresh(built_at: int, count: int) -> bool:
+    """Whether a model built at ``built_at`` decisions still stands at ``count``: on a large task a
+    rebuild per new decision would read thousands of vectors on every validator's request."""
+    return count == built_at or (built_at < count < built_at + max(1.0, built_at * REBUILD_EVERY))
 
 
 def triage(s: Session, now: datetime, models: TaskModels) -> int:
@@ -93,7 +102,7 @@ def _in_review(s: Session) -> Sequence[Row[Submission, ItemFeatures]]:
 
 
 def _labelled_query(task_id: int, model: str) -> Select[bytes, str | None]:
-    """The task's final decisions (not the model's own) on items with this model's features, in order."""
+    """The task's final decisions (not the model's own) on items with this model's features, newest first."""
     return (
         select(ItemFeatures.vector, ReviewOutcome.answer)
         .join(ReviewOutcome, ReviewOutcome.submission_id == ItemFeatures.submission_id)
@@ -105,7 +114,7 @@ def _labelled_query(task_id: int, model: str) -> Select[bytes, str | None]:
             ReviewOutcome.answer.is_not(None),
             ReviewOutcome.decided_by != BY_MODEL,
         )
-        .order_by(ReviewOutcome.updated_at, ReviewOutcome.submission_id)
+        .order_by(ReviewOutcome.updated_at.desc(), ReviewOutcome.submission_id.desc())  # newest first
     )
 
 

@@ -14,6 +14,7 @@ from tests.unit.review.review_world import World
 from datacoop.app import Node
 from datacoop.client import DataCoopClient
 from datacoop.db.models import ItemFeatures, ReviewOutcome, Submission, SubmissionEvent
+from datacoop.review import triage
 from datacoop.review.outcomes import finalize
 from datacoop.review.rules import ReviewAnswer
 from datacoop.review.stakes import InMemoryStakes
@@ -136,3 +137,36 @@ def test_a_requester_who_sets_no_precision_gets_no_auto_decisions(world: World, 
     with world.node.db.transaction() as s:
         p = s.get(ItemFeatures, waiting).p_accept  # type: ignore[union-attr]
     assert p is not None and p < 0.05
+
+
+def test_a_rebuild_reads_only_the_recent_decisions_and_waits_for_enough_new_ones(
+    world: World, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: 60 decided items; a rebuild may read 30 of them and comes after 50 % more decisions
+    monkeypatch.setattr(triage, "MAX_LABELS", 30)
+    monkeypatch.setattr(triage, "REBUILD_EVERY", 0.5)
+    rng = np.random.default_rng(2)
+    task = world.task(auto_decide_min_labels=20)
+    on, off = (
+        _with_features(world, task, True, rng, 30, clock),
+        _with_features(world, task, False, rng, 30, clock),
+    )
+    for accepted, rejected in zip(on, off, strict=True):  # alternately: the newest 30 hold both answers
+        _validators_decide(world.node, [accepted], ReviewAnswer.ACCEPT, clock)
+        _validators_decide(world.node, [rejected], ReviewAnswer.REJECT, clock)
+    models = triage.TaskModels()
+    # Execute
+    with world.node.db.transaction() as s:
+        first = models.model_for(s, task.id, "minilm", 20)
+    more = _with_features(world, task, False, rng, 10, clock)
+    _validators_decide(world.node, more, ReviewAnswer.REJECT, clock)
+    with world.node.db.transaction() as s:
+        kept = models.model_for(s, task.id, "minilm", 20)  # 70 < 60 + 30: the same model
+    later = _with_features(world, task, False, rng, 20, clock)
+    _validators_decide(world.node, later, ReviewAnswer.REJECT, clock)
+    with world.node.db.transaction() as s:
+        rebuilt = models.model_for(s, task.id, "minilm", 20)  # 90: rebuilt from the newest 30
+    # Assert: the newest 30 were the rejections only, so the rebuilt model learnt no acceptance
+    assert first.labelled == 30 and kept is first
+    assert rebuilt is not first and rebuilt.labelled == 30
+    assert set(rebuilt._y) == {ReviewAnswer.REJECT.klass} and set(first._y) == {0, 1}
