@@ -176,7 +176,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Tasks */
+        /**
+         * List Tasks
+         * @description Tasks, newest first (what contributors browse), a page at a time: X-Next-Cursor is the next page's
+         *     ``after``, which lists the tasks below that id. ``offset`` still skips rows, for old callers.
+         */
         get: operations["list_tasks_v1_tasks_get"];
         put?: never;
         /** Create Task */
@@ -475,7 +479,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Gold */
+        /**
+         * List Gold
+         * @description The task's gold items (its requester only), oldest first, a page at a time (X-Next-Cursor names
+         *     the next).
+         */
         get: operations["list_gold_v1_tasks__task_id__gold_get"];
         put?: never;
         /**
@@ -562,7 +570,8 @@ export interface paths {
         };
         /**
          * Slashing Proposals
-         * @description Recorded slashing proposals and where their execution stands (operator only).
+         * @description Recorded slashing proposals and where their execution stands (operator only), oldest first, a page
+         *     at a time (X-Next-Cursor names the next).
          */
         get: operations["slashing_proposals_v1_reviews_slashing_get"];
         put?: never;
@@ -600,7 +609,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Datasets */
+        /**
+         * List Datasets
+         * @description Datasets, oldest first, a page at a time (X-Next-Cursor names the next).
+         */
         get: operations["list_datasets_v1_datasets_get"];
         put?: never;
         /** Create Dataset */
@@ -800,7 +812,7 @@ export interface paths {
         };
         /**
          * List Epochs
-         * @description Every epoch of the task, failed ones included, oldest first.
+         * @description The task's epochs, failed ones included, oldest first, a page at a time (X-Next-Cursor: the next).
          */
         get: operations["list_epochs_v1_tasks__task_id__epochs_get"];
         put?: never;
@@ -844,7 +856,8 @@ export interface paths {
         };
         /**
          * Claims
-         * @description What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator).
+         * @description What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator);
+         *     by task id, a page at a time (X-Next-Cursor: the next ``after``, a task id).
          */
         get: operations["claims_v1_claims__address__get"];
         put?: never;
@@ -906,7 +919,8 @@ export interface paths {
         };
         /**
          * Search Listings
-         * @description Listings on sale, filtered.
+         * @description Listings on sale, filtered, newest first (what buyers browse), a page at a time: X-Next-Cursor is
+         *     the next page's ``after``, which lists the listings below that id.
          */
         get: operations["search_listings_v1_listings_get"];
         put?: never;
@@ -970,7 +984,7 @@ export interface paths {
         };
         /**
          * List Orders
-         * @description The caller's orders, oldest first.
+         * @description The caller's orders, oldest first, a page at a time (X-Next-Cursor names the next).
          */
         get: operations["list_orders_v1_orders_get"];
         put?: never;
@@ -1056,7 +1070,8 @@ export interface paths {
         /**
          * Royalties
          * @description What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain
-         *     (its owner or the operator only).
+         *     (its owner or the operator only); by listing id, a page at a time (X-Next-Cursor: the next ``after``,
+         *     a listing id).
          */
         get: operations["royalties_v1_royalties__address__get"];
         put?: never;
@@ -1194,7 +1209,7 @@ export interface paths {
         };
         /**
          * List Webhooks
-         * @description Your endpoints (without their secrets).
+         * @description Your endpoints (without their secrets), oldest first, a page at a time (X-Next-Cursor: the next).
          */
         get: operations["list_webhooks_v1_webhooks_get"];
         put?: never;
@@ -1240,7 +1255,9 @@ export interface paths {
         };
         /**
          * List Deliveries
-         * @description The delivery log of one of your endpoints: each event, newest first, with every attempt.
+         * @description The delivery log of one of your endpoints: each event, newest first (a log is read from its end),
+         *     with every attempt, a page at a time: X-Next-Cursor is the next page's ``after``, which lists the
+         *     deliveries below that id.
          */
         get: operations["list_deliveries_v1_webhooks__subscription_id__deliveries_get"];
         put?: never;
@@ -1778,6 +1795,12 @@ export interface components {
             error: string | null;
             /** @description the task's token, what the amounts are in (null: never recorded) */
             token?: components["schemas"]["TokenPublic"] | null;
+            /**
+             * Id
+             * @description the epoch's row id, a page's `after` (a failed number is reused)
+             * @default 0
+             */
+            id: number;
         };
         /**
          * ErrorBody
@@ -4506,6 +4529,8 @@ export interface operations {
         parameters: {
             query?: {
                 status?: components["schemas"]["TaskStatus"] | null;
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
                 /** @description rows per page, 1 to 500 */
                 limit?: number;
                 /** @description rows to skip, 0 to 2**63-1 */
@@ -4520,6 +4545,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6765,7 +6792,12 @@ export interface operations {
     };
     list_gold_v1_tasks__task_id__gold_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path: {
                 /** @description a row id, 1 to 2**31-1 */
@@ -6778,6 +6810,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7563,7 +7597,12 @@ export interface operations {
     };
     slashing_proposals_v1_reviews_slashing_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7573,6 +7612,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7822,7 +7863,12 @@ export interface operations {
     };
     list_datasets_v1_datasets_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7832,6 +7878,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9414,7 +9462,12 @@ export interface operations {
     };
     list_epochs_v1_tasks__task_id__epochs_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path: {
                 /** @description a row id, 1 to 2**31-1 */
@@ -9427,6 +9480,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9814,7 +9869,12 @@ export interface operations {
     };
     claims_v1_claims__address__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path: {
                 address: string;
@@ -9826,6 +9886,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10224,6 +10286,10 @@ export interface operations {
                 /** @description a buyer jurisdiction it is offered to */
                 buyer?: string | null;
                 include_pending?: boolean;
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -10234,6 +10300,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10753,7 +10821,12 @@ export interface operations {
     };
     list_orders_v1_orders_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -10763,6 +10836,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11423,7 +11498,12 @@ export interface operations {
     };
     royalties_v1_royalties__address__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path: {
                 address: string;
@@ -11435,6 +11515,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12479,7 +12561,12 @@ export interface operations {
     };
     list_webhooks_v1_webhooks_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -12489,6 +12576,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12869,6 +12958,8 @@ export interface operations {
     list_deliveries_v1_webhooks__subscription_id__deliveries_get: {
         parameters: {
             query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
                 /** @description rows per page, 1 to 500 */
                 limit?: number;
             };
@@ -12884,6 +12975,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
