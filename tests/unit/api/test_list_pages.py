@@ -85,9 +85,8 @@ def _datasets(api: TestClient, node: Node, requester: DataCoopClient, task: Task
 
 
 def _gold(api: TestClient, node: Node, requester: DataCoopClient, task: TaskPublic) -> Any:
-    ids = [
-        requester.add_gold(task.id, requester.upload(f"gold {i}".encode()).cid, "accept").id for i in range(ROWS)
-    ]
+    cids = [requester.upload(f"gold {i}".encode()).cid for i in range(ROWS)]
+    ids = [requester.add_gold(task.id, cid, "accept").id for cid in cids]
     return f"/v1/tasks/{task.id}/gold", _auth(requester), ids
 
 
