@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from datacoop.compliance import ConsentScope, DataCategory
 from datacoop.compliance._facts import parse_enum
@@ -16,6 +16,7 @@ from datacoop.errors import InvalidInput
 from datacoop.exchange.schemas import ListingPublic, ListingSample, Provenance
 from datacoop.identity.addresses import normalize_jurisdiction
 from datacoop.merkle._keccak import new_hasher
+from datacoop.schemas import MAX_ID
 
 __all__ = [
     "ACCESS_MODES",
@@ -138,8 +139,8 @@ def search_query(f: SearchFilters) -> Select[Listing]:
     query = select(Listing)  # text is compared in Python: SQLite's lower() folds ASCII only
     if f.modality is not None:
         query = query.where(Listing.modality == f.modality)
-    if f.min_items is not None:
-        query = query.where(Listing.item_count >= f.min_items)
+    if f.min_items is not None:  # a count past the INTEGER column's range would fail in PostgreSQL
+        query = query.where(Listing.item_count >= f.min_items if f.min_items <= MAX_ID else false())
     if f.max_size is not None:
         query = query.where(Listing.size_bytes <= f.max_size)
     return query

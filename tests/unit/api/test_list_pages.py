@@ -255,6 +255,7 @@ def test_listings_filter_before_they_page(
     # Assert: full pages of what matches, the last one without a cursor; the SDK reads them all
     assert seen == cheap and pages == 3
     assert [row["id"] for row in requester.listings(max_price=10**18, buyer="KE")] == cheap
+    assert requester.listings(min_items=2**62, max_size=2**62) == []  # past the columns' range: none
 
 
 def test_the_sdk_follows_every_page(api: TestClient, requester: DataCoopClient, task: TaskPublic) -> None:
