@@ -176,7 +176,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Tasks */
+        /**
+         * List Tasks
+         * @description Tasks, newest first (what contributors browse), a page at a time: X-Next-Cursor is the next page's
+         *     ``after``, which lists the tasks below that id. ``offset`` still skips rows, for old callers.
+         */
         get: operations["list_tasks_v1_tasks_get"];
         put?: never;
         /** Create Task */
@@ -475,7 +479,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Gold */
+        /**
+         * List Gold
+         * @description The task's gold items (its requester only), oldest first, a page at a time (X-Next-Cursor names
+         *     the next).
+         */
         get: operations["list_gold_v1_tasks__task_id__gold_get"];
         put?: never;
         /**
@@ -562,7 +570,8 @@ export interface paths {
         };
         /**
          * Slashing Proposals
-         * @description Recorded slashing proposals and where their execution stands (operator only).
+         * @description Recorded slashing proposals and where their execution stands (operator only), oldest first, a page
+         *     at a time (X-Next-Cursor names the next).
          */
         get: operations["slashing_proposals_v1_reviews_slashing_get"];
         put?: never;
@@ -600,7 +609,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Datasets */
+        /**
+         * List Datasets
+         * @description Datasets, oldest first, a page at a time (X-Next-Cursor names the next).
+         */
         get: operations["list_datasets_v1_datasets_get"];
         put?: never;
         /** Create Dataset */
@@ -800,7 +812,7 @@ export interface paths {
         };
         /**
          * List Epochs
-         * @description Every epoch of the task, failed ones included, oldest first.
+         * @description The task's epochs, failed ones included, oldest first, a page at a time (X-Next-Cursor: the next).
          */
         get: operations["list_epochs_v1_tasks__task_id__epochs_get"];
         put?: never;
@@ -844,7 +856,8 @@ export interface paths {
         };
         /**
          * Claims
-         * @description What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator).
+         * @description What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator);
+         *     by task id, a page at a time (X-Next-Cursor: the next ``after``, a task id).
          */
         get: operations["claims_v1_claims__address__get"];
         put?: never;
@@ -906,7 +919,8 @@ export interface paths {
         };
         /**
          * Search Listings
-         * @description Listings on sale, filtered.
+         * @description Listings on sale, filtered, newest first (what buyers browse), a page at a time: X-Next-Cursor is
+         *     the next page's ``after``, which lists the listings below that id.
          */
         get: operations["search_listings_v1_listings_get"];
         put?: never;
@@ -970,7 +984,7 @@ export interface paths {
         };
         /**
          * List Orders
-         * @description The caller's orders, oldest first.
+         * @description The caller's orders, oldest first, a page at a time (X-Next-Cursor names the next).
          */
         get: operations["list_orders_v1_orders_get"];
         put?: never;
@@ -1056,7 +1070,8 @@ export interface paths {
         /**
          * Royalties
          * @description What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain
-         *     (its owner or the operator only).
+         *     (its owner or the operator only); by listing id, a page at a time (X-Next-Cursor: the next ``after``,
+         *     a listing id).
          */
         get: operations["royalties_v1_royalties__address__get"];
         put?: never;
@@ -1194,7 +1209,7 @@ export interface paths {
         };
         /**
          * List Webhooks
-         * @description Your endpoints (without their secrets).
+         * @description Your endpoints (without their secrets), oldest first, a page at a time (X-Next-Cursor: the next).
          */
         get: operations["list_webhooks_v1_webhooks_get"];
         put?: never;
@@ -1240,7 +1255,9 @@ export interface paths {
         };
         /**
          * List Deliveries
-         * @description The delivery log of one of your endpoints: each event, newest first, with every attempt.
+         * @description The delivery log of one of your endpoints: each event, newest first (a log is read from its end),
+         *     with every attempt, a page at a time: X-Next-Cursor is the next page's ``after``, which lists the
+         *     deliveries below that id.
          */
         get: operations["list_deliveries_v1_webhooks__subscription_id__deliveries_get"];
         put?: never;
@@ -1778,6 +1795,12 @@ export interface components {
             error: string | null;
             /** @description the task's token, what the amounts are in (null: never recorded) */
             token?: components["schemas"]["TokenPublic"] | null;
+            /**
+             * Id
+             * @description the epoch's row id, a page's `after` (a failed number is reused)
+             * @default 0
+             */
+            id: number;
         };
         /**
          * ErrorBody
@@ -4517,6 +4540,8 @@ export interface operations {
         parameters: {
             query?: {
                 status?: components["schemas"]["TaskStatus"] | null;
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
                 /** @description rows per page, 1 to 500 */
                 limit?: number;
                 /** @description rows to skip, 0 to 2**63-1 */
@@ -4531,6 +4556,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6776,7 +6803,12 @@ export interface operations {
     };
     list_gold_v1_tasks__task_id__gold_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path: {
                 /** @description a row id, 1 to 2**31-1 */
@@ -6789,6 +6821,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7574,7 +7608,12 @@ export interface operations {
     };
     slashing_proposals_v1_reviews_slashing_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7584,6 +7623,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7833,7 +7874,12 @@ export interface operations {
     };
     list_datasets_v1_datasets_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7843,6 +7889,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9425,7 +9473,12 @@ export interface operations {
     };
     list_epochs_v1_tasks__task_id__epochs_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path: {
                 /** @description a row id, 1 to 2**31-1 */
@@ -9438,6 +9491,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9825,7 +9880,12 @@ export interface operations {
     };
     claims_v1_claims__address__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path: {
                 address: string;
@@ -9837,6 +9897,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10235,6 +10297,10 @@ export interface operations {
                 /** @description a buyer jurisdiction it is offered to */
                 buyer?: string | null;
                 include_pending?: boolean;
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -10245,6 +10311,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10764,7 +10832,12 @@ export interface operations {
     };
     list_orders_v1_orders_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -10774,6 +10847,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11434,7 +11509,12 @@ export interface operations {
     };
     royalties_v1_royalties__address__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path: {
                 address: string;
@@ -11446,6 +11526,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12490,7 +12572,12 @@ export interface operations {
     };
     list_webhooks_v1_webhooks_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
+                /** @description rows per page, 1 to 500 */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -12500,6 +12587,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12880,6 +12969,8 @@ export interface operations {
     list_deliveries_v1_webhooks__subscription_id__deliveries_get: {
         parameters: {
             query?: {
+                /** @description start after this id: the previous page's X-Next-Cursor header */
+                after?: number | null;
                 /** @description rows per page, 1 to 500 */
                 limit?: number;
             };
@@ -12895,6 +12986,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description the next page's `after`, when more rows follow */
+                    "X-Next-Cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -42,6 +42,30 @@ export async function api<R>(method: string, path: string, body?: unknown): Prom
   return data as R;
 }
 
+/** Every row of a keyset-paged list: each page's X-Next-Cursor header is the next page's `after`. */
+export async function apiAll<R>(path: string): Promise<R[]> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const rows: R[] = [];
+  let after: string | null = null;
+  do {
+    const url = new URL(`/v1${path}`, window.location.origin);
+    url.searchParams.set("limit", "500");
+    if (after !== null) url.searchParams.set("after", after);
+    let response: Response;
+    try {
+      response = await fetch(url.pathname + url.search, { headers });
+    } catch {
+      throw new ApiFailure({ status: 0, code: "network", field: null, message: "network" });
+    }
+    const data: unknown = await response.json().catch(() => null);
+    if (!response.ok) throw failure(response.status, data);
+    rows.push(...(data as R[]));
+    after = response.headers.get("X-Next-Cursor");
+  } while (after !== null);
+  return rows;
+}
+
 /** Bytes the API serves only to the signed-in caller (fetch with the token; <img> cannot). */
 export async function authorizedBlob(path: string): Promise<globalThis.Blob> {
   const headers: Record<string, string> = {};

@@ -9,6 +9,7 @@ where each list route declares them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Path, Query, Response
@@ -18,6 +19,7 @@ from datacoop.schemas import MAX_BIGINT, MAX_ID, UINT256_END
 __all__ = [
     "MAX_ID",
     "NEXT_CURSOR",
+    "PAGED",
     "After",
     "Count",
     "Id",
@@ -27,6 +29,7 @@ __all__ = [
     "Page",
     "UnixSeconds",
     "Wei",
+    "page_by",
     "page_of",
 ]
 
@@ -37,6 +40,7 @@ class _Identified(Protocol):
 
 
 _HasId = TypeVar("_HasId", bound=_Identified)
+_Row = TypeVar("_Row")
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id, 1 to 2**31-1")]
 """A row id in the path (``/tasks/{task_id}``)."""
@@ -63,10 +67,22 @@ NEXT_CURSOR = "X-Next-Cursor"
 """The header a keyset page sets when more rows follow: the ``after`` of the next page."""
 
 
+PAGED: dict[int | str, dict[str, object]] = {
+    200: {"headers": {NEXT_CURSOR: {"description": "the next page's `after`, when more rows follow",
+                                    "schema": {"type": "string"}}}}
+}  # fmt: skip
+"""The ``responses=`` of a keyset-paged route: its 200 may carry :data:`NEXT_CURSOR`."""
+
+
 def page_of(response: Response, rows: list[_HasId], limit: int) -> list[_HasId]:
     """The first ``limit`` of ``rows`` (read as ``limit + 1``); sets :data:`NEXT_CURSOR` when more follow."""
+    return page_by(response, rows, limit, lambda row: row.id)
+
+
+def page_by(response: Response, rows: list[_Row], limit: int, key: Callable[[_Row], int]) -> list[_Row]:
+    """:func:`page_of` for rows keyed by another unique column (a claim's ``task_id``)."""
     if len(rows) > limit:
-        response.headers[NEXT_CURSOR] = str(rows[limit - 1].id)
+        response.headers[NEXT_CURSOR] = str(key(rows[limit - 1]))
     return rows[:limit]
 
 

@@ -20,7 +20,8 @@ class DatasetCalls(Transport):
         return DatasetPublic.model_validate(data)
 
     def list_datasets(self) -> list[DatasetPublic]:
-        return [DatasetPublic.model_validate(d) for d in self._request("GET", "/datasets").json()]
+        """Every dataset (every page), oldest first."""
+        return [DatasetPublic.model_validate(d) for d in self._pages("/datasets", {})]
 
     def create_dataset_version(self, dataset_id: int, query: dict[str, Any] | None = None) -> VersionPublic:
         response = self._request("POST", f"/datasets/{dataset_id}/versions", json={"query": query})

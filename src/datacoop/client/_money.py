@@ -31,12 +31,13 @@ class MoneyCalls(Transport):
         return None if response.status_code == 204 else dict(response.json())
 
     def epochs(self, task_id: int) -> list[dict[str, Any]]:
-        return list(self._request("GET", f"/tasks/{task_id}/epochs").json())
+        """Every epoch of the task (every page), oldest first."""
+        return list(self._pages(f"/tasks/{task_id}/epochs", {}))
 
     def claims(self, address: str | None = None) -> list[dict[str, Any]]:
         """Per task: cumulative entitlement, proof and what is already claimed (default: your account)."""
         who = address or self._need_account().address
-        return list(self._request("GET", f"/claims/{who}").json())
+        return list(self._pages(f"/claims/{who}", {}))
 
     def statement(self, address: str | None = None) -> dict[str, Any]:
         who = address or self._need_account().address
@@ -57,7 +58,7 @@ class MoneyCalls(Transport):
     def listings(self, **filters: Any) -> list[dict[str, Any]]:
         """Listings on sale; filters: q, modality, licence, max_price, min_items, max_size, origin, buyer."""
         params = {k: v for k, v in filters.items() if v is not None}
-        return list(self._request("GET", "/listings", params=params).json())
+        return list(self._pages("/listings", params))
 
     def listing(self, listing_id: int) -> dict[str, Any]:
         return dict(self._request("GET", f"/listings/{listing_id}").json())
@@ -129,7 +130,7 @@ class MoneyCalls(Transport):
     def royalties(self, address: str | None = None) -> list[dict[str, Any]]:
         """Per listing: cumulative royalty, proof and what is claimed (default: your account)."""
         who = address or self._need_account().address
-        return list(self._request("GET", f"/royalties/{who}").json())
+        return list(self._pages(f"/royalties/{who}", {}))
 
     def close_royalty_round(self, listing_id: int) -> dict[str, Any] | None:
         """Post the listing's next royalty root (the operator only); None when nothing is new."""

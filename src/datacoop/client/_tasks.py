@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -35,8 +35,9 @@ class TaskCalls(Transport):
         return TaskPublic.model_validate(data)
 
     def list_tasks(self, status: str | None = None) -> list[TaskPublic]:
+        """Every task (every page), newest first."""
         params = {"status": status} if status else {}
-        return [TaskPublic.model_validate(t) for t in self._request("GET", "/tasks", params=params).json()]
+        return [TaskPublic.model_validate(t) for t in self._pages("/tasks", params)]
 
     def get_task(self, task_id: int) -> TaskPublic:
         return self._get(f"/tasks/{task_id}", TaskPublic)
@@ -125,15 +126,3 @@ class TaskCalls(Transport):
         """Every submission of a task the caller requested (every page), oldest first."""
         params = {"state": state} if state is not None else {}
         return [SubmissionRow.model_validate(s) for s in self._pages(f"/tasks/{task_id}/submissions", params)]
-
-    def _pages(self, path: str, params: dict[str, Any], limit: int = 500) -> Iterator[Any]:
-        """Each row of a keyset-paged list, following X-Next-Cursor until the last page."""
-        after: str | None = None
-        while True:
-            r = self._request(
-                "GET", path, params={**params, "limit": limit, **({"after": after} if after else {})}
-            )
-            yield from r.json()
-            after = r.headers.get("x-next-cursor")
-            if after is None:
-                return

@@ -83,6 +83,18 @@ class Transport:
     def _get(self, path: str, model: type[M], **kwargs: Any) -> M:
         return model.model_validate(self._request("GET", path, **kwargs).json())
 
+    def _pages(self, path: str, params: dict[str, Any], limit: int = 500) -> Iterator[Any]:
+        """Each row of a keyset-paged list, following X-Next-Cursor until the last page."""
+        after: str | None = None
+        while True:
+            r = self._request(
+                "GET", path, params={**params, "limit": limit, **({"after": after} if after else {})}
+            )
+            yield from r.json()
+            after = r.headers.get("x-next-cursor")
+            if after is None:
+                return
+
     def _need_account(self) -> LocalAccount:
         if self.account is None:
             raise NotAuthenticated("this call signs: create the client with an account", field="key")

@@ -110,9 +110,13 @@ class DatasetService:
                 field="query.task_ids",
             )
 
-    def list_all(self) -> list[DatasetPublic]:
+    def list_all(self, *, after: int | None = None, limit: int | None = None) -> list[DatasetPublic]:
+        """Datasets after id ``after`` (a keyset page), oldest first, at most ``limit``."""
+        query = select(Dataset).order_by(Dataset.id)
+        if after is not None:
+            query = query.where(Dataset.id > after)
         with self._db.transaction() as s:
-            return [self._public(s, d) for d in s.scalars(select(Dataset).order_by(Dataset.id))]
+            return [self._public(s, d) for d in s.scalars(query.limit(limit))]
 
     def get(self, dataset_id: int) -> DatasetPublic:
         with self._db.transaction() as s:

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Select, false, select
+
 from datacoop.compliance import ConsentScope, DataCategory
 from datacoop.compliance._facts import parse_enum
 from datacoop.datasets.manifest import Manifest, canonical_json
@@ -14,6 +16,7 @@ from datacoop.errors import InvalidInput
 from datacoop.exchange.schemas import ListingPublic, ListingSample, Provenance
 from datacoop.identity.addresses import normalize_jurisdiction
 from datacoop.merkle._keccak import new_hasher
+from datacoop.schemas import MAX_ID
 
 __all__ = [
     "ACCESS_MODES",
@@ -22,6 +25,7 @@ __all__ = [
     "listing_json",
     "matches",
     "provenance",
+    "search_query",
     "terms_hash",
 ]
 
@@ -128,6 +132,18 @@ class SearchFilters:
     max_size: int | None = None
     origin: str | None = None  # a jurisdiction the items come from
     buyer: str | None = None  # a buyer jurisdiction the listing is offered to
+
+
+def search_query(f: SearchFilters) -> Select[Listing]:
+    """The listings ``f`` lets through, as far as SQL can tell on both databases (see :func:`matches`)."""
+    query = select(Listing)  # text is compared in Python: SQLite's lower() folds ASCII only
+    if f.modality is not None:
+        query = query.where(Listing.modality == f.modality)
+    if f.min_items is not None:  # a count past the INTEGER column's range would fail in PostgreSQL
+        query = query.where(Listing.item_count >= f.min_items if f.min_items <= MAX_ID else false())
+    if f.max_size is not None:
+        query = query.where(Listing.size_bytes <= f.max_size)
+    return query
 
 
 def matches(row: Listing, f: SearchFilters) -> bool:

@@ -305,10 +305,13 @@ class ExchangeOrders:
         with self._db.transaction() as s:
             return self._order_json(self._own_order(s, who, order_id))
 
-    def orders(self, who: Caller) -> list[OrderPublic]:
+    def orders(self, who: Caller, *, after: int | None = None, limit: int | None = None) -> list[OrderPublic]:
+        """The buyer's orders after id ``after`` (a keyset page), oldest first, at most ``limit``."""
+        query = select(Order).where(Order.buyer_id == who.id).order_by(Order.id).limit(limit)
+        if after is not None:
+            query = query.where(Order.id > after)
         with self._db.transaction() as s:
-            rows = s.scalars(select(Order).where(Order.buyer_id == who.id).order_by(Order.id))
-            return [self._order_json(r) for r in rows]
+            return [self._order_json(r) for r in s.scalars(query)]
 
     # --- delivery (exchange/access.py) --------------------------------------------------------
 

@@ -51,6 +51,7 @@ from datacoop.exchange.listings import (
     matches,
     provenance,
     samples,
+    search_query,
     terms_hash,
 )
 from datacoop.exchange.orders import Delivery, ExchangeOrders
@@ -224,12 +225,24 @@ class ExchangeService(ExchangeOrders):
         with self._db.transaction() as s:
             return listing_json(self._listing(s, listing_id))
 
-    def search(self, filters: SearchFilters, *, include_pending: bool = False) -> list[ListingPublic]:
-        """Listings on sale that pass ``filters``, newest first."""
+    def search(
+        self, filters: SearchFilters, *, include_pending: bool = False, before: int | None = None,
+        limit: int | None = None,
+    ) -> list[ListingPublic]:  # fmt: skip
+        """Listings on sale that pass ``filters``, newest first, below id ``before`` (a keyset page), at
+        most ``limit``. The columns filter in SQL; price and the jurisdiction lists (decimal text and JSON)
+        in Python, a batch of ``limit`` rows at a time until the page is full."""
         statuses = ("listed", "pending") if include_pending else ("listed",)
-        with self._db.transaction() as s:
-            rows = s.scalars(select(Listing).where(Listing.status.in_(statuses)).order_by(Listing.id.desc()))
-            return [listing_json(r) for r in rows if matches(r, filters)]
+        query = search_query(filters).where(Listing.status.in_(statuses)).order_by(Listing.id.desc())
+        found: list[ListingPublic] = []
+        while True:
+            page = query if before is None else query.where(Listing.id < before)
+            with self._db.transaction() as s:
+                rows = s.scalars(page.limit(limit)).all()
+            found += [listing_json(r) for r in rows if matches(r, filters)]
+            if limit is None or len(rows) < limit or len(found) >= limit:
+                return found[:limit]
+            before = rows[-1].id
 
     def listing_page(self, listing_id: int) -> ListingPage:
         """The listing with its datasheet, sample items, metadata links and provenance summary."""
@@ -309,19 +322,26 @@ class ExchangeService(ExchangeOrders):
                 raise Unavailable(f"royalty round of listing {listing_id} still {view.status}", field="chain")
             time.sleep(0.05)
 
-    def royalties(self, address: str) -> list[RoyaltyPublic]:
-        """Per listing owing ``address``: its cumulative royalty, proof and what is claimed on chain."""
+    def royalties(
+        self, address: str, *, after: int | None = None, limit: int | None = None
+    ) -> list[RoyaltyPublic]:
+        """Per listing owing ``address`` (listing ids after ``after``, a keyset page, at most ``limit``):
+        its cumulative royalty, proof and what is claimed on chain."""
         account = normalize_address(address)
         market = self._market()
         owed: list[tuple[int, int, int, Entitlement]] = []
+        query = (
+            select(RoyaltyRound.listing_id)
+            .join(RoyaltyEntitlement, RoyaltyEntitlement.round_id == RoyaltyRound.id)
+            .where(RoyaltyEntitlement.account == account, RoyaltyRound.status == "confirmed")
+            .distinct()
+            .order_by(RoyaltyRound.listing_id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(RoyaltyRound.listing_id > after)
         with self._db.transaction() as s:
-            listing_ids = s.scalars(
-                select(RoyaltyRound.listing_id)
-                .join(RoyaltyEntitlement, RoyaltyEntitlement.round_id == RoyaltyRound.id)
-                .where(RoyaltyEntitlement.account == account, RoyaltyRound.status == "confirmed")
-                .distinct()
-                .order_by(RoyaltyRound.listing_id)
-            ).all()
+            listing_ids = s.scalars(query).all()
             for listing_id in listing_ids:
                 last = royalties.last_confirmed(s, listing_id)
                 listing = s.get(Listing, listing_id)

@@ -48,10 +48,15 @@ def add_gold(s: Session, who: Caller, task_id: int, body: GoldItemCreate, now: d
     return _public(row)
 
 
-def list_gold(s: Session, who: Caller, task_id: int) -> list[GoldItemPublic]:
+def list_gold(
+    s: Session, who: Caller, task_id: int, *, after: int | None = None, limit: int | None = None
+) -> list[GoldItemPublic]:
+    """The task's gold items after id ``after`` (a keyset page), oldest first, at most ``limit``."""
     _own_task(s, who, task_id, "see its gold items")
-    rows = s.scalars(select(GoldItem).where(GoldItem.task_id == task_id).order_by(GoldItem.id))
-    return [_public(g) for g in rows]
+    query = select(GoldItem).where(GoldItem.task_id == task_id).order_by(GoldItem.id).limit(limit)
+    if after is not None:
+        query = query.where(GoldItem.id > after)
+    return [_public(g) for g in s.scalars(query)]
 
 
 def _own_task(s: Session, who: Caller, task_id: int, action: str) -> None:

@@ -123,9 +123,11 @@ class ReviewService:
         with self._db.transaction() as s:
             return review_gold.add_gold(s, who, task_id, body, self._clock())
 
-    def list_gold(self, who: Caller, task_id: int) -> list[GoldItemPublic]:
+    def list_gold(
+        self, who: Caller, task_id: int, *, after: int | None = None, limit: int | None = None
+    ) -> list[GoldItemPublic]:
         with self._db.transaction() as s:
-            return review_gold.list_gold(s, who, task_id)
+            return review_gold.list_gold(s, who, task_id, after=after, limit=limit)
 
     # --- escalation and appeals (rules in review_appeals) ----------------------------------
 

@@ -86,11 +86,14 @@ class SlashingDesk:
     def is_operator(self, address: str) -> bool:
         return is_operator(self._chain, normalize_address(address))
 
-    def list(self) -> list[SlashingPublic]:
+    def list(self, *, after: int | None = None, limit: int | None = None) -> list[SlashingPublic]:
+        """Proposals after id ``after`` (a keyset page), oldest first, at most ``limit``."""
         self.refresh()
+        query = select(SlashingProposal).order_by(SlashingProposal.id).limit(limit)
+        if after is not None:
+            query = query.where(SlashingProposal.id > after)
         with self._db.transaction() as s:
-            rows = s.scalars(select(SlashingProposal).order_by(SlashingProposal.id)).all()
-            return [self._public(s, p) for p in rows]
+            return [self._public(s, p) for p in s.scalars(query).all()]
 
     def execute(self, proposal_id: int) -> SlashingPublic:
         """Record the proposal's outcome on chain (``recordIncident``); the slash follows after the appeal

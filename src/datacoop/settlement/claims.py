@@ -44,18 +44,37 @@ class Claims:
     def __init__(self, handles: Handles) -> None:
         self._h = handles
 
-    def claims(self, address: str) -> list[ClaimPublic]:
-        """Per task owing ``address``: the cumulative amount, its proof and what is claimed on chain."""
+    def claims(
+        self, address: str, *, after: int | None = None, limit: int | None = None
+    ) -> list[ClaimPublic]:
+        """Per task owing ``address`` (task ids after ``after``, a keyset page, at most ``limit``): the
+        cumulative amount, its proof and what is claimed on chain."""
         account = normalize_address(address)
+        found: list[ClaimPublic] = []
+        while True:  # a task whose root is not claimable yet shows nothing: read on until the page is full
+            task_ids = self._owing(account, after, limit)
+            found += self._claims(account, task_ids)
+            if limit is None or len(task_ids) < limit or len(found) >= limit:
+                return found[:limit]
+            after = task_ids[-1]
+
+    def _owing(self, account: str, after: int | None, limit: int | None) -> Sequence[int]:
+        query = (
+            select(Epoch.task_id)
+            .join(EpochEntitlement, EpochEntitlement.epoch_id == Epoch.id)
+            .where(EpochEntitlement.account == account, Epoch.status == "confirmed")
+            .distinct()
+            .order_by(Epoch.task_id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(Epoch.task_id > after)
+        with self._h.db.transaction() as s:
+            return s.scalars(query).all()
+
+    def _claims(self, account: str, task_ids: Sequence[int]) -> list[ClaimPublic]:
         escrow = self._h.escrow()
         with self._h.db.transaction() as s:
-            task_ids = s.scalars(
-                select(Epoch.task_id)
-                .join(EpochEntitlement, EpochEntitlement.epoch_id == Epoch.id)
-                .where(EpochEntitlement.account == account, Epoch.status == "confirmed")
-                .distinct()
-                .order_by(Epoch.task_id)
-            ).all()
             funding = {t: s.get_one(TaskFunding, t).escrow_task_id for t in task_ids}
         # The chain is read between transactions: the root each vault pays now. A root still in its
         # challenge window, or disputed, is not claimable: its epoch shows no claim yet.

@@ -57,6 +57,7 @@ class EpochView:
     tx_hash: str | None
     error: str | None
     token: TokenPublic | None = None
+    id: int = 0  # the row's id: a page's cursor (a failed attempt's number is reused)
 
     @classmethod
     def of(cls, e: Epoch) -> EpochView:
@@ -74,6 +75,7 @@ class EpochView:
             e.tx_hash,
             e.error,
             task_token(task) if task is not None else None,
+            e.id,
         )
 
     def public(self) -> EpochPublic:
@@ -90,6 +92,7 @@ class EpochView:
             tx_hash=self.tx_hash,
             error=self.error,
             token=self.token,
+            id=self.id,
         )
 
 
@@ -204,11 +207,13 @@ class Epochs:
                 raise NotFound(f"task {task_id} has no epoch {number}", field="epoch")
             return EpochView.of(row)
 
-    def epochs(self, task_id: int) -> list[EpochView]:
-        """Every epoch of the task, failed ones included, oldest first."""
+    def epochs(self, task_id: int, *, after: int | None = None, limit: int | None = None) -> list[EpochView]:
+        """The task's epochs after id ``after`` (a keyset page), failed ones included, oldest first."""
+        query = select(Epoch).where(Epoch.task_id == task_id).order_by(Epoch.id).limit(limit)
+        if after is not None:
+            query = query.where(Epoch.id > after)
         with self._h.db.transaction() as s:
-            rows = s.scalars(select(Epoch).where(Epoch.task_id == task_id).order_by(Epoch.id)).all()
-            return [EpochView.of(r) for r in rows]
+            return [EpochView.of(r) for r in s.scalars(query).all()]
 
 
 # --- the steps of closing an epoch ------------------------------------------------------------

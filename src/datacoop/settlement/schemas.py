@@ -73,6 +73,7 @@ class EpochPublic(BaseModel):
     token: TokenPublic | None = Field(
         default=None, description="the task's token, what the amounts are in (null: never recorded)"
     )
+    id: int = Field(default=0, description="the epoch's row id, a page's `after` (a failed number is reused)")
 
 
 class SpendPublic(BaseModel):

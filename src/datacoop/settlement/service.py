@@ -131,14 +131,17 @@ class SettlementService:
     def epoch(self, task_id: int, number: int, *, include_failed: bool = False) -> EpochView:
         return self._epochs.epoch(task_id, number, include_failed=include_failed)
 
-    def epochs(self, task_id: int) -> list[EpochView]:
-        return self._epochs.epochs(task_id)
+    def epochs(self, task_id: int, *, after: int | None = None, limit: int | None = None) -> list[EpochView]:
+        return self._epochs.epochs(task_id, after=after, limit=limit)
 
     # --- claims and statements: settlement/claims.py --------------------------------------------
 
-    def claims(self, address: str) -> list[ClaimPublic]:
-        """Per task owing ``address``: the cumulative amount, its proof and what is claimed on chain."""
-        return self._claims.claims(address)
+    def claims(
+        self, address: str, *, after: int | None = None, limit: int | None = None
+    ) -> list[ClaimPublic]:
+        """Per task owing ``address`` (task ids after ``after``, at most ``limit``): the cumulative amount,
+        its proof and what is claimed on chain."""
+        return self._claims.claims(address, after=after, limit=limit)
 
     def statement(self, address: str) -> StatementPublic:
         """Per task and epoch, which items and votes earned ``address`` what (and what still waits)."""

@@ -135,8 +135,9 @@ class TaskService:
             return task_public(task, count or 0)
 
     def list(
-        self, *, status: TaskStatus | None = None, limit: int = 100, offset: int = 0
+        self, *, status: TaskStatus | None = None, after: int | None = None, limit: int = 100, offset: int = 0
     ) -> list[TaskPublic]:
+        """At most ``limit`` tasks, newest first, below id ``after`` (a keyset page; or skip ``offset``)."""
         with self._db.transaction() as s:
             counts = (
                 select(Submission.task_id, func.count().label("n")).group_by(Submission.task_id).subquery()
@@ -150,6 +151,8 @@ class TaskService:
             )
             if status is not None:
                 query = query.where(Task.status == status.value)
+            if after is not None:
+                query = query.where(Task.id < after)
             return [task_public(task, n) for task, n in s.execute(query).all()]
 
     def close(self, requester: Caller, task_id: int) -> TaskPublic:

@@ -30,7 +30,7 @@ from datacoop.webhooks.signing import new_secret
 
 __all__ = ["DeliveryPolicy", "WebhookService"]
 
-MAX_LOG = 500
+MAX_LOG = 501  # a page of 500 and one more, which tells whether another page follows
 
 
 def _public(row: WebhookSubscription) -> SubscriptionPublic:
@@ -116,14 +116,20 @@ class WebhookService:
             s.flush()
             return SubscriptionCreated(**_public(row).model_dump(), secret=row.secret)
 
-    def subscriptions(self, who: Caller) -> list[SubscriptionPublic]:
+    def subscriptions(
+        self, who: Caller, *, after: int | None = None, limit: int | None = None
+    ) -> list[SubscriptionPublic]:
+        """``who``'s subscriptions after id ``after`` (a keyset page), oldest first, at most ``limit``."""
+        query = (
+            select(WebhookSubscription)
+            .where(WebhookSubscription.owner_id == who.id)
+            .order_by(WebhookSubscription.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(WebhookSubscription.id > after)
         with self._db.transaction() as s:
-            rows = s.scalars(
-                select(WebhookSubscription)
-                .where(WebhookSubscription.owner_id == who.id)
-                .order_by(WebhookSubscription.id)
-            )
-            return [_public(r) for r in rows]
+            return [_public(r) for r in s.scalars(query)]
 
     def unsubscribe(self, who: Caller, subscription_id: int) -> None:
         """Delete ``who``'s subscription, its pending deliveries and their log."""
@@ -145,17 +151,23 @@ class WebhookService:
 
     # --- the delivery log -------------------------------------------------------------------
 
-    def deliveries(self, who: Caller, subscription_id: int, limit: int = 100) -> list[DeliveryPublic]:
-        """The newest ``limit`` deliveries to ``who``'s subscription, each with its attempts."""
+    def deliveries(
+        self, who: Caller, subscription_id: int, limit: int = 100, *, before: int | None = None
+    ) -> list[DeliveryPublic]:
+        """``who``'s subscription's deliveries below id ``before`` (a keyset page), newest first, at most
+        ``limit``, each with its attempts."""
+        query = (
+            select(WebhookDelivery, WebhookEvent.type)
+            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+            .where(WebhookDelivery.subscription_id == subscription_id)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(min(limit, MAX_LOG))
+        )
+        if before is not None:
+            query = query.where(WebhookDelivery.id < before)
         with self._db.transaction() as s:
             self._own(s, who, subscription_id)
-            rows = s.execute(
-                select(WebhookDelivery, WebhookEvent.type)
-                .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-                .where(WebhookDelivery.subscription_id == subscription_id)
-                .order_by(WebhookDelivery.id.desc())
-                .limit(min(limit, MAX_LOG))
-            ).all()
+            rows = s.execute(query).all()
             attempts = _attempts(s, [d.id for d, _ in rows])
             return [_delivery(d, EventType(kind), attempts.get(d.id, [])) for d, kind in rows]
 

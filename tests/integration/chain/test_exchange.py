@@ -165,6 +165,13 @@ def test_a_sale_pays_the_split_exactly_and_contributors_claim_their_royalties(
         assert int(sdk(contributor).royalties()[0]["claimable"]) == 0
     pool = m.market.royalty_pool(listing_id)
     assert (int(pool["paid"]), int(pool["credited"]) - int(pool["paid"])) == (300_000, 1)
+    # royalties come a page at a time by listing id (tests/unit/api/test_list_pages.py pages the others)
+    owner = sdk(m.contributors[0])
+    path = f"/royalties/{m.contributors[0].address}"
+    first = owner._request("GET", path, params={"limit": 1})
+    assert [r["listing_id"] for r in first.json()] == [m.listing.id] and "x-next-cursor" not in first.headers
+    assert owner._request("GET", path, params={"after": m.listing.id}).json() == []
+    assert owner._request("GET", path, params={"after": m.listing.id - 1, "limit": 1}).json() == first.json()
 
 
 def test_the_buyer_downloads_the_granted_items_and_resumes_a_cut_download(

@@ -96,6 +96,13 @@ def test_fund_close_claim_through_the_api(
     assert [(c["task_id"], int(c["claimable"])) for c in owed] == [(task.id, 2 * REWARD)]
     assert token.balance_of(contributor.address) == 2 * REWARD
     assert int(as_contributor.claims()[0]["claimable"]) == 0
+    # claims come a page at a time by task id, epochs by their row id
+    path = f"/claims/{contributor.address}"
+    first = as_contributor._request("GET", path, params={"limit": 1})
+    assert [c["task_id"] for c in first.json()] == [task.id] and "x-next-cursor" not in first.headers
+    assert as_contributor._request("GET", path, params={"after": task.id}).json() == []
+    [row] = as_requester.epochs(task.id)
+    assert as_requester._request("GET", f"/tasks/{task.id}/epochs", params={"after": row["id"]}).json() == []
     # another's entitlements: refused to a stranger, shown to the operator (and to nobody signed out)
     with pytest.raises(Forbidden) as someone_elses:
         as_requester.claims(contributor.address)

@@ -1,6 +1,6 @@
 // Earnings per task and epoch, the wallet's token balance, and a claim button that sends the claim.
 import { useState } from "preact/hooks";
-import { api } from "../api";
+import { apiAll } from "../api";
 import { amount, balanceOf, chainInfo, claim, tokenOf, type ChainInfo, type Token } from "../chain";
 import type { T } from "../i18n";
 import { usePoll } from "../hooks";
@@ -18,7 +18,7 @@ export function Earnings({ t, wallet }: { t: T; wallet: Wallet }) {
   const [busy, setBusy] = useState<number | null>(null);
   const load = async () => {
     try {
-      setClaims(await api<Claim[]>("GET", `/claims/${wallet.address}`));
+      setClaims(await apiAll<Claim>(`/claims/${wallet.address}`));
       setError(null);
     } catch (err) {
       setError(errorText(t, err));

@@ -3,7 +3,7 @@
 // progress, acceptance, rejections by cause, spend, gold items, a sample gallery, dataset versions.
 import { useEffect, useState } from "preact/hooks";
 import { parseUnits, type Address } from "viem";
-import { api, upload } from "../api";
+import { api, apiAll, upload } from "../api";
 import { amount, chainInfo, fundTask, tokenOf, type ChainInfo, type Token } from "../chain";
 import { usePoll } from "../hooks";
 import type { Key, T } from "../i18n";
@@ -20,7 +20,7 @@ export function MyTasks({ t, wallet, open }: { t: T; wallet: Wallet; open: numbe
   const [picked, setPicked] = useState<number | null>(open);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api<Task[]>("GET", "/tasks?limit=500").then(
+    apiAll<Task>("/tasks").then(
       (all) => setTasks(all.filter((x) => x.requester.toLowerCase() === wallet.address.toLowerCase())),
       (err) => setError(errorText(t, err)),
     );
@@ -323,7 +323,7 @@ function GoldItems({ t, task }: { t: T; task: Task }) {
   const [file, setFile] = useState<File | null>(null);
   const [answer, setAnswer] = useState("accept");
   const [status, setStatus] = useState<string | null>(null);
-  const load = () => void api<Gold[]>("GET", `/tasks/${task.id}/gold`).then(setGold, () => undefined);
+  const load = () => void apiAll<Gold>(`/tasks/${task.id}/gold`).then(setGold, () => undefined);
   useEffect(load, [task.id]);
   const add = async (e: Event) => {
     e.preventDefault();
@@ -372,7 +372,7 @@ function Datasets({ t, task }: { t: T; task: Task }) {
   const [sets, setSets] = useState<Dataset[]>([]);
   const [status, setStatus] = useState<string | null>(null);
   const load = () =>
-    void api<Dataset[]>("GET", "/datasets").then(
+    void apiAll<Dataset>("/datasets").then(
       (all) => setSets(all.filter((d) => d.query.task_ids?.includes(task.id))),
       () => undefined,
     );

@@ -14,7 +14,7 @@ from starlette.background import BackgroundTask
 
 from datacoop.api.deps import CurrentCaller, DatasetsDep, NodeDep
 from datacoop.api.openapi import binary
-from datacoop.api.params import Id, Index
+from datacoop.api.params import PAGED, After, Id, Index, Page, page_of
 from datacoop.api.streaming import download_headers
 from datacoop.datasets.exporting import DOWNLOADS
 from datacoop.datasets.schemas import (
@@ -33,9 +33,12 @@ FormatName = Annotated[str, PathParam(pattern=f"^({'|'.join(DOWNLOADS)})$", desc
 """A format ``export_version`` writes as one file."""
 
 
-@router.get("/datasets", response_model=list[DatasetPublic])
-def list_datasets(datasets: DatasetsDep) -> list[DatasetPublic]:
-    return datasets.list_all()
+@router.get("/datasets", response_model=list[DatasetPublic], responses=PAGED)
+def list_datasets(
+    datasets: DatasetsDep, response: Response, after: After = None, limit: Page = 100
+) -> list[DatasetPublic]:
+    """Datasets, oldest first, a page at a time (X-Next-Cursor names the next)."""
+    return page_of(response, datasets.list_all(after=after, limit=limit + 1), limit)
 
 
 @router.post("/datasets", response_model=DatasetPublic, status_code=status.HTTP_201_CREATED)

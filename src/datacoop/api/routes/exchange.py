@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from datacoop.api.deps import CallerIsOperator, CurrentCaller, ExchangeDep, NodeDep, own_address
 from datacoop.api.openapi import NOTHING_NEW, binary
-from datacoop.api.params import MAX_ID, Count, Id, Wei
+from datacoop.api.params import MAX_ID, PAGED, After, Count, Id, Page, Wei, page_by, page_of
 from datacoop.api.streaming import download_headers
 from datacoop.errors import Forbidden, InvalidInput
 from datacoop.exchange.listings import SearchFilters
@@ -62,9 +62,10 @@ def create_listing(node: NodeDep, who: CurrentCaller, body: ListingCreate) -> Li
     return view
 
 
-@router.get("/listings", response_model=list[ListingPublic])
+@router.get("/listings", response_model=list[ListingPublic], responses=PAGED)
 def search_listings(
     exchange: ExchangeDep,
+    response: Response,
     q: str | None = None,
     modality: str | None = None,
     licence: str | None = None,
@@ -74,10 +75,14 @@ def search_listings(
     origin: Annotated[str | None, Query(description="a jurisdiction the items come from")] = None,
     buyer: Annotated[str | None, Query(description="a buyer jurisdiction it is offered to")] = None,
     include_pending: bool = False,
+    after: After = None,
+    limit: Page = 100,
 ) -> list[ListingPublic]:
-    """Listings on sale, filtered."""
+    """Listings on sale, filtered, newest first (what buyers browse), a page at a time: X-Next-Cursor is
+    the next page's ``after``, which lists the listings below that id."""
     filters = SearchFilters(q, modality, licence, max_price, min_items, max_size, origin, buyer)
-    return exchange.search(filters, include_pending=include_pending)
+    rows = exchange.search(filters, include_pending=include_pending, before=after, limit=limit + 1)
+    return page_of(response, rows, limit)
 
 
 @router.get("/listings/{listing_id}", response_model=ListingPage)
@@ -111,10 +116,12 @@ def create_order(node: NodeDep, who: CurrentCaller, body: OrderCreate) -> OrderP
     return order
 
 
-@router.get("/orders", response_model=list[OrderPublic])
-def list_orders(exchange: ExchangeDep, who: CurrentCaller) -> list[OrderPublic]:
-    """The caller's orders, oldest first."""
-    return exchange.orders(who)
+@router.get("/orders", response_model=list[OrderPublic], responses=PAGED)
+def list_orders(
+    exchange: ExchangeDep, who: CurrentCaller, response: Response, after: After = None, limit: Page = 100
+) -> list[OrderPublic]:
+    """The caller's orders, oldest first, a page at a time (X-Next-Cursor names the next)."""
+    return page_of(response, exchange.orders(who, after=after, limit=limit + 1), limit)
 
 
 @router.get("/orders/{order_id}", response_model=OrderPublic)
@@ -169,10 +176,14 @@ def deliver(
     )
 
 
-@router.get("/royalties/{address}", response_model=list[RoyaltyPublic])
+@router.get("/royalties/{address}", response_model=list[RoyaltyPublic], responses=PAGED)
 def royalties(
-    exchange: ExchangeDep, who: CurrentCaller, operator: CallerIsOperator, address: str
-) -> list[RoyaltyPublic]:
+    exchange: ExchangeDep, who: CurrentCaller, operator: CallerIsOperator, response: Response, address: str,
+    after: After = None, limit: Page = 100,
+) -> list[RoyaltyPublic]:  # fmt: skip
     """What ``address`` can claim per listing: cumulative royalty, proof and what is claimed on chain
-    (its owner or the operator only)."""
-    return exchange.royalties(own_address(who, address, "royalties are", operator=operator))
+    (its owner or the operator only); by listing id, a page at a time (X-Next-Cursor: the next ``after``,
+    a listing id)."""
+    account = own_address(who, address, "royalties are", operator=operator)
+    rows = exchange.royalties(account, after=after, limit=limit + 1)
+    return page_by(response, rows, limit, lambda r: r.listing_id)

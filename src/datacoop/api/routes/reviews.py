@@ -7,7 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CallerIsOperator, CurrentCaller, NodeDep, Operator, ReviewDep
 from datacoop.api.openapi import binary
-from datacoop.api.params import Id
+from datacoop.api.params import PAGED, After, Id, Page, page_of
 from datacoop.api.streaming import stream_blob
 from datacoop.review.schemas import (
     AppealCreate,
@@ -65,9 +65,14 @@ def add_gold(review: ReviewDep, who: CurrentCaller, task_id: Id, body: GoldItemC
     return review.add_gold(who, task_id, body)
 
 
-@router.get("/tasks/{task_id}/gold", response_model=list[GoldItemPublic])
-def list_gold(review: ReviewDep, who: CurrentCaller, task_id: Id) -> list[GoldItemPublic]:
-    return review.list_gold(who, task_id)
+@router.get("/tasks/{task_id}/gold", response_model=list[GoldItemPublic], responses=PAGED)
+def list_gold(
+    review: ReviewDep, who: CurrentCaller, response: Response, task_id: Id, after: After = None,
+    limit: Page = 100,
+) -> list[GoldItemPublic]:  # fmt: skip
+    """The task's gold items (its requester only), oldest first, a page at a time (X-Next-Cursor names
+    the next)."""
+    return page_of(response, review.list_gold(who, task_id, after=after, limit=limit + 1), limit)
 
 
 @router.get("/submissions/{submission_id}/review", response_model=ReviewStatus)
@@ -100,10 +105,13 @@ def get_appeal(
     return review.get_appeal(submission_id, who, operator=operator)
 
 
-@router.get("/reviews/slashing", response_model=list[SlashingPublic])
-def slashing_proposals(review: ReviewDep, _operator: Operator) -> list[SlashingPublic]:
-    """Recorded slashing proposals and where their execution stands (operator only)."""
-    return review.slashing.list()
+@router.get("/reviews/slashing", response_model=list[SlashingPublic], responses=PAGED)
+def slashing_proposals(
+    review: ReviewDep, _operator: Operator, response: Response, after: After = None, limit: Page = 100
+) -> list[SlashingPublic]:
+    """Recorded slashing proposals and where their execution stands (operator only), oldest first, a page
+    at a time (X-Next-Cursor names the next)."""
+    return page_of(response, review.slashing.list(after=after, limit=limit + 1), limit)
 
 
 @router.post("/reviews/slashing/{proposal_id}/execute", response_model=SlashingPublic)

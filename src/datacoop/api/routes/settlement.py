@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from datacoop.api.deps import CallerIsOperator, CurrentCaller, Operator, SettlementDep, own_address
 from datacoop.api.openapi import NOTHING_NEW
-from datacoop.api.params import Id
+from datacoop.api.params import PAGED, After, Id, Page, page_by, page_of
 from datacoop.settlement.schemas import (
     ClaimPublic,
     ClaimRelayCreate,
@@ -48,10 +48,13 @@ def close_epoch(settlement: SettlementDep, _operator: Operator, task_id: Id) -> 
     return view.public()
 
 
-@router.get("/tasks/{task_id}/epochs", response_model=list[EpochPublic])
-def list_epochs(settlement: SettlementDep, task_id: Id) -> list[EpochPublic]:
-    """Every epoch of the task, failed ones included, oldest first."""
-    return [e.public() for e in settlement.epochs(task_id)]
+@router.get("/tasks/{task_id}/epochs", response_model=list[EpochPublic], responses=PAGED)
+def list_epochs(
+    settlement: SettlementDep, response: Response, task_id: Id, after: After = None, limit: Page = 100
+) -> list[EpochPublic]:
+    """The task's epochs, failed ones included, oldest first, a page at a time (X-Next-Cursor: the next)."""
+    rows = settlement.epochs(task_id, after=after, limit=limit + 1)
+    return [e.public() for e in page_of(response, rows, limit)]
 
 
 @router.get("/tasks/{task_id}/spend", response_model=SpendPublic)
@@ -60,12 +63,17 @@ def spend(settlement: SettlementDep, who: CurrentCaller, task_id: Id) -> SpendPu
     return settlement.spend(who, task_id)
 
 
-@router.get("/claims/{address}", response_model=list[ClaimPublic])
+@router.get("/claims/{address}", response_model=list[ClaimPublic], responses=PAGED)
 def claims(
-    settlement: SettlementDep, who: CurrentCaller, operator: CallerIsOperator, address: str
-) -> list[ClaimPublic]:
-    """What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator)."""
-    return settlement.claims(own_address(who, address, "claims are", operator=operator))
+    settlement: SettlementDep, who: CurrentCaller, operator: CallerIsOperator, response: Response,
+    address: str, after: After = None, limit: Page = 100,
+) -> list[ClaimPublic]:  # fmt: skip
+    """What ``address`` can claim per task: amount, proof, what is claimed (its owner or the operator);
+    by task id, a page at a time (X-Next-Cursor: the next ``after``, a task id)."""
+    account = own_address(who, address, "claims are", operator=operator)
+    return page_by(
+        response, settlement.claims(account, after=after, limit=limit + 1), limit, lambda c: c.task_id
+    )
 
 
 @router.post("/claims/{task_id}/relay", response_model=ClaimRelayPublic, status_code=status.HTTP_202_ACCEPTED)

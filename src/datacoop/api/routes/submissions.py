@@ -9,15 +9,11 @@ from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CallerIsOperator, CurrentCaller, SubmissionsDep
 from datacoop.api.limits import SUBMISSIONS
-from datacoop.api.params import NEXT_CURSOR, After, Id, MaybeId, Page, page_of
+from datacoop.api.params import PAGED, After, Id, MaybeId, Page, page_of
 from datacoop.tasks.schemas import SubmissionCreate, SubmissionPublic, SubmissionRow
 from datacoop.tasks.states import SubmissionState
 
 router = APIRouter(tags=["submissions"])
-PAGED: dict[int | str, dict[str, object]] = {
-    200: {"headers": {NEXT_CURSOR: {"description": "the next page's `after`, when more rows follow",
-                                    "schema": {"type": "string"}}}}
-}  # fmt: skip
 DeviceFingerprint = Annotated[
     str | None,
     Header(

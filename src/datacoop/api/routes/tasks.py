@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
 from datacoop.api.deps import CurrentCaller, DashboardDep, NodeDep, TasksDep
 from datacoop.api.openapi import binary
-from datacoop.api.params import Id, Offset, Page
+from datacoop.api.params import PAGED, After, Id, Offset, Page, page_of
 from datacoop.api.streaming import stream_blob
 from datacoop.tasks.rules import TaskStatus
 from datacoop.tasks.schemas import TaskCreate, TaskDashboard, TaskPublic
@@ -20,14 +20,18 @@ def create_task(tasks: TasksDep, who: CurrentCaller, body: TaskCreate) -> TaskPu
     return tasks.create(who, body)
 
 
-@router.get("", response_model=list[TaskPublic])
+@router.get("", response_model=list[TaskPublic], responses=PAGED)
 def list_tasks(
     tasks: TasksDep,
+    response: Response,
     status: TaskStatus | None = None,
+    after: After = None,
     limit: Page = 100,
     offset: Offset = 0,
 ) -> list[TaskPublic]:
-    return tasks.list(status=status, limit=limit, offset=offset)
+    """Tasks, newest first (what contributors browse), a page at a time: X-Next-Cursor is the next page's
+    ``after``, which lists the tasks below that id. ``offset`` still skips rows, for old callers."""
+    return page_of(response, tasks.list(status=status, after=after, limit=limit + 1, offset=offset), limit)
 
 
 @router.get("/{task_id}", response_model=TaskPublic)

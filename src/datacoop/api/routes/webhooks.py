@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from datacoop.api.deps import CurrentCaller, WebhooksDep
-from datacoop.api.params import Id, Page
+from datacoop.api.params import PAGED, After, Id, Page, page_of
 from datacoop.webhooks.schemas import (
     DeliveryPublic,
     SubscriptionCreate,
@@ -26,10 +26,12 @@ def create_webhook(
     return webhooks.subscribe(who, body)
 
 
-@router.get("", response_model=list[SubscriptionPublic])
-def list_webhooks(webhooks: WebhooksDep, who: CurrentCaller) -> list[SubscriptionPublic]:
-    """Your endpoints (without their secrets)."""
-    return webhooks.subscriptions(who)
+@router.get("", response_model=list[SubscriptionPublic], responses=PAGED)
+def list_webhooks(
+    webhooks: WebhooksDep, who: CurrentCaller, response: Response, after: After = None, limit: Page = 100
+) -> list[SubscriptionPublic]:
+    """Your endpoints (without their secrets), oldest first, a page at a time (X-Next-Cursor: the next)."""
+    return page_of(response, webhooks.subscriptions(who, after=after, limit=limit + 1), limit)
 
 
 @router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -39,9 +41,12 @@ def delete_webhook(webhooks: WebhooksDep, who: CurrentCaller, subscription_id: I
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{subscription_id}/deliveries", response_model=list[DeliveryPublic])
+@router.get("/{subscription_id}/deliveries", response_model=list[DeliveryPublic], responses=PAGED)
 def list_deliveries(
-    webhooks: WebhooksDep, who: CurrentCaller, subscription_id: Id, limit: Page = 100
-) -> list[DeliveryPublic]:
-    """The delivery log of one of your endpoints: each event, newest first, with every attempt."""
-    return webhooks.deliveries(who, subscription_id, limit)
+    webhooks: WebhooksDep, who: CurrentCaller, response: Response, subscription_id: Id, after: After = None,
+    limit: Page = 100,
+) -> list[DeliveryPublic]:  # fmt: skip
+    """The delivery log of one of your endpoints: each event, newest first (a log is read from its end),
+    with every attempt, a page at a time: X-Next-Cursor is the next page's ``after``, which lists the
+    deliveries below that id."""
+    return page_of(response, webhooks.deliveries(who, subscription_id, limit + 1, before=after), limit)
