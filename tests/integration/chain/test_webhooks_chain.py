@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
 from tests.conftest import ManualClock
-from tests.integration.chain.test_exchange import open_market
+from tests.integration.chain.test_exchange import node, open_market
 from tests.integration.chain.test_settlement import (
     UNIT,
     _accept,
@@ -21,8 +20,7 @@ from tests.integration.chain.test_settlement import (
 )
 from tests.integration.webhooks.receiver import Receiver
 
-from datacoop.app import Node, build_node
-from datacoop.chain.anvil import AnvilNode
+from datacoop.app import Node
 from datacoop.chain.client import ChainClient
 from datacoop.chain.contracts import TaskEscrow, TestToken
 from datacoop.chain.deploy import Deployment
@@ -30,13 +28,14 @@ from datacoop.chain.outbox import Relay
 from datacoop.chain.setup import ChainHandle
 from datacoop.db import Database
 from datacoop.identity.schemas import Caller
-from datacoop.settings import Settings
 from datacoop.settlement.service import SettlementService
 from datacoop.webhooks.schemas import SubscriptionCreate
 from datacoop.webhooks.service import WebhookService
 from datacoop.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 ALL = ["submission.decided", "epoch.posted", "version.frozen", "order.delivered"]
+
+__all__ = ["node"]  # the exchange tests' node on the real chain, reused here
 
 
 @pytest.fixture
@@ -107,18 +106,6 @@ def test_a_confirmed_epoch_is_announced_once_to_its_requester(
     }  # fmt: skip
     assert theirs.received == []
     webhooks.close()
-
-
-@pytest.fixture
-def node(
-    tmp_path: Path, db: Database, clock: Any, anvil: AnvilNode, accounts: list[LocalAccount]
-) -> Iterator[Node]:
-    settings = Settings(
-        data_dir=tmp_path / "node", chain="rpc", rpc_url=anvil.url, operator_key="0x" + accounts[0].key.hex()
-    )
-    built = build_node(settings, db=db, clock=clock, migrate=False)
-    yield built
-    built.close()
 
 
 def test_an_order_is_announced_to_its_buyer_only(
