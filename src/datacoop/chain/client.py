@@ -53,6 +53,7 @@ class ChainClient:
         self.rpc_url = rpc_url
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
         self._chain_id: int | None = None
+        self._contracts: dict[tuple[str, str], Contract] = {}  # built once: web3 builds one slowly
 
     @property
     def chain_id(self) -> int:
@@ -81,8 +82,14 @@ class ChainClient:
         ]
 
     def contract(self, name: str, address: str) -> Contract:
-        """A web3 contract object for a deployed DataCoop contract."""
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=compile_contract(name).abi)
+        """A web3 contract object for a deployed DataCoop contract (one per name and address: building
+        one parses its ABI into classes, which the chain follower's every tick paid for each wrapper)."""
+        key = (name, Web3.to_checksum_address(address))
+        found = self._contracts.get(key)
+        if found is None:
+            found = self.w3.eth.contract(address=key[1], abi=compile_contract(name).abi)
+            self._contracts[key] = found
+        return found
 
     def code_at(self, address: str) -> bytes:
         return bytes(self._call(lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))))
