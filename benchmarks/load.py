@@ -32,7 +32,6 @@ import multiprocessing as mp
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,7 @@ from eth_account import Account
 from PIL import Image
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from startup import free_port
 
 from datacoop.chain.anvil import AnvilNode
 from datacoop.chain.client import ChainClient
@@ -64,13 +64,6 @@ from datacoop.tasks.schemas import TaskCreate
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CONFIG = ("contributors", "clients", "api_workers", "prescreen_workers", "item_kb", "submissions", "seconds")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -226,7 +219,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         chain = ChainClient(anvil.url)
         ensure_deployed(chain, Relay(db, chain, operator), operator, data_dir / "chain" / "deployment.json")
         db.dispose()
-        port = _free_port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DATACOOP_")} | {
             "DATACOOP_DATA_DIR": str(data_dir), "DATACOOP_DATABASE_URL": db_url, "DATACOOP_CHAIN": "rpc",
             "DATACOOP_RPC_URL": anvil.url, "DATACOOP_OPERATOR_KEY": "0x" + operator.key.hex(),

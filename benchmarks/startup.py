@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -40,7 +40,7 @@ def one_run(timeout: float = 120) -> dict[str, float]:
     """Start, wait for health, stop; the seconds each took."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATACOOP_")}
     with tempfile.TemporaryDirectory(prefix="datacoop-startup-") as tmp:
-        port, log = _free_port(), Path(tmp) / "up.log"
+        port, log = free_port(), Path(tmp) / "up.log"
         cmd = [sys.executable, "-m", "datacoop", "up", "--data-dir", f"{tmp}/node", "--port", str(port)]
         t0 = time.perf_counter()
         with log.open("w") as out:
